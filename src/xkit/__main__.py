@@ -1,0 +1,3 @@
+from xkit.cli import main
+
+main()

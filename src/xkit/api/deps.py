@@ -1,0 +1,77 @@
+"""FastAPI dependencies: the runtime, a database session, and the API-key caller."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xkit.db.models import ApiKey, Platform
+from xkit.errors import Unauthorized
+from xkit.runtime import Runtime
+from xkit.services import api_keys
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+async def get_session(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessions() as session:
+        yield session
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    """A backend authenticated by an API key; everything it reads is scoped to ``platform``."""
+
+    platform: Platform
+    api_key: ApiKey
+
+    @property
+    def actor(self) -> str:
+        return f"api_key:{self.api_key.publishable_key}"
+
+
+def parse_credentials(authorization: str | None) -> tuple[str | None, str]:
+    """``Basic base64(publishable:secret)`` or ``Bearer secret`` → (publishable, secret)."""
+    missing = Unauthorized(
+        "send your API key as HTTP Basic 'publishable:secret' or 'Authorization: Bearer <secret>'",
+        code="missing_api_key",
+    )
+    if not authorization:
+        raise missing
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return None, value
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials", code="invalid_api_key") from None
+        publishable, sep, secret = decoded.partition(":")
+        if not sep:
+            raise Unauthorized("malformed Basic credentials", code="invalid_api_key")
+        return publishable, secret
+    raise missing
+
+
+async def require_api_key(request: Request, session: SessionDep) -> ApiCaller:
+    publishable, secret = parse_credentials(request.headers.get("authorization"))
+    key, platform = await api_keys.authenticate(session, secret=secret, publishable_key=publishable)
+    return ApiCaller(platform=platform, api_key=key)
+
+
+CallerDep = Annotated[ApiCaller, Depends(require_api_key)]

@@ -1,0 +1,17 @@
+"""The Platform API: what a developer's backend calls with its secret API key."""
+
+from fastapi import APIRouter
+
+from xkit.api.platform import connections, connectors, contexts, platform, providers, proxy
+from xkit.api.schemas import ErrorResponse
+
+router = APIRouter(
+    prefix="/api",
+    responses={
+        401: {"model": ErrorResponse, "description": "Missing, invalid or revoked API key"},
+        422: {"model": ErrorResponse, "description": "Invalid input"},
+    },
+)
+router.include_router(platform.router)
+for module in (providers, connectors, contexts, connections, proxy):
+    router.include_router(module.router, prefix="/platform")

@@ -1,0 +1,70 @@
+"""The ASGI application: ``create_app(settings)`` wires routers, middleware and the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from xkit import __version__
+from xkit.api import ops, platform_user
+from xkit.api import platform as platform_api
+from xkit.api.cors import PlatformUserCors
+from xkit.api.errors import install_error_handlers
+from xkit.api.middleware import AccessLog, BodySizeLimit
+from xkit.runtime import Runtime, start_runtime
+from xkit.settings import Settings
+from xkit.web import admin as admin_dashboard
+from xkit.web import catalog, flow, sandbox
+
+DESCRIPTION = """\
+xkit gives your users a catalog of integrations and gives your backend fresh OAuth tokens.
+
+**Platform API** (`/api/platform/…`): authenticate with your API key, either HTTP Basic
+`publishable:secret` or `Authorization: Bearer <secret>`. Errors are JSON:
+`{"error": {"code": "...", "message": "..."}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. Pass ``runtime`` to share one already started (tests, embedding);
+    otherwise the app starts its own from ``settings`` and closes it on shutdown."""
+    settings = runtime.settings if runtime is not None else (settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        started = await start_runtime(settings)
+        app.state.runtime = started
+        try:
+            yield
+        finally:
+            await started.close()
+
+    app = FastAPI(
+        title="xkit",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(platform_api.router)
+    app.include_router(platform_user.router)
+    app.router.routes.extend(flow.routes)
+    app.router.routes.extend(catalog.routes)
+    if settings.sandbox:
+        app.router.routes.extend(sandbox.routes)
+    admin_dashboard.mount(app)
+    app.add_middleware(PlatformUserCors)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       proxy_max_bytes=settings.proxy_max_body_bytes)
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,399 @@
+"""The ``xkit`` command line: run the server, manage platforms, keys, admins and providers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from xkit.errors import ConfigurationError, XkitError
+from xkit.logs import configure_logging
+from xkit.runtime import Runtime, start_runtime
+from xkit.settings import Settings
+
+T = TypeVar("T")
+CLI_ACTOR = "cli"
+
+app = typer.Typer(
+    help="xkit: a self-hostable integration platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+platforms_app = typer.Typer(help="Create and list platforms.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys of a platform, and the encryption keys.", no_args_is_help=True
+)
+admin_app = typer.Typer(help="Dashboard administrators.", no_args_is_help=True)
+providers_app = typer.Typer(help="Provider templates.", no_args_is_help=True)
+app.add_typer(platforms_app, name="platforms")
+app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
+app.add_typer(providers_app, name="providers")
+
+PlatformOption = Annotated[str, typer.Option("--platform", "-p", help="Platform slug.")]
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except Exception as exc:
+        _fail(f"invalid configuration: {exc}")
+        raise
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _with_runtime(
+    work: Callable[[Runtime], Awaitable[T]], *, settings: Settings | None = None
+) -> T:
+    """Start the runtime, run ``work``, close; domain and config errors become one clear line."""
+    settings = settings or _settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def _run() -> T:
+        runtime = await start_runtime(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(_run())
+    except (ConfigurationError, XkitError) as exc:
+        _fail(str(exc))
+        raise
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (XKIT_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (XKIT_PORT).")] = None,
+) -> None:
+    """Run the server (and, on SQLite, migrate the database first)."""
+    import uvicorn
+
+    from xkit.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = _settings(**overrides)
+
+    async def _preflight(runtime: Runtime) -> str | None:
+        """While no admin exists, a fresh one-time link to create the first one."""
+        from xkit.services import admin_sessions, admins
+
+        async with runtime.sessions() as session:
+            if await admins.count_admins(session):
+                return None
+            return await admin_sessions.issue_setup_token(session)
+
+    setup_token = _with_runtime(_preflight, settings=settings)
+    typer.echo(f"xkit is running at {settings.public_url}")
+    typer.echo(f"  dashboard: {settings.public_url}/admin")
+    typer.echo(f"  API docs:  {settings.public_url}/docs")
+    typer.echo(f"  data:      {settings.resolved_database_url.split('@')[-1]}")
+    if setup_token:
+        typer.secho(
+            "No admin exists yet. Create the first one with this one-time link (valid 24 hours):",
+            fg=typer.colors.YELLOW,
+        )
+        typer.echo(f"  {settings.public_url}/admin/setup?token={setup_token}")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the xkit server.")] = 8000,
+    app_port: Annotated[int, typer.Option(help="Port of the sample developer app.")] = 8001,
+) -> None:
+    """Try xkit in a minute: a sandbox provider, a demo platform and a sample app."""
+    import uvicorn
+
+    from xkit.app import create_app
+    from xkit.demo import prepare, sample_app, serve_both
+
+    base = _settings()
+    host = "127.0.0.1"
+    # The sandbox lives on this machine, so the demo's proxy may reach loopback addresses.
+    settings = _settings(
+        host=host,
+        port=port,
+        sandbox=True,
+        proxy_allow_private_networks=True,
+        data_dir=str(base.data_dir / "demo"),
+        public_url=f"http://{host}:{port}",
+        database_url="",
+    )
+    app_origin = f"http://{host}:{app_port}"
+    setup = _with_runtime(lambda runtime: prepare(runtime, app_origin), settings=settings)
+    typer.echo(f"xkit demo: data in {settings.data_dir}")
+    typer.echo(f"  xkit:       {settings.public_url}  (dashboard {settings.public_url}/admin)")
+    typer.secho(f"  Open the sample app: {app_origin}", fg=typer.colors.GREEN, bold=True)
+    typer.echo("  It embeds the catalog; connect the Sandbox connector and approve.")
+    if setup.admin_setup_token:
+        typer.echo(
+            "  Dashboard admin (one-time link): "
+            f"{settings.public_url}/admin/setup?token={setup.admin_setup_token}"
+        )
+    xkit_config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    asyncio.run(serve_both(xkit_config, sample_app(settings.public_url, setup), app_port, host))
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (the explicit step for PostgreSQL)."""
+    from xkit.db import migrate as migrations
+    from xkit.db.engine import create_engine
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def _run() -> str | None:
+        engine = create_engine(settings.resolved_database_url, hide_parameters=True)
+        try:
+            await migrations.upgrade(engine)
+            return await migrations.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        revision = asyncio.run(_run())
+    except Exception as exc:
+        _fail(f"migration failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    typer.echo(f"database is at revision {revision}")
+
+
+@platforms_app.command("create")
+def platforms_create(
+    slug: str,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    origin: Annotated[
+        list[str] | None,
+        typer.Option(help="Allowed web origin (repeatable), e.g. https://app.example.com."),
+    ] = None,
+) -> None:
+    """Create a platform."""
+    from xkit.services import platforms
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            platform = await platforms.create_platform(
+                session, slug=slug, name=name or slug, actor=CLI_ACTOR, allowed_origins=origin or []
+            )
+        typer.echo(f"created platform {platform.slug} ({platform.id})")
+
+    _with_runtime(_work)
+
+
+@platforms_app.command("list")
+def platforms_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List platforms."""
+    from xkit.services import platforms
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            found = await platforms.list_platforms(session)
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    [
+                        {
+                            "slug": p.slug,
+                            "name": p.name,
+                            "id": p.id,
+                            "allowed_origins": p.allowed_origins,
+                        }
+                        for p in found
+                    ]
+                )
+            )
+            return
+        for p in found:
+            typer.echo(f"{p.slug:24} {p.name}")
+        if not found:
+            typer.echo("no platforms yet: xkit platforms create SLUG")
+
+    _with_runtime(_work)
+
+
+@keys_app.command("create")
+def keys_create(
+    platform: PlatformOption,
+    label: Annotated[str, typer.Option(help="What the key is for.")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Create an API key pair; the secret is printed once and never again."""
+    from xkit.services import api_keys, platforms
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            found = await platforms.get_platform(session, platform)
+            key, secret = await api_keys.create_api_key(
+                session, found, actor=CLI_ACTOR, label=label
+            )
+        if as_json:
+            typer.echo(json.dumps({"publishable_key": key.publishable_key, "secret_key": secret}))
+            return
+        typer.echo(f"publishable key: {key.publishable_key}")
+        typer.echo(f"secret key:      {secret}")
+        typer.secho(
+            "Store the secret now: xkit keeps only a hash and cannot show it again.",
+            fg=typer.colors.YELLOW,
+        )
+
+    _with_runtime(_work)
+
+
+@keys_app.command("list")
+def keys_list(platform: PlatformOption) -> None:
+    """List a platform's API keys (never their secrets)."""
+    from xkit.services import api_keys, platforms
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            found = await platforms.get_platform(session, platform)
+            keys = await api_keys.list_api_keys(session, found.id)
+        for key in keys:
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            typer.echo(
+                f"{key.publishable_key}  …{key.secret_hint}  {state:18} last used {used}"
+                f"  {key.label}"
+            )
+        if not keys:
+            typer.echo(f"no API keys yet: xkit keys create --platform {platform}")
+
+    _with_runtime(_work)
+
+
+@keys_app.command("revoke")
+def keys_revoke(publishable_key: str, platform: PlatformOption) -> None:
+    """Revoke an API key; requests with it are refused from now on."""
+    from xkit.services import api_keys, platforms
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            found = await platforms.get_platform(session, platform)
+            await api_keys.revoke_api_key(session, found.id, publishable_key, actor=CLI_ACTOR)
+        typer.echo(f"revoked {publishable_key}")
+
+    _with_runtime(_work)
+
+
+@keys_app.command("generate-encryption-key")
+def keys_generate_encryption_key() -> None:
+    """Print a new encryption key in the form XKIT_ENCRYPTION_KEYS expects."""
+    from xkit.crypto import EncryptionKey
+
+    typer.echo(EncryptionKey.generate().to_spec())
+
+
+@keys_app.command("rotate-encryption")
+def keys_rotate_encryption() -> None:
+    """Re-encrypt every stored secret under the first key of XKIT_ENCRYPTION_KEYS."""
+    from xkit.services.keyring import rotate_encryption
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            report = await rotate_encryption(session, runtime.keyring)
+        typer.echo(f"primary key: {runtime.keyring.primary_key_id}")
+        for column, count in report.re_encrypted.items():
+            typer.echo(
+                f"{column:36} re-encrypted {count:6}   already current "
+                f"{report.already_current[column]:6}"
+            )
+        total = sum(report.re_encrypted.values())
+        typer.echo(f"re-encrypted {total} value(s)")
+        if report.retired_keys:
+            typer.echo(
+                f"no data uses key(s) {', '.join(report.retired_keys)} any more; "
+                "they may be removed from XKIT_ENCRYPTION_KEYS"
+            )
+
+    _with_runtime(_work)
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    platform: Annotated[
+        list[str] | None,
+        typer.Option("--platform", "-p", help="Platform slug this admin may manage (repeatable)."),
+    ] = None,
+    superuser: Annotated[bool, typer.Option(help="May manage every platform.")] = False,
+) -> None:
+    """Create a dashboard administrator."""
+    from xkit.services import admins, platforms
+
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            admin = await admins.create_admin(
+                session, email=email, password=password, actor=CLI_ACTOR, superuser=superuser
+            )
+            for slug in platform or []:
+                found = await platforms.get_platform(session, slug)
+                await admins.grant_platform(session, admin, found.id, actor=CLI_ACTOR)
+        typer.echo(f"created admin {admin.email}")
+
+    _with_runtime(_work)
+
+
+@providers_app.command("list")
+def providers_list() -> None:
+    """List the provider templates."""
+    registry = _registry()
+    for template in registry.all():
+        typer.echo(f"{template.slug:24} {template.auth_type:22} {template.name}")
+
+
+@providers_app.command("show")
+def providers_show(slug: str) -> None:
+    """Show one provider template as JSON."""
+    from xkit.services.providers import describe_template
+
+    registry = _registry()
+    try:
+        template = registry.get(slug)
+    except KeyError:
+        _fail(f"no provider template {slug!r}; see `xkit providers list`")
+        raise
+    typer.echo(json.dumps(describe_template(template), indent=2))
+
+
+def _registry():  # type: ignore[no-untyped-def]
+    from xkit.providers.registry import ProviderRegistry, TemplateError
+
+    try:
+        return ProviderRegistry.load(_settings().providers_dirs)
+    except TemplateError as exc:
+        _fail(f"invalid provider template: {exc}")
+        raise
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,49 @@
+"""Engine and session factory for the one database xkit keeps all its state in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
+
+
+def create_engine(database_url: str, **options: Any) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout so that the server,
+    the worker and CLI commands can share one file."""
+    if database_url.startswith("sqlite"):
+        # A SQLite connection is a file handle and a thread: opening one per use is cheap,
+        # and a bounded pool only adds a place for concurrent requests to starve.
+        options.setdefault("poolclass", NullPool)
+        engine = create_async_engine(database_url, **options)
+        _configure_sqlite(engine)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    # A request holds a connection only while it queries (never while a provider answers or a
+    # refresh elsewhere is awaited), so a small pool serves many concurrent requests; a burst
+    # queues briefly rather than overrunning the server's connection limit.
+    options.setdefault("pool_size", 10)
+    options.setdefault("max_overflow", 5)
+    options.setdefault("pool_timeout", 30)
+    return create_async_engine(database_url, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,315 @@
+"""The domain model of DESIGN.md as SQLAlchemy 2 tables.
+
+Every row that belongs to a platform carries ``platform_id``, so every query can be scoped by
+platform. Columns holding secrets are ``Text`` ciphertexts from :mod:`xkit.crypto` (listed in
+:data:`ENCRYPTED_COLUMNS`) or hashes; plaintext secrets never reach the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from xkit.db.types import UTCDateTime, new_id, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+def _id() -> Mapped[str]:
+    return mapped_column(String(36), primary_key=True, default=new_id)
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(default=utcnow)
+
+
+def _updated() -> Mapped[dt.datetime]:
+    return mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _platform_fk() -> Mapped[str]:
+    return mapped_column(String(36), ForeignKey("platforms.id", ondelete="CASCADE"), index=True)
+
+
+class Platform(Base):
+    """One developer's product; platforms on one deployment are fully isolated."""
+
+    __tablename__ = "platforms"
+    id: Mapped[str] = _id()
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    allowed_origins: Mapped[list[str]] = mapped_column(default=list)
+    login_redirect_url: Mapped[str | None] = mapped_column(String(2048))
+    branding: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+    id: Mapped[str] = _id()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    is_superuser: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = _created()
+    last_login_at: Mapped[dt.datetime | None]
+
+
+class PlatformAdmin(Base):
+    """Which admins may manage which platforms."""
+
+    __tablename__ = "platform_admins"
+    platform_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True
+    )
+    admin_user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), default="owner")
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class AdminSession(Base):
+    """A dashboard login; the cookie holds a random token, the table only its hash."""
+
+    __tablename__ = "admin_sessions"
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("admin_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    current_platform_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = _created()
+    last_seen_at: Mapped[dt.datetime] = _created()
+    expires_at: Mapped[dt.datetime]
+
+
+class OneTimeToken(Base):
+    """Single-use, short-lived tokens (admin setup link, the popup's token), stored hashed."""
+
+    __tablename__ = "one_time_tokens"
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    platform_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("platforms.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[str | None] = mapped_column(String(36))
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ApiKey(Base):
+    """A publishable + secret pair. Only a SHA-256 of the secret is kept (it is 256 random bits)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    label: Mapped[str] = mapped_column(String(200), default="")
+    publishable_key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = _created()
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Connector(Base):
+    """A platform's configured use of a provider template."""
+
+    __tablename__ = "connectors"
+    __table_args__ = (UniqueConstraint("platform_id", "slug"),)
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    slug: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    short_description: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    logo_url: Mapped[str | None] = mapped_column(String(2048))
+    client_id: Mapped[str | None] = mapped_column(String(500))
+    client_secret: Mapped[str | None] = mapped_column(Text)
+    client_secret_set_at: Mapped[dt.datetime | None]
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    multiple_connections: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
+class Context(Base):
+    """Whatever shares connections in the developer's product: a user, a team, a company."""
+
+    __tablename__ = "contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "external_id"),)
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    external_id: Mapped[str] = mapped_column(String(255))
+    external_name: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    context_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("contexts.id", ondelete="CASCADE"), index=True
+    )
+    connector_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("connectors.id", ondelete="CASCADE"), index=True
+    )
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
+class Authorization(Base):
+    """The credential behind a connection and where its OAuth dance stands."""
+
+    __tablename__ = "authorizations"
+    __table_args__ = (Index("ix_authorizations_status_expires", "status", "expires_at"),)
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    connection_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(32), default="awaiting_callback")
+    error_code: Mapped[str | None] = mapped_column(String(200))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    display_label: Mapped[str | None] = mapped_column(String(500))
+    provider_account_id: Mapped[str | None] = mapped_column(String(500))
+    granted_scopes: Mapped[list[str]] = mapped_column(default=list)
+    state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    state_expires_at: Mapped[dt.datetime | None]
+    requested_scopes: Mapped[list[str]] = mapped_column(default=list)
+    opener_origin: Mapped[str | None] = mapped_column(String(2048))
+    return_url: Mapped[str | None] = mapped_column(String(2048))
+    pkce_verifier: Mapped[str | None] = mapped_column(Text)
+    collected: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    token_type: Mapped[str | None] = mapped_column(String(40))
+    expires_at: Mapped[dt.datetime | None]
+    extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    refresh_lease_owner: Mapped[str | None] = mapped_column(String(64))
+    refresh_lease_until: Mapped[dt.datetime | None]
+    last_refreshed_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
+class WebhookSubscription(Base):
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    url: Mapped[str] = mapped_column(String(2048))
+    events: Mapped[list[str]] = mapped_column(default=list)
+    signing_secret: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    paused_at: Mapped[dt.datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
+class WebhookEvent(Base):
+    """The outbox: written in the same transaction as the change it reports."""
+
+    __tablename__ = "webhook_events"
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription; the worker leases rows to deliver them."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    event_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+    )
+    subscription_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = _created()
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    last_response_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_duration_ms: Mapped[int | None]
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class AuditEvent(Base):
+    """Who did what and when; details never hold a secret."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("platforms.id", ondelete="CASCADE"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str | None] = mapped_column(String(50))
+    target_id: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KeyringCanary(Base):
+    """One known value per encryption key that ever wrote data, so start-up can tell a missing
+    or wrong key from a healthy one before any request fails."""
+
+    __tablename__ = "keyring_canaries"
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+# (model, column) pairs holding keyring ciphertexts; rotation walks exactly these.
+ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
+    (Connector, "client_secret"),
+    (Authorization, "pkce_verifier"),
+    (Authorization, "collected"),
+    (Authorization, "access_token"),
+    (Authorization, "refresh_token"),
+    (WebhookSubscription, "signing_secret"),
+)

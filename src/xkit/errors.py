@@ -1,0 +1,58 @@
+"""The errors the domain raises. Each maps to one HTTP status and a stable machine code.
+
+Services raise these; the HTTP layers turn them into ``{"error": {"code", "message"}}``.
+Messages are written for the developer reading them and never contain a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class XkitError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(XkitError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class Unauthorized(XkitError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(XkitError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(XkitError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(XkitError):
+    status_code = 409
+    code = "conflict"
+
+
+class ConfigurationError(Exception):
+    """The server cannot start as configured. The message says what to change."""

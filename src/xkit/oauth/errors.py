@@ -1,0 +1,110 @@
+"""What a provider said when it refused, and whether trying again could help."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+# RFC 6749 §5.2 codes that mean the grant itself is gone: the user must connect again.
+GRANT_REVOKED_CODES = frozenset(
+    {
+        "invalid_grant",
+        "unauthorized_client",
+        "access_denied",
+        "consent_required",
+        "interaction_required",
+    }
+)
+
+
+@dataclass
+class ProviderError(Exception):
+    """A failed call to a provider.
+
+    ``code`` is the RFC 6749 error (or ours, such as ``timeout``); a template may find a more
+    specific one in ``description`` (see ``ProviderTemplate.describe_error``). ``transient``
+    errors (timeouts, connection failures, 5xx, 429, garbage answers) say nothing about the
+    grant.
+    """
+
+    code: str
+    description: str = ""
+    oauth_error: str | None = None
+    http_status: int | None = None
+    transient: bool = False
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.description}" if self.description else self.code
+
+    @property
+    def grant_revoked(self) -> bool:
+        return not self.transient and (self.oauth_error or self.code) in GRANT_REVOKED_CODES
+
+
+def from_error_fields(fields: dict[str, Any], *, http_status: int | None = None) -> ProviderError:
+    """Build an error from ``error``/``error_description`` (a token response or a redirect)."""
+    oauth_error = str(fields.get("error") or "unknown_error")[:200]
+    description = str(fields.get("error_description") or "")[:1000]
+    transient = oauth_error in {"temporarily_unavailable", "server_error"}
+    return ProviderError(
+        code=oauth_error,
+        description=description,
+        oauth_error=oauth_error,
+        http_status=http_status,
+        transient=transient,
+    )
+
+
+def from_response(response: httpx.Response) -> ProviderError:
+    """Classify a non-2xx (or unreadable) token endpoint answer."""
+    retry_after = _retry_after(response.headers.get("retry-after"))
+    if response.status_code == 429 or response.status_code >= 500:
+        error = _json_error(response)
+        return ProviderError(
+            code=error.code if error else f"http_{response.status_code}",
+            description=error.description if error else "the provider is unavailable",
+            oauth_error=error.oauth_error if error else None,
+            http_status=response.status_code,
+            transient=True,
+            retry_after=retry_after,
+        )
+    error = _json_error(response)
+    if error is not None:
+        return error
+    return ProviderError(
+        code="invalid_response",
+        http_status=response.status_code,
+        description=f"the provider answered HTTP {response.status_code} without an OAuth error",
+        transient=True,
+    )
+
+
+def from_transport(exc: httpx.HTTPError) -> ProviderError:
+    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection_failed"
+    return ProviderError(
+        code=kind,
+        description=f"could not reach the provider ({type(exc).__name__})",
+        transient=True,
+    )
+
+
+def _json_error(response: httpx.Response) -> ProviderError | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return from_error_fields(body, http_status=response.status_code)
+    return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,140 @@
+"""Everything a running xkit holds, built once at start-up in a fixed order.
+
+Start-up fails with a :class:`~xkit.errors.ConfigurationError` whose message says what to do
+(a schema that needs migrating, a missing key) rather than with a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from xkit.crypto import Keyring
+from xkit.db import migrate
+from xkit.db.engine import create_engine, create_sessionmaker
+from xkit.errors import ConfigurationError
+from xkit.providers.registry import ProviderRegistry, TemplateError
+from xkit.services.connectors import ConnectorServices
+from xkit.services.context_tokens import ContextTokenSigner
+from xkit.services.keyring import open_keyring
+from xkit.services.provider_http import create_provider_http
+from xkit.services.tokens import TokenDeps
+from xkit.settings import Settings
+
+log = logging.getLogger("xkit")
+SANDBOX_TEMPLATES_DIR = Path(__file__).parent / "providers" / "sandbox"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    keyring: Keyring
+    providers: ProviderRegistry
+    context_tokens: ContextTokenSigner
+    provider_http: httpx.AsyncClient
+
+    @property
+    def connector_services(self) -> ConnectorServices:
+        return ConnectorServices(
+            providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url
+        )
+
+    @property
+    def token_deps(self) -> TokenDeps:
+        return TokenDeps(
+            sessions=self.sessions,
+            providers=self.providers,
+            keyring=self.keyring,
+            http=self.provider_http,
+            min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
+        )
+
+    async def close(self) -> None:
+        await self.provider_http.aclose()
+        await self.engine.dispose()
+
+
+async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) -> Runtime:
+    template_dirs = [
+        *settings.providers_dirs,
+        *([SANDBOX_TEMPLATES_DIR] if settings.sandbox else []),
+    ]
+    try:
+        providers = ProviderRegistry.load(template_dirs)
+    except TemplateError as exc:
+        raise ConfigurationError(f"invalid provider template: {exc}") from None
+    try:
+        provider_http = create_provider_http(
+            timeout_seconds=settings.provider_timeout_seconds, ca_bundle=settings.ca_bundle
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"XKIT_CA_BUNDLE={settings.ca_bundle} cannot be used: {exc}"
+        ) from None
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    pool = (
+        {}
+        if settings.is_sqlite
+        else {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+        }
+    )
+    engine = create_engine(settings.resolved_database_url, hide_parameters=True, **pool)
+    try:
+        await _prepare_schema(engine, settings, migrate_now)
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session:
+            keyring = await open_keyring(settings, session)
+    except ConfigurationError:
+        await engine.dispose()
+        await provider_http.aclose()
+        raise
+    except (OSError, ConnectionError) as exc:
+        await engine.dispose()
+        await provider_http.aclose()
+        raise ConfigurationError(f"cannot reach the database: {exc}") from None
+    except Exception as exc:
+        await engine.dispose()
+        await provider_http.aclose()
+        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "psycopg")):
+            raise ConfigurationError(
+                f"cannot use the database: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+            ) from None
+        raise
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        keyring=keyring,
+        providers=providers,
+        context_tokens=ContextTokenSigner(keyring, issuer=settings.public_url),
+        provider_http=provider_http,
+    )
+
+
+async def _prepare_schema(
+    engine: AsyncEngine, settings: Settings, migrate_now: bool | None
+) -> None:
+    if settings.should_migrate_on_start if migrate_now is None else migrate_now:
+        before = await migrate.current_revision(engine)
+        await migrate.upgrade(engine)
+        after = await migrate.current_revision(engine)
+        if before != after:
+            log.info("migrated the database from %s to %s", before or "empty", after)
+        return
+    current, head = await migrate.current_revision(engine), migrate.head_revision()
+    if current != head:
+        raise ConfigurationError(
+            f"the database schema is at revision {current or 'none'} but this xkit needs "
+            f"{head}: run `xkit migrate` first"
+        )

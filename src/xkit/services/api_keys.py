@@ -1,0 +1,113 @@
+"""API keys: publishable + secret pairs that authenticate a developer's backend.
+
+The secret carries 256 random bits, so a plain SHA-256 is a sound way to store it (a slow
+password hash buys nothing against brute force here, and would sit on every API call's path).
+It is shown once at creation and never again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xkit.crypto import fingerprint
+from xkit.db.models import ApiKey, Platform
+from xkit.db.types import utcnow
+from xkit.errors import NotFound, Unauthorized
+from xkit.services import audit
+
+PUBLISHABLE_PREFIX = "xkit_pk_"
+SECRET_PREFIX = "xkit_sk_"
+LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+
+
+async def create_api_key(
+    session: AsyncSession, platform: Platform, *, actor: str, label: str = ""
+) -> tuple[ApiKey, str]:
+    """Returns the stored key and the secret, which exists in plaintext only in this return."""
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(
+        platform_id=platform.id,
+        label=label.strip(),
+        publishable_key=PUBLISHABLE_PREFIX + secrets.token_urlsafe(12),
+        secret_hash=fingerprint(secret),
+        secret_hint=secret[-4:],
+    )
+    session.add(key)
+    await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="api_key.created",
+        platform_id=platform.id,
+        target_type="api_key",
+        target_id=key.publishable_key,
+    )
+    await session.commit()
+    return key, secret
+
+
+async def list_api_keys(session: AsyncSession, platform_id: str) -> list[ApiKey]:
+    result = await session.scalars(
+        select(ApiKey).where(ApiKey.platform_id == platform_id).order_by(ApiKey.created_at)
+    )
+    return list(result.all())
+
+
+async def revoke_api_key(
+    session: AsyncSession, platform_id: str, publishable_key: str, *, actor: str
+) -> ApiKey:
+    key = await session.scalar(
+        select(ApiKey).where(
+            ApiKey.platform_id == platform_id, ApiKey.publishable_key == publishable_key
+        )
+    )
+    if key is None:
+        raise NotFound(f"no API key {publishable_key!r} on this platform", code="api_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="api_key.revoked",
+            platform_id=platform_id,
+            target_type="api_key",
+            target_id=publishable_key,
+        )
+        await session.commit()
+    return key
+
+
+async def authenticate(
+    session: AsyncSession, *, secret: str, publishable_key: str | None = None
+) -> tuple[ApiKey, Platform]:
+    """Find the live key for ``secret`` (and ``publishable_key`` when given, as with Basic)."""
+    refused = Unauthorized("invalid or revoked API key", code="invalid_api_key")
+    if not secret.startswith(SECRET_PREFIX):
+        raise refused
+    digest = fingerprint(secret)
+    row = (
+        await session.execute(
+            select(ApiKey, Platform)
+            .join(Platform, Platform.id == ApiKey.platform_id)
+            .where(ApiKey.secret_hash == digest)
+        )
+    ).first()
+    if row is None:
+        raise refused
+    key, platform = row
+    if not hmac.compare_digest(key.secret_hash, digest) or key.revoked_at is not None:
+        raise refused
+    if publishable_key is not None and not hmac.compare_digest(
+        key.publishable_key.encode(), publishable_key.encode()
+    ):
+        raise refused
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        await session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        await session.commit()
+    return key, platform

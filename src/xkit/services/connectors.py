@@ -1,0 +1,320 @@
+"""Connectors: a platform's configured use of a provider template.
+
+The client secret is write-only: it is encrypted on the way in, and every description of a
+connector says only whether a secret is set and since when.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xkit.crypto import Keyring
+from xkit.db.models import Connection, Connector, Platform
+from xkit.db.types import new_id, utcnow
+from xkit.errors import Conflict, InvalidInput, NotFound
+from xkit.providers.registry import ProviderRegistry
+from xkit.providers.schema import ProviderTemplate
+from xkit.services import audit
+from xkit.services.keyring import column_aad
+from xkit.services.validation import check_http_url, check_slug
+
+_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,500}$")  # printable ASCII, no spaces
+EDITABLE_FIELDS = (
+    "slug",
+    "name",
+    "short_description",
+    "description",
+    "logo_url",
+    "client_id",
+    "client_secret",
+    "scopes",
+    "settings",
+    "enabled",
+    "multiple_connections",
+)
+
+
+@dataclass(frozen=True)
+class ConnectorServices:
+    """What connector operations need besides the database session."""
+
+    providers: ProviderRegistry
+    keyring: Keyring
+    public_url: str
+
+
+def callback_url(public_url: str, platform_slug: str) -> str:
+    """The one redirect URI a platform registers with every provider."""
+    return f"{public_url}/p/{platform_slug}/callback"
+
+
+def client_secret_aad(connector_id: str) -> str:
+    return column_aad("connectors", "client_secret", connector_id)
+
+
+async def create_connector(
+    session: AsyncSession,
+    deps: ConnectorServices,
+    platform: Platform,
+    fields: dict[str, Any],
+    *,
+    actor: str,
+) -> Connector:
+    provider_slug = fields.get("provider")
+    if not provider_slug:
+        raise InvalidInput("provider is required", details={"field": "provider"})
+    template = _template(deps.providers, provider_slug)
+    connector = Connector(
+        id=new_id(),
+        platform_id=platform.id,
+        provider=template.slug,
+        slug=template.slug,
+        name=template.name,
+        short_description=template.description,
+        scopes=list(template.default_scopes),
+        settings=template.resolve_settings({}) if _settings_have_defaults(template) else {},
+    )
+    await _apply(
+        session, deps, template, connector, {"slug": template.slug, **fields}, creating=True
+    )
+    session.add(connector)
+    audit.record(
+        session,
+        actor=actor,
+        action="connector.created",
+        platform_id=platform.id,
+        target_type="connector",
+        target_id=connector.slug,
+        details={"provider": template.slug},
+    )
+    if connector.client_secret is not None:
+        audit.record(
+            session,
+            actor=actor,
+            action="connector.secret_set",
+            platform_id=platform.id,
+            target_type="connector",
+            target_id=connector.slug,
+        )
+    await session.commit()
+    return connector
+
+
+async def update_connector(
+    session: AsyncSession,
+    deps: ConnectorServices,
+    connector: Connector,
+    fields: dict[str, Any],
+    *,
+    actor: str,
+) -> Connector:
+    template = _template(deps.providers, connector.provider)
+    replacing_secret = "client_secret" in fields and fields["client_secret"]
+    await _apply(session, deps, template, connector, fields, creating=False)
+    audit.record(
+        session,
+        actor=actor,
+        action="connector.updated",
+        platform_id=connector.platform_id,
+        target_type="connector",
+        target_id=connector.slug,
+        details={"fields": sorted(k for k in fields if k != "client_secret")},
+    )
+    if replacing_secret:
+        audit.record(
+            session,
+            actor=actor,
+            action="connector.secret_replaced",
+            platform_id=connector.platform_id,
+            target_type="connector",
+            target_id=connector.slug,
+        )
+    await session.commit()
+    return connector
+
+
+async def list_connectors(session: AsyncSession, platform_id: str) -> list[Connector]:
+    result = await session.scalars(
+        select(Connector).where(Connector.platform_id == platform_id).order_by(Connector.name)
+    )
+    return list(result.all())
+
+
+async def find_connector(session: AsyncSession, platform_id: str, slug: str) -> Connector | None:
+    return await session.scalar(
+        select(Connector).where(Connector.platform_id == platform_id, Connector.slug == slug)
+    )
+
+
+async def get_connector(session: AsyncSession, platform_id: str, slug: str) -> Connector:
+    connector = await find_connector(session, platform_id, slug)
+    if connector is None:
+        raise NotFound(f"no connector with slug {slug!r}", code="connector_not_found")
+    return connector
+
+
+async def count_connections(session: AsyncSession, connector: Connector) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Connection)
+            .where(Connection.connector_id == connector.id)
+        )
+        or 0
+    )
+
+
+async def delete_connector(session: AsyncSession, connector: Connector, *, actor: str) -> int:
+    """Delete the connector with its connections; returns how many connections went with it."""
+    removed = await count_connections(session, connector)
+    await session.delete(connector)
+    audit.record(
+        session,
+        actor=actor,
+        action="connector.deleted",
+        platform_id=connector.platform_id,
+        target_type="connector",
+        target_id=connector.slug,
+        details={"connections_removed": removed},
+    )
+    await session.commit()
+    return removed
+
+
+def describe_connector(
+    connector: Connector, template: ProviderTemplate, *, public_url: str, platform_slug: str
+) -> dict[str, Any]:
+    """Everything about a connector a developer may see: never the secret itself."""
+    return {
+        "id": connector.id,
+        "slug": connector.slug,
+        "provider": connector.provider,
+        "auth_type": template.auth_type,
+        "name": connector.name,
+        "short_description": connector.short_description,
+        "description": connector.description,
+        "logo_url": connector.logo_url,
+        "client_id": connector.client_id,
+        "client_secret_set": connector.client_secret is not None,
+        "client_secret_set_at": connector.client_secret_set_at,
+        "scopes": list(connector.scopes),
+        "required_scopes": list(template.required_scopes),
+        "effective_scopes": template.effective_scopes(connector.scopes),
+        "settings": dict(connector.settings),
+        "enabled": connector.enabled,
+        "multiple_connections": connector.multiple_connections,
+        "ready": is_ready(connector, template),
+        "callback_url": callback_url(public_url, platform_slug),
+        "created_at": connector.created_at,
+        "updated_at": connector.updated_at,
+    }
+
+
+def is_ready(connector: Connector, template: ProviderTemplate) -> bool:
+    """Whether end users could connect now: OAuth needs the app's credentials."""
+    if template.auth_type in ("oauth2", "oauth2_admin_consent"):
+        return bool(connector.client_id) and connector.client_secret is not None
+    return True
+
+
+def _template(providers: ProviderRegistry, slug: str) -> ProviderTemplate:
+    try:
+        return providers.get(slug)
+    except KeyError:
+        raise InvalidInput(
+            f"unknown provider {slug!r}", code="unknown_provider", details={"field": "provider"}
+        ) from None
+
+
+def _settings_have_defaults(template: ProviderTemplate) -> bool:
+    try:
+        template.resolve_settings({})
+    except ValueError:
+        return False
+    return True
+
+
+async def _apply(
+    session: AsyncSession,
+    deps: ConnectorServices,
+    template: ProviderTemplate,
+    connector: Connector,
+    fields: dict[str, Any],
+    *,
+    creating: bool,
+) -> None:
+    """Validate and set the given fields; nothing is written unless all of them are valid."""
+    unknown = set(fields) - set(EDITABLE_FIELDS) - {"provider"}
+    if unknown:
+        raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+    if not creating and "provider" in fields and fields["provider"] != connector.provider:
+        raise InvalidInput(
+            "a connector's provider cannot change; create a new connector",
+            details={"field": "provider"},
+        )
+    if "slug" in fields and (creating or fields["slug"] != connector.slug):
+        slug = check_slug(fields["slug"])
+        taken = await session.scalar(
+            select(Connector.id).where(
+                Connector.platform_id == connector.platform_id, Connector.slug == slug
+            )
+        )
+        if taken:
+            raise Conflict(
+                f"a connector with slug {slug!r} already exists",
+                code="slug_taken",
+                details={"field": "slug"},
+            )
+        connector.slug = slug
+    for name in ("name", "short_description", "description"):
+        if name in fields:
+            value = str(fields[name] or "").strip()
+            if name == "name" and not value:
+                raise InvalidInput("name must not be empty", details={"field": "name"})
+            setattr(connector, name, value)
+    if "logo_url" in fields:
+        connector.logo_url = (
+            check_http_url(fields["logo_url"], field="logo_url") if fields["logo_url"] else None
+        )
+    if "client_id" in fields:
+        client_id = (fields["client_id"] or "").strip()
+        if client_id and not _CLIENT_ID.match(client_id):
+            raise InvalidInput(
+                "client_id must be printable characters without spaces",
+                details={"field": "client_id"},
+            )
+        connector.client_id = client_id or None
+    if "scopes" in fields:
+        try:
+            template.effective_scopes(fields["scopes"])
+        except ValueError as exc:
+            raise InvalidInput(
+                str(exc), code="invalid_scope", details={"field": "scopes"}
+            ) from None
+        required = set(template.required_scopes)
+        connector.scopes = [s for s in dict.fromkeys(fields["scopes"]) if s not in required]
+    if "settings" in fields:
+        try:
+            connector.settings = template.resolve_settings(
+                {k: str(v) for k, v in (fields["settings"] or {}).items()}
+            )
+        except ValueError as exc:
+            raise InvalidInput(
+                str(exc), code="invalid_setting", details={"field": "settings"}
+            ) from None
+    for flag in ("enabled", "multiple_connections"):
+        if flag in fields:
+            setattr(connector, flag, bool(fields[flag]))
+    if fields.get("client_secret"):
+        secret = str(fields["client_secret"])
+        if len(secret) > 2000 or any(ch in secret for ch in "\r\n"):
+            raise InvalidInput(
+                "client_secret is not a valid secret", details={"field": "client_secret"}
+            )
+        connector.client_secret = deps.keyring.encrypt(secret, aad=client_secret_aad(connector.id))
+        connector.client_secret_set_at = utcnow()

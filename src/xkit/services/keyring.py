@@ -1,0 +1,149 @@
+"""Opening the keyring at start-up, and re-encrypting everything under a new key.
+
+Start-up compares the loaded keys with the canaries in the database (one per key that has
+written data) so a missing or wrong key stops the server with a sentence that says what to fix,
+instead of failing later on the first request that needs a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xkit.crypto import (
+    DecryptionError,
+    Keyring,
+    create_key_file,
+    parse_key_spec,
+    read_key_file,
+)
+from xkit.db.models import ENCRYPTED_COLUMNS, KeyringCanary
+from xkit.errors import ConfigurationError
+from xkit.settings import Settings
+
+log = logging.getLogger("xkit.keyring")
+
+CANARY_PLAINTEXT = "xkit keyring canary"
+
+
+def canary_aad(key_id: str) -> str:
+    return f"keyring_canaries.ciphertext:{key_id}"
+
+
+def column_aad(table: str, column: str, row_id: str) -> str:
+    """Associated data binding a ciphertext to exactly one table, column and row."""
+    return f"{table}.{column}:{row_id}"
+
+
+async def open_keyring(settings: Settings, session: AsyncSession) -> Keyring:
+    """Load the configured keys (or the key file), creating the key file on first run only."""
+    canaries = list((await session.scalars(select(KeyringCanary))).all())
+    if settings.encryption_keys is not None:
+        keyring = Keyring(parse_key_spec(settings.encryption_keys.get_secret_value()))
+    elif settings.key_file.exists():
+        keyring = Keyring(read_key_file(settings.key_file))
+    elif canaries:
+        raise ConfigurationError(
+            "the database holds secrets encrypted with key(s) "
+            f"{', '.join(sorted(c.key_id for c in canaries))}, but no key is configured: "
+            f"set XKIT_ENCRYPTION_KEYS or restore the key file {settings.key_file}"
+        )
+    else:
+        key = create_key_file(settings.key_file)
+        log.warning(
+            "created encryption key %s in %s (mode 0600); back it up, secrets cannot be "
+            "read without it",
+            key.key_id,
+            settings.key_file,
+        )
+        keyring = Keyring([key])
+    _check_canaries(keyring, canaries)
+    if not any(c.key_id == keyring.primary_key_id for c in canaries):
+        session.add(
+            KeyringCanary(
+                key_id=keyring.primary_key_id,
+                ciphertext=keyring.encrypt(
+                    CANARY_PLAINTEXT, aad=canary_aad(keyring.primary_key_id)
+                ),
+            )
+        )
+        await session.commit()
+    return keyring
+
+
+def _check_canaries(keyring: Keyring, canaries: list[KeyringCanary]) -> None:
+    missing = sorted(c.key_id for c in canaries if c.key_id not in keyring.key_ids)
+    if missing:
+        raise ConfigurationError(
+            f"the database holds secrets encrypted with key(s) {', '.join(missing)}, which "
+            f"are not loaded (loaded: {', '.join(keyring.key_ids)}); add them to "
+            "XKIT_ENCRYPTION_KEYS after the new primary key"
+        )
+    for canary in canaries:
+        try:
+            keyring.decrypt(canary.ciphertext, aad=canary_aad(canary.key_id))
+        except DecryptionError:
+            raise ConfigurationError(
+                f"encryption key {canary.key_id!r} is not the key that encrypted this "
+                "database's secrets (same id, different key material)"
+            ) from None
+
+
+@dataclass
+class RotationReport:
+    re_encrypted: dict[str, int]
+    already_current: dict[str, int]
+    retired_keys: list[str]
+
+
+async def rotate_encryption(
+    session: AsyncSession, keyring: Keyring, batch_size: int = 500
+) -> RotationReport:
+    """Re-encrypt every stored secret under the primary key, batch by batch, then retire the
+    canaries of keys that no longer protect anything so they can be removed from config."""
+    report = RotationReport(re_encrypted={}, already_current={}, retired_keys=[])
+    for model, column_name in ENCRYPTED_COLUMNS:
+        table = model.__tablename__
+        label = f"{table}.{column_name}"
+        column = getattr(model, column_name)
+        report.re_encrypted[label] = 0
+        report.already_current[label] = 0
+        last_id = ""
+        while True:
+            rows = (
+                await session.execute(
+                    select(model.id, column)  # type: ignore[attr-defined]
+                    .where(column.is_not(None), model.id > last_id)  # type: ignore[attr-defined]
+                    .order_by(model.id)
+                    .limit(batch_size)  # type: ignore[attr-defined]
+                )
+            ).all()
+            if not rows:
+                break
+            for row_id, ciphertext in rows:
+                last_id = row_id
+                if not keyring.needs_rotation(ciphertext):
+                    report.already_current[label] += 1
+                    continue
+                aad = column_aad(table, column_name, row_id)
+                fresh = keyring.encrypt(keyring.decrypt(ciphertext, aad=aad), aad=aad)
+                # Compare-and-set: a refresh that rewrote the token meanwhile wins.
+                result = await session.execute(
+                    update(model)
+                    .where(model.id == row_id, column == ciphertext)  # type: ignore[attr-defined]
+                    .values({column_name: fresh})
+                )
+                report.re_encrypted[label] += result.rowcount  # type: ignore[attr-defined]
+            await session.commit()
+    for canary in (await session.scalars(select(KeyringCanary))).all():
+        if canary.key_id != keyring.primary_key_id:
+            report.retired_keys.append(canary.key_id)
+            await session.delete(canary)
+    await session.commit()
+    return report
+
+
+__all__ = ["column_aad", "open_keyring", "rotate_encryption", "RotationReport"]

@@ -1,0 +1,105 @@
+"""All of xkit's configuration, read from ``XKIT_*`` environment variables.
+
+One object, built once at start-up and passed down: nothing else in the code base reads the
+environment, so a test can run several differently configured servers in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "xkit"
+
+
+class Settings(BaseSettings):
+    """Configuration; each field is the environment variable ``XKIT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="XKIT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    public_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    encryption_keys: SecretStr | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    context_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # ":"-separated in the environment, so no JSON decoding (NoDecode) before the validator.
+    providers_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    migrate_on_start: bool | None = None
+    ca_bundle: Path | None = None
+    provider_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    token_min_validity_seconds: int = Field(default=300, ge=0, le=3600)
+    proxy_allow_private_networks: bool = False
+    sandbox: bool = False
+    proxy_max_body_bytes: int = Field(default=26_214_400, ge=1024)
+    admin_session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    admin_session_idle_minutes: float = Field(default=120, gt=0, le=24 * 60 * 30)
+    # Per process. PostgreSQL allows 100 connections by default: replicas x (size + overflow)
+    # must stay under it, with room for workers and migrations.
+    database_pool_size: int = Field(default=10, ge=1, le=500)
+    database_max_overflow: int = Field(default=5, ge=0, le=500)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        """Unset, the public URL follows the bound address, so `--port` alone just works."""
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
+
+    @field_validator("encryption_keys", "database_url", "ca_bundle", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("providers_dirs", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part]
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'xkit.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        """SQLite (the embedded default) migrates itself; PostgreSQL waits for ``xkit migrate``."""
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.is_sqlite
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` whenever people reach xkit over HTTPS."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "encryption.key"

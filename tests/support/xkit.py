@@ -1,0 +1,156 @@
+"""Run real xkit servers and CLI commands for tests, and seed data through the services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from tests.support.processes import ManagedProcess, free_port, wait_for_http
+from xkit.crypto import EncryptionKey
+from xkit.runtime import Runtime, start_runtime
+from xkit.services import api_keys, platforms
+from xkit.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass
+class XkitEnvironment:
+    """The ``XKIT_*`` variables of one test installation (a data dir, a database, a key)."""
+
+    data_dir: Path
+    database_url: str
+    encryption_keys: str
+    public_url: str = "http://127.0.0.1:8000"
+    extra: dict[str, str] | None = None
+
+    def variables(self) -> dict[str, str]:
+        env = {
+            "XKIT_DATA_DIR": str(self.data_dir),
+            "XKIT_DATABASE_URL": self.database_url,
+            "XKIT_ENCRYPTION_KEYS": self.encryption_keys,
+            "XKIT_PUBLIC_URL": self.public_url,
+            "XKIT_MIGRATE_ON_START": "true",
+            "XKIT_LOG_LEVEL": "info",
+        }
+        return {**env, **(self.extra or {})}
+
+    def settings(self) -> Settings:
+        """The same configuration the subprocesses get, for in-process use."""
+        return Settings(
+            **{
+                name.removeprefix("XKIT_").lower(): value  # type: ignore[arg-type]
+                for name, value in self.variables().items()
+            }
+        )
+
+    @classmethod
+    def new(cls, data_dir: Path, database_url: str) -> XkitEnvironment:
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            encryption_keys=EncryptionKey.generate().to_spec(),
+        )
+
+    def run_cli(
+        self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """``xkit ARGS`` in a subprocess, as an operator would type it."""
+        variables = {**os.environ, **self.variables(), **(env or {})}
+        return subprocess.run(
+            [sys.executable, "-m", "xkit", *args],
+            env=variables,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    def with_runtime(self, work: Callable[[Runtime], Awaitable[T]]) -> T:
+        """Run ``work`` against this installation's database, in this process.
+
+        On a thread of its own when this one already runs an event loop (Playwright's sync
+        API keeps one on the test's thread, where ``asyncio.run`` may not start another)."""
+
+        async def _run() -> T:
+            runtime = await start_runtime(self.settings())
+            try:
+                return await work(runtime)
+            finally:
+                await runtime.close()
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(_run())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(lambda: asyncio.run(_run())).result()
+
+
+class XkitServer:
+    """``xkit serve`` as a subprocess on a free port."""
+
+    def __init__(self, environment: XkitEnvironment, log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environment.public_url = self.url
+        self.environment = environment
+        self.process = ManagedProcess(
+            [sys.executable, "-m", "xkit", "serve", "--port", str(self.port)],
+            env=environment.variables(),
+            log_path=log_path,
+        )
+        try:
+            wait_for_http(f"{self.url}/healthz", process=self.process.process, timeout=60)
+        except (RuntimeError, TimeoutError) as exc:
+            self.process.stop()
+            raise RuntimeError(f"{exc}; server output:\n{self.output()}") from None
+
+    def output(self) -> str:
+        return self.process.output()
+
+    def stop(self) -> int:
+        return self.process.stop()
+
+
+@dataclass
+class PlatformCredentials:
+    slug: str
+    platform_id: str
+    publishable_key: str
+    secret_key: str
+
+    @property
+    def basic_auth(self) -> tuple[str, str]:
+        return (self.publishable_key, self.secret_key)
+
+    def client(self, server: XkitServer, **options: object) -> httpx.Client:
+        return httpx.Client(base_url=server.url, auth=self.basic_auth, timeout=30, **options)  # type: ignore[arg-type]
+
+
+def create_platform(
+    environment: XkitEnvironment, slug: str, allowed_origins: tuple[str, ...] = ("https://app.example.test",)
+) -> PlatformCredentials:
+    async def _work(runtime: Runtime) -> PlatformCredentials:
+        async with runtime.sessions() as session:
+            platform = await platforms.create_platform(
+                session, slug=slug, name=slug.title(), actor="test", allowed_origins=allowed_origins
+            )
+            key, secret = await api_keys.create_api_key(session, platform, actor="test")
+            return PlatformCredentials(
+                slug=slug,
+                platform_id=platform.id,
+                publishable_key=key.publishable_key,
+                secret_key=secret,
+            )
+
+    return environment.with_runtime(_work)

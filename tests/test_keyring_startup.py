@@ -1,0 +1,158 @@
+"""Start-up with, without and with the wrong encryption keys; rotation of every stored secret."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from tests.support.database import raw_dump
+from tests.support.xkit import XkitEnvironment, create_platform
+from xkit.crypto import EncryptionKey, key_id_of
+from xkit.db.models import Connector
+from xkit.runtime import Runtime
+from xkit.services import connectors
+
+SECRET = "known-plaintext-client-secret-4711"
+
+
+def _add_connector(environment: XkitEnvironment, slug: str) -> None:
+    async def _work(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            from xkit.services import platforms
+
+            platform = await platforms.get_platform(session, slug)
+            await connectors.create_connector(
+                session,
+                runtime.connector_services,
+                platform,
+                {"provider": "outlook-email", "client_id": "cid", "client_secret": SECRET},
+                actor="test",
+            )
+
+    environment.with_runtime(_work)
+
+
+def _stored_secret(environment: XkitEnvironment) -> str:
+    async def _work(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            from sqlalchemy import select
+
+            return str(await session.scalar(select(Connector.client_secret)))
+
+    return environment.with_runtime(_work)
+
+
+def test_first_start_without_keys_creates_a_private_key_file(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    result = fresh_environment.run_cli("platforms", "list", env={"XKIT_ENCRYPTION_KEYS": ""})
+    assert result.returncode == 0, result.stderr
+    key_file = fresh_environment.data_dir / "encryption.key"
+    assert key_file.exists()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert "created encryption key" in result.stderr
+    again = fresh_environment.run_cli("platforms", "list", env={"XKIT_ENCRYPTION_KEYS": ""})
+    assert again.returncode == 0 and "created encryption key" not in again.stderr
+
+
+def test_missing_key_for_existing_data_is_a_clear_startup_error(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    create_platform(fresh_environment, "acme")
+    _add_connector(fresh_environment, "acme")
+    result = fresh_environment.run_cli("platforms", "list", env={"XKIT_ENCRYPTION_KEYS": ""})
+    assert result.returncode == 2
+    assert "no key is configured" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (fresh_environment.data_dir / "encryption.key").exists()
+
+
+def test_wrong_key_is_a_clear_startup_error(fresh_environment: XkitEnvironment) -> None:
+    create_platform(fresh_environment, "acme")
+    original_id = fresh_environment.encryption_keys.split(":")[0]
+    impostor = EncryptionKey(key_id=original_id, secret=EncryptionKey.generate().secret)
+    other = EncryptionKey.generate()
+    wrong = fresh_environment.run_cli(
+        "platforms", "list", env={"XKIT_ENCRYPTION_KEYS": impostor.to_spec()}
+    )
+    missing = fresh_environment.run_cli(
+        "platforms", "list", env={"XKIT_ENCRYPTION_KEYS": other.to_spec()}
+    )
+    assert wrong.returncode == missing.returncode == 2
+    assert "not the key that encrypted" in wrong.stderr
+    assert f"key(s) {original_id}, which are not loaded" in missing.stderr
+    for result in (wrong, missing):
+        assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_rotation_re_encrypts_everything_and_old_key_can_then_go(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    create_platform(fresh_environment, "acme")
+    _add_connector(fresh_environment, "acme")
+    old_spec = fresh_environment.encryption_keys
+    old_id = old_spec.split(":")[0]
+    assert key_id_of(_stored_secret(fresh_environment)) == old_id
+
+    new_key = EncryptionKey.generate()
+    fresh_environment.encryption_keys = f"{new_key.to_spec()},{old_spec}"
+    result = fresh_environment.run_cli("keys", "rotate-encryption")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "connectors.client_secret" in result.stdout and "re-encrypted 1 value(s)" in result.stdout
+    )
+    assert f"no data uses key(s) {old_id}" in result.stdout
+    assert key_id_of(_stored_secret(fresh_environment)) == new_key.key_id
+
+    fresh_environment.encryption_keys = new_key.to_spec()
+
+    async def _read(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            from sqlalchemy import select
+
+            connector = await session.scalar(select(Connector))
+            assert connector is not None
+            return runtime.keyring.decrypt(
+                connector.client_secret or "", aad=connectors.client_secret_aad(connector.id)
+            )
+
+    assert fresh_environment.with_runtime(_read) == SECRET
+    again = fresh_environment.run_cli("keys", "rotate-encryption")
+    assert "re-encrypted 0 value(s)" in again.stdout
+    assert SECRET.encode() not in raw_dump(fresh_environment.database_url)
+
+
+def test_a_secret_pasted_into_another_row_does_not_decrypt(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    create_platform(fresh_environment, "acme")
+    _add_connector(fresh_environment, "acme")
+
+    async def _swap(runtime: Runtime) -> None:
+        from xkit.crypto import DecryptionError
+        from xkit.services import platforms
+
+        async with runtime.sessions() as session:
+            platform = await platforms.get_platform(session, "acme")
+            other = await connectors.create_connector(
+                session,
+                runtime.connector_services,
+                platform,
+                {
+                    "provider": "oauth2",
+                    "slug": "other",
+                    "settings": {
+                        "authorize_url": "https://a.test/a",
+                        "token_url": "https://a.test/t",
+                    },
+                },
+                actor="test",
+            )
+            source = await connectors.get_connector(session, platform.id, "outlook-email")
+            with pytest.raises(DecryptionError):
+                runtime.keyring.decrypt(
+                    source.client_secret or "", aad=connectors.client_secret_aad(other.id)
+                )
+
+    fresh_environment.with_runtime(_swap)

@@ -1,0 +1,101 @@
+"""API keys authenticate a backend to exactly one platform."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+
+
+def test_basic_and_bearer_both_authenticate(
+    platform: PlatformCredentials, xkit_server: XkitServer
+) -> None:
+    basic = httpx.get(f"{xkit_server.url}/api/platform", auth=platform.basic_auth)
+    bearer = httpx.get(
+        f"{xkit_server.url}/api/platform",
+        headers={"Authorization": f"Bearer {platform.secret_key}"},
+    )
+    assert basic.status_code == bearer.status_code == 200
+    assert basic.json()["slug"] == bearer.json()["slug"] == platform.slug
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer xkit_sk_not-a-real-key"},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Basic eGtpdA=="},  # "xkit": no colon
+        {"Authorization": "Digest abc"},
+    ],
+)
+def test_missing_or_malformed_credentials_are_refused(
+    headers: dict[str, str], xkit_server: XkitServer
+) -> None:
+    response = httpx.get(f"{xkit_server.url}/api/platform/connectors", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] in {"missing_api_key", "invalid_api_key"}
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_wrong_secret_for_a_real_publishable_key_is_refused(
+    platform: PlatformCredentials, other_platform: PlatformCredentials, xkit_server: XkitServer
+) -> None:
+    wrong = httpx.get(
+        f"{xkit_server.url}/api/platform",
+        auth=(platform.publishable_key, platform.secret_key + "x"),
+    )
+    mixed = httpx.get(
+        f"{xkit_server.url}/api/platform",
+        auth=(platform.publishable_key, other_platform.secret_key),
+    )
+    assert wrong.status_code == mixed.status_code == 401
+
+
+def test_revoked_key_is_refused(
+    platform: PlatformCredentials, xkit_environment: XkitEnvironment, xkit_server: XkitServer
+) -> None:
+    assert httpx.get(f"{xkit_server.url}/api/platform", auth=platform.basic_auth).status_code == 200
+    result = xkit_environment.run_cli(
+        "keys", "revoke", platform.publishable_key, "--platform", platform.slug
+    )
+    assert result.returncode == 0, result.stderr
+    response = httpx.get(f"{xkit_server.url}/api/platform", auth=platform.basic_auth)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_one_platforms_key_cannot_see_anothers_connector(
+    platform: PlatformCredentials, other_platform: PlatformCredentials, xkit_server: XkitServer
+) -> None:
+    with other_platform.client(xkit_server) as theirs:
+        created = theirs.post(
+            "/api/platform/connectors",
+            json={
+                "provider": "outlook-email",
+                "slug": "their-outlook",
+                "client_id": "their-client",
+                "client_secret": "their-secret",
+            },
+        )
+        assert created.status_code == 201, created.text
+        theirs.post("/api/platform/contexts", json={"context": {"external_id": "their-user"}})
+    with platform.client(xkit_server) as mine:
+        assert mine.get("/api/platform/connectors/their-outlook").status_code == 404
+        assert (
+            mine.patch(
+                "/api/platform/connectors/their-outlook", json={"enabled": False}
+            ).status_code
+            == 404
+        )
+        assert mine.delete("/api/platform/connectors/their-outlook").status_code == 404
+        assert mine.get("/api/platform/contexts/their-user").status_code == 404
+        assert mine.delete("/api/platform/contexts/their-user").status_code == 404
+        listed = mine.get("/api/platform/connectors").json()["connectors"]
+        assert "their-outlook" not in [c["slug"] for c in listed]
+    with other_platform.client(xkit_server) as theirs:
+        still = theirs.get("/api/platform/connectors/their-outlook").json()
+        assert still["enabled"] is True
+        assert theirs.get("/api/platform/contexts/their-user").status_code == 200

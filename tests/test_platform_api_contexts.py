@@ -1,0 +1,102 @@
+"""Contexts and the short-lived context tokens handed to xkit.js."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+import pytest
+
+from tests.support.xkit import PlatformCredentials, XkitEnvironment
+
+
+def test_create_then_update_a_context_and_get_a_token(
+    api: httpx.Client, platform: PlatformCredentials
+) -> None:
+    created = api.post(
+        "/api/platform/contexts",
+        json={"context": {"external_id": "user-42", "external_name": "Ada", "plan": "pro"}},
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["context"]["external_id"] == "user-42"
+    assert body["context"]["attributes"] == {"plan": "pro"}
+    assert 0 < body["expires_in"] <= 3600
+    claims = jwt.decode(body["access_token"], options={"verify_signature": False})
+    assert claims["plt"] == platform.platform_id and claims["sub"] == body["context"]["id"]
+    assert claims["exp"] > time.time()
+
+    updated = api.post(
+        "/api/platform/contexts",
+        json={
+            "context": {
+                "external_id": "user-42",
+                "external_name": "Ada L.",
+                "attributes": {"seats": 3},
+            }
+        },
+    )
+    assert updated.status_code == 200
+    assert updated.json()["context"]["id"] == body["context"]["id"]
+    assert updated.json()["context"]["external_name"] == "Ada L."
+    assert updated.json()["context"]["attributes"] == {"plan": "pro", "seats": 3}
+
+
+def test_legacy_users_endpoint_keeps_xkits_shape(api: httpx.Client) -> None:
+    response = api.post("/api/platform/users", json={"user": {"external_id": "legacy-1"}})
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["external_id"] == "legacy-1"
+    assert response.json()["access_token"]
+    assert api.get("/api/platform/contexts/legacy-1").status_code == 200
+
+
+def test_context_tokens_verify_only_with_this_installations_key(
+    api: httpx.Client, xkit_environment: XkitEnvironment
+) -> None:
+    token = api.post("/api/platform/contexts", json={"context": {"external_id": "u"}}).json()[
+        "access_token"
+    ]
+
+    async def _verify(runtime):  # type: ignore[no-untyped-def]
+        return runtime.context_tokens.verify(token)
+
+    claims = xkit_environment.with_runtime(_verify)
+    assert claims.context_id
+    tampered = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
+
+    async def _verify_tampered(runtime):  # type: ignore[no-untyped-def]
+        from xkit.errors import Unauthorized
+
+        with pytest.raises(Unauthorized):
+            runtime.context_tokens.verify(tampered)
+
+    xkit_environment.with_runtime(_verify_tampered)
+
+
+def test_get_and_delete_context(api: httpx.Client) -> None:
+    api.post("/api/platform/contexts", json={"context": {"external_id": "gone"}}).raise_for_status()
+    assert api.get("/api/platform/contexts/gone").json()["external_id"] == "gone"
+    assert api.delete("/api/platform/contexts/gone").status_code == 204
+    missing = api.get("/api/platform/contexts/gone")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "context_not_found"
+    assert api.delete("/api/platform/contexts/gone").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"external_id": "not-wrapped"},
+        {"context": {}},
+        {"context": {"external_id": ""}},
+        {"context": {"external_id": 42}},
+        {"context": {"external_id": "x" * 300}},
+        {"context": "user-1"},
+    ],
+)
+def test_bad_context_input_is_refused(api: httpx.Client, body: object) -> None:
+    response = api.post("/api/platform/contexts", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_input"

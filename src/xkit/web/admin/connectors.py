@@ -1,0 +1,278 @@
+"""Connectors: the list, the provider picker, and a connector's three tabs.
+
+- *Setup*: the callback URL, the app's client ID and (write-only) client secret, and the
+  provider's setup guide with this platform's callback URL filled in;
+- *Catalog*: how end users see it (name, descriptions, logo), with a Markdown preview;
+- *Settings*: scopes and the provider's settings (tenant, cloud hosts), enable/disable, delete.
+
+The client secret never travels back to the browser: not as a value, not on an error page.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.responses import Response
+
+from xkit.db.models import Connector
+from xkit.errors import XkitError
+from xkit.providers.schema import ProviderTemplate
+from xkit.services import connectors, dashboard
+from xkit.services.connectors import callback_url
+from xkit.web.admin.markdown import render_markdown
+from xkit.web.admin.pages import Page, field_error, page, safe_next, sentence, too_long
+
+_SETTING_IN_MESSAGE = re.compile(r"^setting ([a-z][a-z0-9_]*)\b")
+CATALOG_LIMITS = {"name": 200, "short_description": 500, "description": 20_000,
+                  "logo_url": 2048}
+
+
+def uses_client_credentials(template: ProviderTemplate) -> bool:
+    """OAuth templates need the app's client ID and secret; API-key and the like do not."""
+    return template.oauth2 is not None
+
+
+def matches(template: ProviderTemplate, query: str) -> bool:
+    """The provider picker's search: every word must appear in the name, slug, description
+    or categories."""
+    haystack = " ".join([template.name, template.slug, template.description,
+                         *template.categories]).lower()
+    return all(word in haystack for word in query.lower().split())
+
+
+def _template(current: Page, connector: Connector) -> ProviderTemplate | None:
+    try:
+        return current.runtime.providers.get(connector.provider)
+    except KeyError:
+        return None
+
+
+async def _connector(current: Page) -> tuple[Connector, ProviderTemplate]:
+    assert current.platform is not None
+    connector = await connectors.get_connector(current.db, current.platform.id,
+                                               current.param("connector_slug"))
+    template = _template(current, connector)
+    if template is None:
+        raise XkitError(f"the provider template {connector.provider!r} of this connector is not "
+                        "installed on this server", code="unknown_provider")
+    return connector, template
+
+
+def _connector_path(current: Page, connector: Connector, tab: str = "") -> str:
+    return current.platform_path(f"/connectors/{connector.slug}{tab}")
+
+
+async def _render_tab(current: Page, tab: str, connector: Connector, template: ProviderTemplate,
+                      *, status: int = 200, **context: Any) -> Response:
+    assert current.platform is not None
+    return await current.render(
+        f"connector_{tab}.html", status=status, nav="connectors", tab=tab,
+        connector=connector, template=template,
+        ready=connectors.is_ready(connector, template),
+        needs_credentials=uses_client_credentials(template),
+        connector_path=_connector_path(current, connector),
+        callback_url=callback_url(current.public_url, current.platform.slug),
+        **context)
+
+
+async def _reload(current: Page, connector: Connector) -> None:
+    """After a refused save: drop the half-applied change, show what is stored."""
+    await current.rollback()
+    await current.db.refresh(connector)
+
+
+# --- the list and the picker -----------------------------------------------------------------
+
+@page
+async def connector_list(current: Page) -> Response:
+    assert current.platform is not None
+    found = await connectors.list_connectors(current.db, current.platform.id)
+    counts = await dashboard.connection_counts(current.db, current.platform.id)
+    rows = [{"connector": c, "template": _template(current, c),
+             "connections": counts.get(c.id, 0)} for c in found]
+    for row in rows:
+        template = row["template"]
+        row["ready"] = template is not None and connectors.is_ready(row["connector"], template)
+    return await current.render("connectors.html", nav="connectors", rows=rows)
+
+
+@page
+async def provider_picker(current: Page) -> Response:
+    """GET lists the templates (``?q=`` searches, without JavaScript too); POST adds one."""
+    assert current.platform is not None
+    if current.request.method == "POST":
+        provider = await current.field("provider")
+        try:
+            template = current.runtime.providers.get(provider)
+        except KeyError:
+            return current.redirect(current.platform_path("/connectors/new"),
+                                    notice="Pick a provider from the list.")
+        slug = await dashboard.free_connector_slug(current.db, current.platform.id, template.slug)
+        connector = await connectors.create_connector(
+            current.db, current.runtime.connector_services, current.platform,
+            {"provider": template.slug, "slug": slug}, actor=current.actor)
+        return current.redirect(
+            _connector_path(current, connector),
+            notice=f"{connector.name} added. Register the callback URL with the provider, "
+                   "then paste the app's client ID and secret below.")
+    query = current.query("q").strip()
+    templates = [t for t in current.runtime.providers.all() if not query or matches(t, query)]
+    return await current.render("providers.html", nav="new_connector", query=query,
+                                templates=templates)
+
+
+# --- the tabs ----------------------------------------------------------------------------------
+
+@page
+async def connector_setup(current: Page) -> Response:
+    """Callback URL, client ID and client secret, next to the provider's setup guide."""
+    assert current.platform is not None
+    connector, template = await _connector(current)
+    values = {"client_id": connector.client_id or ""}
+    errors: dict[str, str] = {}
+    if current.request.method == "POST" and not uses_client_credentials(template):
+        return current.redirect(_connector_path(current, connector))
+    if current.request.method == "POST":
+        values["client_id"] = (await current.field("client_id")).strip()
+        secret = await current.field("client_secret")
+        if not values["client_id"]:
+            errors["client_id"] = ("Enter the app's client ID; the setup guide says where to "
+                                   "find it.")
+        if not secret.strip() and connector.client_secret is None:
+            errors["client_secret"] = "Paste the client secret."
+        if not errors:
+            fields = {"client_id": values["client_id"]}
+            if secret.strip():
+                fields["client_secret"] = secret.strip()
+            try:
+                await connectors.update_connector(current.db, current.runtime.connector_services,
+                                                  connector, fields, actor=current.actor)
+            except XkitError as exc:
+                await _reload(current, connector)
+                errors.update([field_error(exc, "client_id")])
+            else:
+                notice = "Client ID and secret saved." if secret.strip() else "Client ID saved."
+                return current.redirect(_connector_path(current, connector),
+                                        notice=notice + " Next: the catalog settings.")
+        if errors and secret.strip() and "client_secret" not in errors:
+            errors["client_secret"] = ("Not saved: paste the secret again (xkit never sends a "
+                                       "secret back to the browser).")
+    guide = template.render_setup_guide(
+        callback_url(current.public_url, current.platform.slug), connector.settings)
+    return await _render_tab(current, "setup", connector, template,
+                             status=422 if errors else 200, values=values, errors=errors,
+                             guide=render_markdown(guide))
+
+
+@page
+async def connector_catalog(current: Page) -> Response:
+    """How the connector appears to end users; "Preview" renders without saving."""
+    connector, template = await _connector(current)
+    names = ("name", "short_description", "description", "logo_url")
+    values = {name: getattr(connector, name) or "" for name in names}
+    errors: dict[str, str] = {}
+    previewing = False
+    if current.request.method == "POST":
+        values = await current.fields(*names)
+        errors = too_long(values, CATALOG_LIMITS)
+        previewing = await current.field("action") == "preview"
+        if not previewing and not values["name"].strip():
+            errors.setdefault("name", "The catalog needs a name for this connector.")
+        if not errors and not previewing:
+            try:
+                await connectors.update_connector(current.db, current.runtime.connector_services,
+                                                  connector, dict(values), actor=current.actor)
+            except XkitError as exc:
+                await _reload(current, connector)
+                errors.update([field_error(exc, "name")])
+            else:
+                return current.redirect(_connector_path(current, connector, "/catalog"),
+                                        notice="Catalog settings saved. Next: scopes and "
+                                               "provider settings.")
+    return await _render_tab(current, "catalog", connector, template,
+                             status=422 if errors else 200, values=values, errors=errors,
+                             previewing=previewing)
+
+
+def _scope_rows(template: ProviderTemplate, chosen: list[str], query: str) -> list[dict[str, Any]]:
+    required = set(template.required_scopes)
+    rows = [{"name": s.name, "description": s.description, "required": s.name in required,
+             "checked": s.name in required or s.name in chosen,
+             "shown": not query or query.lower() in f"{s.name} {s.description}".lower()}
+            for s in template.scopes]
+    return rows
+
+
+@page
+async def connector_settings(current: Page) -> Response:
+    """Scopes (required ones locked on) and the provider's settings."""
+    connector, template = await _connector(current)
+    query = current.query("q").strip()
+    chosen = list(connector.scopes)
+    listed = set(template.scope_names)
+    custom = " ".join(s for s in chosen if s not in listed)
+    settings = {s.name: connector.settings.get(s.name, "") for s in template.settings}
+    errors: dict[str, str] = {}
+    if current.request.method == "POST":
+        chosen = [s for s in await current.values("scopes") if s in listed]
+        custom = await current.field("custom_scopes") if template.custom_scopes else ""
+        settings = {s.name: (await current.field(f"setting.{s.name}")).strip()
+                    for s in template.settings}
+        for name, setting in ((s.name, s) for s in template.settings):
+            if setting.required and not settings[name] and not setting.default:
+                errors[f"setting.{name}"] = f"{setting.label} is required."
+        if not errors:
+            try:
+                await connectors.update_connector(
+                    current.db, current.runtime.connector_services, connector,
+                    {"scopes": [*chosen, *custom.split()],
+                     "settings": {k: v for k, v in settings.items() if v}},
+                    actor=current.actor)
+            except XkitError as exc:
+                await _reload(current, connector)
+                errors.update([_settings_error(exc)])
+            else:
+                return current.redirect(_connector_path(current, connector, "/settings"),
+                                        notice="Connector settings saved.")
+    return await _render_tab(
+        current, "settings", connector, template, status=422 if errors else 200,
+        errors=errors, query=query, scopes=_scope_rows(template, chosen, query),
+        custom_scopes=custom, settings=settings,
+        effective_scopes=template.effective_scopes(connector.scopes))
+
+
+def _settings_error(exc: XkitError) -> tuple[str, str]:
+    """Where a refused save's message goes: next to the setting it names, or the scopes."""
+    field, message = field_error(exc, "scopes")
+    if field == "settings":
+        named = _SETTING_IN_MESSAGE.match(exc.message)
+        if named:
+            return f"setting.{named.group(1)}", sentence(exc.message[named.end():].lstrip(": "))
+    return field, message
+
+
+@page
+async def connector_enabled(current: Page) -> Response:
+    """Show or hide the connector in the catalog (POST only)."""
+    connector, _ = await _connector(current)
+    enabled = await current.field("enabled") == "true"
+    await connectors.update_connector(current.db, current.runtime.connector_services, connector,
+                                      {"enabled": enabled}, actor=current.actor)
+    back = safe_next(await current.field("back")) or _connector_path(current, connector)
+    state = "enabled: end users see it in the catalog" if enabled else \
+        "disabled: hidden from the catalog"
+    return current.redirect(back, notice=f"{connector.name} is {state}.")
+
+
+@page
+async def connector_delete(current: Page) -> Response:
+    """GET asks, saying how many connections go with it; POST deletes."""
+    connector, template = await _connector(current)
+    if current.request.method == "POST":
+        removed = await connectors.delete_connector(current.db, connector, actor=current.actor)
+        noun = "connection" if removed == 1 else "connections"
+        return current.redirect(current.platform_path("/connectors"),
+                                notice=f"{connector.name} deleted, with {removed} {noun}.")
+    count = await connectors.count_connections(current.db, connector)
+    return await _render_tab(current, "delete", connector, template, connections=count)

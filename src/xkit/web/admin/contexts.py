@@ -1,0 +1,40 @@
+"""Contexts and their connections: search, look (never at a token), disconnect."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from xkit.services import connections, dashboard
+from xkit.web.admin.pages import Page, page
+
+
+@page
+async def context_list(current: Page) -> Response:
+    assert current.platform is not None
+    query = current.query("q").strip()
+    found = await dashboard.search_contexts(current.db, current.platform.id, query)
+    return await current.render("contexts.html", nav="contexts", query=query, contexts=found,
+                                limit=dashboard.CONTEXT_SEARCH_LIMIT)
+
+
+@page
+async def context_detail(current: Page) -> Response:
+    assert current.platform is not None
+    context = await dashboard.get_context_by_id(current.db, current.platform.id,
+                                                current.param("context_id"))
+    views = await connections.list_context_connections(current.db, context)
+    return await current.render("context.html", nav="contexts", context=context, views=views)
+
+
+@page
+async def connection_disconnect(current: Page) -> Response:
+    """GET asks; POST removes the connection and its credentials."""
+    assert current.platform is not None
+    view = await connections.get_connection(current.db, current.platform.id,
+                                            current.param("connection_id"))
+    if current.request.method == "POST":
+        context_id = view.context.id
+        await connections.delete_connection(current.db, view, actor=current.actor)
+        return current.redirect(current.platform_path(f"/contexts/{context_id}"),
+                                notice=f"{view.connector.name} disconnected.")
+    return await current.render("connection_disconnect.html", nav="contexts", view=view)

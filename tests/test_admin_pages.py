@@ -1,0 +1,474 @@
+"""The dashboard's pages as a developer uses them (without JavaScript): inline errors that keep
+what was typed, write-only secrets, safe Markdown, keys, contexts, connections, the audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.browser import Dashboard, create_admin
+from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from xkit.db.models import Authorization, Connection
+from xkit.db.types import utcnow
+from xkit.runtime import Runtime
+from xkit.services import connections, connectors, contexts, platforms
+
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+CLIENT_SECRET = "Zq8~dashboard-client-secret-value"
+
+
+def inline_error(page: httpx.Response, field: str) -> str:
+    """The message shown next to ``field`` (empty when there is none)."""
+    found = re.search(rf'<p class="error" id="error-{re.escape(field)}">([^<]*)</p>', page.text)
+    return found.group(1) if found else ""
+
+
+def field_value(page: httpx.Response, field: str) -> str | None:
+    found = re.search(rf'name="{re.escape(field)}" type="[a-z]+" value="([^"]*)"', page.text)
+    return found.group(1) if found else None
+
+
+@pytest.fixture
+def dashboard(xkit_environment: XkitEnvironment, xkit_server: XkitServer,
+              platform: PlatformCredentials) -> Iterator[Dashboard]:
+    """Signed in as an admin of ``platform`` (and only of it)."""
+    email = f"dev-{secrets.token_hex(4)}@example.test"
+    create_admin(xkit_environment, email, platform_slugs=(platform.slug,))
+    with Dashboard(xkit_server) as client:
+        client.log_in(email)
+        yield client
+
+
+@pytest.fixture
+def base(platform: PlatformCredentials) -> str:
+    return f"/admin/p/{platform.slug}"
+
+
+@pytest.fixture
+def outlook(dashboard: Dashboard, base: str) -> str:
+    """An Outlook Email connector added from the provider list; its page's path."""
+    added = dashboard.submit(f"{base}/connectors/new", data={"provider": "outlook-email"})
+    assert added.status_code == 303
+    return str(added.headers["location"])
+
+
+# --- connectors -------------------------------------------------------------------------------
+
+def test_empty_or_malformed_client_id_is_refused_next_to_the_field(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    empty = dashboard.submit(outlook, data={"client_id": "  ", "client_secret": CLIENT_SECRET})
+    assert empty.status_code == 422
+    assert "Enter the app's client ID" in inline_error(empty, "client_id").replace("&#39;", "'")
+    assert "paste the secret again" in inline_error(empty, "client_secret")
+    assert CLIENT_SECRET not in empty.text
+
+    spaced = dashboard.submit(outlook, data={"client_id": "has spaces in it",
+                                             "client_secret": CLIENT_SECRET})
+    assert spaced.status_code == 422
+    assert "without spaces" in inline_error(spaced, "client_id")
+    assert field_value(spaced, "client_id") == "has spaces in it"
+    assert CLIENT_SECRET not in spaced.text
+
+    no_secret = dashboard.submit(outlook, data={"client_id": CLIENT_ID, "client_secret": ""})
+    assert no_secret.status_code == 422
+    assert inline_error(no_secret, "client_secret") == "Paste the client secret."
+    assert field_value(no_secret, "client_id") == CLIENT_ID
+
+    connector = api.get("/api/platform/connectors/outlook-email").json()
+    assert connector["client_id"] is None and connector["client_secret_set"] is False
+
+
+def test_client_secret_is_write_only(dashboard: Dashboard, outlook: str,
+                                     api: httpx.Client) -> None:
+    saved = dashboard.submit(outlook, data={"client_id": CLIENT_ID,
+                                            "client_secret": CLIENT_SECRET})
+    assert saved.status_code == 303
+    pages = [dashboard.get(outlook + tab) for tab in ("", "/catalog", "/settings", "/delete")]
+    assert all(page.status_code == 200 for page in pages)
+    assert all(CLIENT_SECRET not in page.text for page in pages)
+    assert "A client secret is set (since" in pages[0].text
+    assert 'name="client_secret" type="password" value=""' in pages[0].text
+
+    # Saving the client ID alone keeps the secret; a new secret replaces it.
+    first_set = api.get("/api/platform/connectors/outlook-email").json()["client_secret_set_at"]
+    assert dashboard.submit(outlook, data={"client_id": CLIENT_ID,
+                                           "client_secret": ""}).status_code == 303
+    kept = api.get("/api/platform/connectors/outlook-email").json()
+    assert kept["client_secret_set"] and kept["client_secret_set_at"] == first_set
+    assert dashboard.submit(outlook, data={"client_id": CLIENT_ID,
+                                           "client_secret": "a-new-secret"}).status_code == 303
+    audit = dashboard.get(outlook.split("/connectors/")[0] + "/audit").text
+    assert "Client secret replaced" in audit
+    assert CLIENT_SECRET not in audit and "a-new-secret" not in audit
+
+
+def test_the_setup_guide_shows_this_platforms_callback_url(
+        dashboard: Dashboard, outlook: str, platform: PlatformCredentials,
+        xkit_server: XkitServer) -> None:
+    page = dashboard.get(outlook).text
+    callback = f"{xkit_server.url}/p/{platform.slug}/callback"
+    assert f'id="callback-url" type="text" value="{callback}"' in page
+    assert f"<code>{callback}</code>" in page  # inside the rendered guide
+    assert "{callback_url}" not in page
+
+
+def test_catalog_settings_keep_what_was_typed_and_render_markdown_safely(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    hostile = ("**Bold** <script>alert(1)</script> <img src=x onerror=alert(2)> "
+               "[click](javascript:alert(3)) [ok](https://example.com/help)")
+    preview = dashboard.submit(outlook + "/catalog", data={
+        "name": "Mail", "short_description": "Your mail", "description": hostile,
+        "logo_url": "", "action": "preview"})
+    assert preview.status_code == 200
+    rendered = re.search(r'<div class="markdown">(.*?)</div>', preview.text, re.S).group(1)
+    assert "<strong>Bold</strong>" in rendered
+    assert "<script" not in rendered and "<img" not in rendered
+    assert 'href="javascript:' not in rendered
+    assert 'href="https://example.com/help" rel="nofollow noopener noreferrer"' in rendered
+    assert api.get("/api/platform/connectors/outlook-email").json()["name"] == "Outlook Email"
+
+    no_name = dashboard.submit(outlook + "/catalog", data={
+        "name": "", "short_description": "Your mail", "description": "kept", "logo_url": "",
+        "action": "save"})
+    assert no_name.status_code == 422
+    assert inline_error(no_name, "name") == "The catalog needs a name for this connector."
+    assert field_value(no_name, "short_description") == "Your mail"
+    assert ">kept</textarea>" in no_name.text
+
+    bad_logo = dashboard.submit(outlook + "/catalog", data={
+        "name": "Mail", "short_description": "", "description": "", "logo_url": "ftp://x/y.png",
+        "action": "save"})
+    assert bad_logo.status_code == 422
+    assert "http(s) URL" in inline_error(bad_logo, "logo_url")
+
+    saved = dashboard.submit(outlook + "/catalog", data={
+        "name": "Mail", "short_description": "Your mail", "description": "**Read** mail",
+        "logo_url": "https://cdn.example.com/mail.png", "action": "save"})
+    assert saved.status_code == 303
+    connector = api.get("/api/platform/connectors/outlook-email").json()
+    assert (connector["name"], connector["description"], connector["logo_url"]) == (
+        "Mail", "**Read** mail", "https://cdn.example.com/mail.png")
+
+
+def test_required_scopes_are_always_kept_whatever_is_posted(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    page = dashboard.get(outlook + "/settings").text
+    offline = re.search(r'<input type="checkbox"[^>]*value="offline_access"[^>]*>', page).group(0)
+    assert "checked" in offline and "disabled" in offline
+    assert "Always requested." in page
+
+    saved = dashboard.submit(outlook + "/settings", data={
+        "scopes": ["Mail.Send", "Not.AScope"], "setting.tenant": "common",
+        "setting.login_host": "", "setting.graph_host": ""})
+    assert saved.status_code == 303
+    connector = api.get("/api/platform/connectors/outlook-email").json()
+    assert connector["scopes"] == ["Mail.Send"]
+    assert connector["effective_scopes"] == ["offline_access", "Mail.Send"]
+
+
+def test_scope_search_works_without_javascript_and_keeps_hidden_choices(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    found = dashboard.get(outlook + "/settings", params={"q": "mail.send"}).text
+    listed = re.findall(r'<input type="checkbox"[^>]*value="([^"]+)"', found)
+    assert listed == ["Mail.Send", "Mail.Send.Shared"]
+    # Mail.Read and User.Read (the defaults) are not listed, yet stay chosen on save.
+    assert re.findall(r'<input type="hidden" name="scopes" value="([^"]+)"', found) == [
+        "User.Read", "Mail.Read"]
+    saved = dashboard.http.post(outlook + "/settings", params={"q": "mail.send"}, data={
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', found).group(1),
+        "scopes": ["User.Read", "Mail.Read", "Mail.Send"], "setting.tenant": "common",
+        "setting.login_host": "", "setting.graph_host": ""})
+    assert saved.status_code == 303
+    assert api.get("/api/platform/connectors/outlook-email").json()["scopes"] == [
+        "User.Read", "Mail.Read", "Mail.Send"]
+
+
+def test_a_bad_provider_setting_is_shown_next_to_it(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    refused = dashboard.submit(outlook + "/settings", data={
+        "scopes": ["Mail.Read", "Mail.Send"], "setting.tenant": "not a tenant!",
+        "setting.login_host": "login.microsoftonline.us", "setting.graph_host": ""})
+    assert refused.status_code == 422
+    assert "is not in the expected format" in inline_error(refused, "setting-tenant")
+    assert 'value="not a tenant!"' in refused.text
+    assert 'value="login.microsoftonline.us"' in refused.text
+    assert re.search(r'value="Mail.Send" checked', refused.text)
+    assert api.get("/api/platform/connectors/outlook-email").json()["settings"] == {
+        "tenant": "common", "login_host": "login.microsoftonline.com",
+        "graph_host": "graph.microsoft.com"}
+
+
+def test_enable_disable_and_delete_saying_how_many_connections_go(
+        dashboard: Dashboard, outlook: str, api: httpx.Client,
+        xkit_environment: XkitEnvironment, platform: PlatformCredentials) -> None:
+    disabled = dashboard.submit(outlook, outlook + "/enabled", data={"enabled": "false",
+                                                                    "back": outlook})
+    assert disabled.status_code == 303 and disabled.headers["location"] == outlook
+    assert api.get("/api/platform/connectors/outlook-email").json()["enabled"] is False
+    assert "Disabled" in dashboard.get(outlook).text
+    dashboard.submit(outlook, outlook + "/enabled", data={"enabled": "true",
+                                                          "back": "https://evil.example/"})
+    assert api.get("/api/platform/connectors/outlook-email").json()["enabled"] is True
+
+    seed_connection(xkit_environment, platform, "user-1")
+    seed_connection(xkit_environment, platform, "user-2")
+    confirm = dashboard.get(outlook + "/delete")
+    assert "<strong>2 connections</strong>" in confirm.text
+    assert api.get("/api/platform/connectors/outlook-email").status_code == 200
+    deleted = dashboard.submit(outlook + "/delete")
+    assert deleted.status_code == 303
+    after = dashboard.get(deleted.headers["location"]).text
+    assert "Outlook Email deleted, with 2 connections." in after
+    assert api.get("/api/platform/connectors/outlook-email").status_code == 404
+
+
+def test_a_second_connector_of_one_provider_gets_its_own_slug(
+        dashboard: Dashboard, outlook: str, base: str) -> None:
+    second = dashboard.submit(f"{base}/connectors/new", data={"provider": "outlook-email"})
+    assert second.headers["location"] == f"{base}/connectors/outlook-email-2"
+    unknown = dashboard.submit(f"{base}/connectors/new", data={"provider": "no-such-thing"})
+    assert unknown.status_code == 303 and unknown.headers["location"].endswith("/connectors/new")
+
+
+def test_provider_search_works_without_javascript(dashboard: Dashboard, base: str) -> None:
+    everything = dashboard.get(f"{base}/connectors/new").text
+    assert "Outlook Email" in everything and "Custom OAuth 2.0" in everything
+    email = dashboard.get(f"{base}/connectors/new", params={"q": "email"}).text
+    assert "Outlook Email" in email and "Custom OAuth 2.0" not in email
+    nothing = dashboard.get(f"{base}/connectors/new", params={"q": "zzz-nothing"}).text
+    assert "No provider matches" in nothing
+
+
+# --- platforms --------------------------------------------------------------------------------
+
+def test_new_platform_errors_keep_what_was_typed(
+        dashboard: Dashboard, platform: PlatformCredentials) -> None:
+    taken = dashboard.submit("/admin/platforms/new", data={
+        "name": "Another", "slug": platform.slug, "allowed_origins": "https://app.test"})
+    assert taken.status_code == 422
+    assert "already exists" in inline_error(taken, "slug")
+    assert field_value(taken, "name") == "Another"
+    assert ">https://app.test</textarea>" in taken.text
+
+    bad_origin = dashboard.submit("/admin/platforms/new", data={
+        "name": "Another", "slug": "", "allowed_origins": "https://app.test\nhttps://x.test/path"})
+    assert bad_origin.status_code == 422
+    assert "is not an origin" in inline_error(bad_origin, "allowed_origins")
+
+    nameless = dashboard.submit("/admin/platforms/new", data={"name": "", "slug": "x",
+                                                              "allowed_origins": ""})
+    assert nameless.status_code == 422 and inline_error(nameless, "name")
+
+    slug = f"beta-{secrets.token_hex(3)}"
+    created = dashboard.submit("/admin/platforms/new", data={
+        "name": "Beta", "slug": slug, "allowed_origins": "https://beta.test"})
+    assert created.headers["location"] == f"/admin/p/{slug}/connectors"
+    assert dashboard.get(f"/admin/p/{slug}/connectors").status_code == 200
+    assert f"/admin/p/{slug}/connectors" in dashboard.get("/admin/platforms").text
+
+
+def test_platform_settings_validate_and_save(
+        dashboard: Dashboard, base: str, api: httpx.Client,
+        other_platform: PlatformCredentials) -> None:
+    form = {"name": "Acme Inc", "slug": base.rsplit("/", 1)[1],
+            "allowed_origins": "https://app.acme.test\n\nhttps://admin.acme.test",
+            "login_redirect_url": "https://app.acme.test/login", "primary_color": "#112233",
+            "background_color": "#fafafa", "logo_url": "https://cdn.acme.test/logo.png",
+            "powered_by": "on"}
+    bad_origin = dashboard.submit(f"{base}/settings", data={
+        **form, "allowed_origins": "https://app.acme.test/"})
+    assert bad_origin.status_code == 422
+    assert "is not an origin" in inline_error(bad_origin, "allowed_origins")
+    assert field_value(bad_origin, "name") == "Acme Inc"
+
+    taken = dashboard.submit(f"{base}/settings", data={**form, "slug": other_platform.slug})
+    assert taken.status_code == 422 and "already exists" in inline_error(taken, "slug")
+    bad_colour = dashboard.submit(f"{base}/settings", data={**form, "primary_color": "blue"})
+    assert bad_colour.status_code == 422 and "colour" in inline_error(bad_colour, "primary_color")
+    bad_redirect = dashboard.submit(f"{base}/settings", data={**form,
+                                                             "login_redirect_url": "nope"})
+    assert bad_redirect.status_code == 422 and inline_error(bad_redirect, "login_redirect_url")
+    assert api.get("/api/platform").json()["name"] != "Acme Inc"
+
+    saved = dashboard.submit(f"{base}/settings", data=form)
+    assert saved.status_code == 303
+    stored = api.get("/api/platform").json()
+    assert stored["name"] == "Acme Inc"
+    assert stored["allowed_origins"] == ["https://app.acme.test", "https://admin.acme.test"]
+    assert stored["login_redirect_url"] == "https://app.acme.test/login"
+    page = dashboard.get(f"{base}/settings").text
+    assert 'value="#112233"' in page and "checked" in page
+
+
+def test_renaming_the_slug_moves_the_pages(
+        dashboard: Dashboard, base: str, platform: PlatformCredentials,
+        api: httpx.Client) -> None:
+    new_slug = f"renamed-{secrets.token_hex(3)}"
+    moved = dashboard.submit(f"{base}/settings", data={
+        "name": "Renamed", "slug": new_slug, "allowed_origins": "", "login_redirect_url": "",
+        "primary_color": "#2f5bd3", "background_color": "#ffffff", "logo_url": ""})
+    assert moved.headers["location"] == f"/admin/p/{new_slug}/settings"
+    assert dashboard.get(f"/admin/p/{new_slug}/settings").status_code == 200
+    assert dashboard.get(f"{base}/settings").status_code == 404
+    assert api.get("/api/platform").json()["slug"] == new_slug
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+def test_api_key_secret_is_shown_once_then_only_its_hint(
+        dashboard: Dashboard, base: str, xkit_server: XkitServer) -> None:
+    created = dashboard.submit(f"{base}/api-keys", data={"label": "ci"})
+    assert created.status_code == 200
+    assert "shown only this once" in created.text
+    secret = re.search(r'id="secret-key" type="text" value="([^"]+)"', created.text).group(1)
+    publishable = re.search(r'id="publishable-key" type="text" value="([^"]+)"',
+                            created.text).group(1)
+
+    listing = dashboard.get(f"{base}/api-keys").text
+    assert secret not in listing and publishable in listing and f"…{secret[-4:]}" in listing
+    with httpx.Client(base_url=xkit_server.url, auth=(publishable, secret)) as backend:
+        assert backend.get("/api/platform").status_code == 200
+        listing = dashboard.get(f"{base}/api-keys").text
+        row = listing[listing.index(publishable):].split("</tr>")[0]
+        assert "just now" in row and "Active" in row
+
+        revoke_page = f"{base}/api-keys/{publishable}/revoke"
+        assert "Revoke" in dashboard.get(revoke_page).text
+        assert backend.get("/api/platform").status_code == 200  # asking revokes nothing
+        revoked = dashboard.submit(revoke_page)
+        assert revoked.status_code == 303
+        assert backend.get("/api/platform").status_code == 401
+    assert "Revoked" in dashboard.get(f"{base}/api-keys").text
+    assert dashboard.get(f"{base}/api-keys/xkit_pk_unknown/revoke").status_code == 404
+
+
+# --- contexts and connections -----------------------------------------------------------------
+
+def seed_connection(environment: XkitEnvironment, platform: PlatformCredentials,
+                    external_id: str, *, name: str | None = None,
+                    status: str = "active") -> dict[str, str]:
+    """A context with an Outlook connection, as the connect flow would leave it."""
+    async def _work(runtime: Runtime) -> dict[str, str]:
+        async with runtime.sessions() as session:
+            found = await platforms.get_platform(session, platform.slug)
+            context, _ = await contexts.upsert_context(session, found, external_id=external_id,
+                                                       external_name=name)
+            connector = await connectors.get_connector(session, found.id, "outlook-email")
+            connection = Connection(platform_id=found.id, context_id=context.id,
+                                    connector_id=connector.id)
+            session.add(connection)
+            await session.flush()
+            session.add(Authorization(
+                platform_id=found.id, connection_id=connection.id, status=status,
+                error_code="AADSTS70008" if status == "error" else None,
+                error_message="Your Microsoft sign-in has expired." if status == "error" else None,
+                display_label=f"{external_id}@contoso.test", granted_scopes=["offline_access",
+                                                                            "Mail.Read"],
+                access_token="PLAINTEXT-ACCESS-TOKEN-should-never-show",
+                refresh_token="PLAINTEXT-REFRESH-TOKEN-should-never-show",
+                expires_at=utcnow() + dt.timedelta(hours=1),
+                last_refreshed_at=utcnow() - dt.timedelta(minutes=5)))
+            await session.commit()
+            return {"context_id": context.id, "connection_id": connection.id}
+    return environment.with_runtime(_work)
+
+
+def connection_count(environment: XkitEnvironment, platform: PlatformCredentials,
+                     external_id: str) -> int:
+    async def _work(runtime: Runtime) -> int:
+        async with runtime.sessions() as session:
+            context = await contexts.get_context(session, platform.platform_id, external_id)
+            return len(await connections.list_context_connections(session, context))
+    return environment.with_runtime(_work)
+
+
+def test_contexts_search_show_connections_without_tokens_and_disconnect(
+        dashboard: Dashboard, outlook: str, base: str, xkit_environment: XkitEnvironment,
+        platform: PlatformCredentials, api: httpx.Client) -> None:
+    ada = seed_connection(xkit_environment, platform, "user-42", name="Ada Lovelace",
+                          status="error")
+    seed_connection(xkit_environment, platform, "user-7", name="Grace Hopper")
+
+    by_id = dashboard.get(f"{base}/contexts", params={"q": "42"}).text
+    assert "user-42" in by_id and "user-7" not in by_id
+    by_name = dashboard.get(f"{base}/contexts", params={"q": "grace"}).text
+    assert "user-7" in by_name and "user-42" not in by_name
+    wildcard = dashboard.get(f"{base}/contexts", params={"q": "%"}).text
+    assert "No context matches" in wildcard
+
+    page = dashboard.get(f"{base}/contexts/{ada['context_id']}").text
+    for shown in ("Outlook Email", "error", "AADSTS70008", "Your Microsoft sign-in has expired.",
+                  "user-42@contoso.test", "<code>Mail.Read</code>", "Last refresh"):
+        assert shown in page, shown
+    assert "PLAINTEXT-" not in page
+
+    disconnect = f"{base}/connections/{ada['connection_id']}/disconnect"
+    assert "Disconnect Outlook Email from" in dashboard.get(disconnect).text
+    gone = dashboard.submit(disconnect)
+    assert gone.headers["location"] == f"{base}/contexts/{ada['context_id']}"
+    assert "This context has no connections." in dashboard.get(gone.headers["location"]).text
+    assert connection_count(xkit_environment, platform, "user-42") == 0
+    assert "Connection disconnected" in dashboard.get(f"{base}/audit").text
+
+
+def test_another_platforms_context_and_connection_are_not_found(
+        dashboard: Dashboard, base: str, xkit_environment: XkitEnvironment,
+        other_platform: PlatformCredentials, other_api: httpx.Client) -> None:
+    other_api.post("/api/platform/connectors", json={"provider": "outlook-email"})
+    theirs = seed_connection(xkit_environment, other_platform, "their-user")
+    assert dashboard.get(f"{base}/contexts/{theirs['context_id']}").status_code == 404
+    disconnect = f"{base}/connections/{theirs['connection_id']}/disconnect"
+    assert dashboard.get(disconnect).status_code == 404
+    assert dashboard.submit(f"{base}/contexts", disconnect).status_code == 404
+    assert connection_count(xkit_environment, other_platform, "their-user") == 1
+
+
+@pytest.fixture
+def other_api(other_platform: PlatformCredentials,
+              xkit_server: XkitServer) -> Iterator[httpx.Client]:
+    with other_platform.client(xkit_server) as client:
+        yield client
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+def test_odd_requests_get_a_clear_answer_never_a_500(
+        dashboard: Dashboard, outlook: str, base: str) -> None:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', dashboard.get(outlook).text).group(1)
+    for path, body, headers in [
+        (outlook, b"\xff\xfe not utf-8", {"Content-Type": "application/x-www-form-urlencoded"}),
+        (outlook, b'{"client_id": 1}', {"Content-Type": "application/json"}),
+        (outlook, b"--broken", {"Content-Type": "multipart/form-data; boundary=x"}),
+        (f"{base}/connectors/new", f"csrf_token={token}&provider=".encode(),
+         {"Content-Type": "application/x-www-form-urlencoded"}),
+    ]:
+        response = dashboard.http.post(path, content=body, headers=headers)
+        assert response.status_code < 500, (path, body[:40], response.status_code)
+
+    # Longer than the database columns: an inline message, not a database error.
+    long = "x" * 5000
+    for path, form, field, limit in [
+        (outlook + "/catalog", {"name": long, "action": "save"}, "name", 200),
+        (outlook + "/catalog", {"name": "ok", "short_description": long, "action": "preview"},
+         "short_description", 500),
+        ("/admin/platforms/new", {"name": long}, "name", 200),
+        (f"{base}/settings", {"name": "ok", "slug": base.rsplit("/", 1)[1],
+                              "login_redirect_url": "https://x.test/" + long},
+         "login_redirect_url", 2048),
+    ]:
+        response = dashboard.submit(path, data=form)
+        assert response.status_code == 422, (path, field, response.status_code)
+        assert inline_error(response, field) == f"Too long: at most {limit} characters."
+    with Dashboard(dashboard.server) as stranger:
+        assert stranger.submit("/admin/login", data={"email": long + "@x.test",
+                                                     "password": long}).status_code == 401
+    for path in (f"{base}/connectors/nope", f"{base}/contexts/not-a-uuid",
+                 f"{base}/connections/x/disconnect", f"{base}/contexts?q=" + "%" * 300):
+        response = dashboard.get(path)
+        assert response.status_code in (200, 404), path
+        assert response.headers["content-type"].startswith("text/html")

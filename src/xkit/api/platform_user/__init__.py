@@ -1,0 +1,275 @@
+"""The browser API: what ``xkit.js`` calls with a context token.
+
+Everything here is scoped twice: to the platform in the URL (which must be the token's) and to
+the token's context. Nothing here ever returns a credential.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from xkit.api.deps import RuntimeDep, SessionDep
+from xkit.db.models import Authorization, Context, Platform
+from xkit.errors import NotFound, Unauthorized
+from xkit.runtime import Runtime
+from xkit.services import authorizations, catalog, connections, events, one_time_tokens
+from xkit.services.collect import store_collected
+from xkit.services.platforms import find_platform
+
+POPUP_TOKEN_TTL = dt.timedelta(seconds=60)
+POPUP_PURPOSE = "popup_start"
+
+router = APIRouter(prefix="/p/{platform_slug}/api/platform_user", tags=["browser API"])
+
+
+@dataclass(frozen=True)
+class ContextCaller:
+    platform: Platform
+    context: Context
+
+
+async def require_context(
+    platform_slug: str, request: Request, runtime: RuntimeDep, session: SessionDep
+) -> ContextCaller:
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "send the context token as 'Authorization: Bearer <token>'",
+            code="missing_context_token",
+        )
+    claims = runtime.context_tokens.verify(token.strip())
+    platform = await find_platform(session, platform_slug)
+    if platform is None or platform.id != claims.platform_id:
+        raise Unauthorized(
+            "this context token is for another platform", code="invalid_context_token"
+        )
+    context = await session.get(Context, claims.context_id)
+    if context is None or context.platform_id != platform.id:
+        raise Unauthorized(
+            "the context of this token no longer exists", code="invalid_context_token"
+        )
+    return ContextCaller(platform=platform, context=context)
+
+
+CallerDep = Annotated[ContextCaller, Depends(require_context)]
+
+
+def flow_deps(runtime: Runtime) -> authorizations.FlowDeps:
+    return authorizations.FlowDeps(
+        providers=runtime.providers,
+        keyring=runtime.keyring,
+        http=runtime.provider_http,
+        public_url=runtime.settings.public_url,
+    )
+
+
+class NewConnection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    connector: str = Field(..., max_length=64, description="connector slug")
+    id: str | None = Field(None, max_length=36, description="a UUID chosen by the client")
+
+
+@router.get("/session", summary="Who this context token is")
+async def get_session(caller: CallerDep) -> dict[str, Any]:
+    return {
+        "platform": catalog.public_platform(caller.platform),
+        "context": {
+            "external_id": caller.context.external_id,
+            "external_name": caller.context.external_name,
+        },
+    }
+
+
+@router.get("/platform", summary="The platform: name and branding")
+async def get_platform(caller: CallerDep) -> dict[str, Any]:
+    return catalog.public_platform(caller.platform)
+
+
+@router.get("/connectors", summary="Connectors in the catalog")
+async def list_connectors(
+    caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    found = await catalog.catalog_connectors(session, runtime.providers, caller.platform.id)
+    return {"connectors": [catalog.public_connector(c, runtime.providers) for c in found]}
+
+
+@router.get("/connectors/{slug}", summary="One connector, with this context's connections")
+async def get_connector(
+    slug: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    connector = await catalog.catalog_connector(
+        session, runtime.providers, caller.platform.id, slug
+    )
+    mine = await connections.list_context_connections(session, caller.context)
+    return {
+        **catalog.public_connector(connector, runtime.providers),
+        "connections": [
+            catalog.public_connection(v) for v in mine if v.connector.id == connector.id
+        ],
+    }
+
+
+@router.get("/connections", summary="This context's connections")
+async def list_connections(
+    caller: CallerDep, session: SessionDep, connector: str | None = None
+) -> dict[str, Any]:
+    mine = await connections.list_context_connections(session, caller.context)
+    return {
+        "connections": [
+            catalog.public_connection(v)
+            for v in mine
+            if connector is None or v.connector.slug == connector
+        ]
+    }
+
+
+async def _my_connection(
+    session: SessionDep, caller: ContextCaller, connection_id: str
+) -> connections.ConnectionView:
+    view = await connections.get_connection(session, caller.platform.id, connection_id)
+    if view.context.id != caller.context.id:
+        raise NotFound(f"no connection {connection_id!r}", code="connection_not_found")
+    return view
+
+
+@router.get("/connections/{connection_id}", summary="One of this context's connections")
+async def get_connection(
+    connection_id: str, caller: CallerDep, session: SessionDep
+) -> dict[str, Any]:
+    return catalog.public_connection(await _my_connection(session, caller, connection_id))
+
+
+@router.post(
+    "/connections",
+    status_code=201,
+    summary="Start connecting: a connection with an authorization awaiting the provider",
+)
+async def create_connection(
+    body: NewConnection, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    view = await authorizations.begin_connection(
+        session,
+        flow_deps(runtime),
+        caller.platform,
+        caller.context,
+        body.connector,
+        connection_id=body.id,
+    )
+    return catalog.public_connection(view)
+
+
+@router.post(
+    "/connections/{connection_id}/reconnect",
+    status_code=201,
+    summary="Start a new authorization on an existing connection",
+)
+async def reconnect(
+    connection_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    existing = await _my_connection(session, caller, connection_id)
+    view = await authorizations.begin_connection(
+        session,
+        flow_deps(runtime),
+        caller.platform,
+        caller.context,
+        existing.connector.slug,
+        reconnect_id=connection_id,
+    )
+    return catalog.public_connection(view)
+
+
+@router.delete("/connections/{connection_id}", status_code=204, summary="Remove a connection")
+async def delete_connection(connection_id: str, caller: CallerDep, session: SessionDep) -> Response:
+    view = await _my_connection(session, caller, connection_id)
+    await events.record_event(
+        session,
+        platform_id=caller.platform.id,
+        event_type=events.CONNECTION_DISABLED,
+        payload=events.connection_payload(view, status="removed"),
+    )
+    await connections.delete_connection(
+        session, view, actor=f"context:{caller.context.external_id}"
+    )
+    return Response(status_code=204)
+
+
+async def _my_authorization(
+    session: SessionDep, caller: ContextCaller, authorization_id: str
+) -> tuple[Authorization, connections.ConnectionView]:
+    authorization = await session.scalar(
+        select(Authorization).where(
+            Authorization.id == authorization_id, Authorization.platform_id == caller.platform.id
+        )
+    )
+    if authorization is None:
+        raise NotFound(f"no authorization {authorization_id!r}", code="authorization_not_found")
+    view = await _my_connection(session, caller, authorization.connection_id)
+    return authorization, view
+
+
+@router.get("/authorizations/{authorization_id}", summary="Where a connect flow stands")
+async def get_authorization(
+    authorization_id: str, caller: CallerDep, session: SessionDep
+) -> dict[str, Any]:
+    authorization, _ = await _my_authorization(session, caller, authorization_id)
+    return catalog.public_authorization(authorization) or {}
+
+
+@router.post("/authorizations/{authorization_id}/popup", summary="A one-time link for the popup")
+async def popup_link(
+    authorization_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    """The popup cannot carry the context token (it would sit in a URL); it gets a link with a
+    single-use token that lives a minute, bound to this authorization."""
+    authorization, _ = await _my_authorization(session, caller, authorization_id)
+    token = await one_time_tokens.issue(
+        session,
+        purpose=POPUP_PURPOSE,
+        ttl=POPUP_TOKEN_TTL,
+        platform_id=caller.platform.id,
+        subject_id=authorization.id,
+    )
+    await session.commit()
+    base = f"{runtime.settings.public_url}/p/{caller.platform.slug}"
+    return {
+        "url": f"{base}/authorizations/{authorization.id}/start?token={token}",
+        "expires_in": int(POPUP_TOKEN_TTL.total_seconds()),
+    }
+
+
+class CollectedFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fields: dict[str, str] = Field(..., description="answers to the connector's collect fields")
+
+
+@router.post(
+    "/authorizations/{authorization_id}/collect",
+    summary="Submit the collect step (API key, subdomain, environment …)",
+)
+async def submit_collect(
+    authorization_id: str,
+    body: CollectedFields,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    authorization, view = await _my_authorization(session, caller, authorization_id)
+    template = runtime.providers.get(view.connector.provider)
+    await store_collected(session, runtime.keyring, template, authorization, body.fields)
+    return catalog.public_authorization(authorization) or {}
+
+
+@router.post(
+    "/authorizations/{authorization_id}/cancel",
+    summary="The popup was closed before the provider answered",
+)
+async def cancel(authorization_id: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
+    authorization, view = await _my_authorization(session, caller, authorization_id)
+    await authorizations.cancel_authorization(session, authorization, view)
+    return catalog.public_authorization(authorization) or {}

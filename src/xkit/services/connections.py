@@ -1,0 +1,118 @@
+"""Connections: a context's use of a connector, and the authorization behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from xkit.db.models import Authorization, Connection, Connector, Context
+from xkit.errors import NotFound
+from xkit.services import audit
+
+HEALTHY_STATUSES = ("active", "awaiting_callback", "retrieving_tokens")
+
+
+@dataclass(frozen=True)
+class ConnectionView:
+    """A connection with what is needed to show it — never a credential."""
+
+    connection: Connection
+    connector: Connector
+    context: Context
+    authorization: Authorization | None
+
+    @property
+    def status(self) -> str:
+        """``connected``, ``error``, ``pending`` (mid-flow), ``disabled`` or ``not_authorized``."""
+        if not self.connection.enabled:
+            return "disabled"
+        if self.authorization is None:
+            return "not_authorized"
+        if self.authorization.status == "active":
+            return "connected"
+        if self.authorization.status == "error":
+            return "error"
+        return "pending"
+
+
+def _established(authorization: Authorization) -> bool:
+    """Whether this authorization ever got tokens (it may have broken since)."""
+    return authorization.status == "active" or authorization.access_token is not None
+
+
+async def latest_authorizations(
+    session: AsyncSession, connection_ids: list[str]
+) -> dict[str, Authorization]:
+    """The authorization that stands for each connection: the newest one that got tokens, or
+    else the newest. A reconnect attempt that is still running, was cancelled or was refused
+    (a different account) must not hide the credential the connection still works with."""
+    if not connection_ids:
+        return {}
+    rows = await session.scalars(
+        select(Authorization)
+        .where(Authorization.connection_id.in_(connection_ids))
+        .order_by(Authorization.created_at)
+    )
+    current: dict[str, Authorization] = {}
+    for authorization in rows.all():
+        held = current.get(authorization.connection_id)
+        if held is None or _established(authorization) or not _established(held):
+            current[authorization.connection_id] = authorization
+    return current
+
+
+async def list_context_connections(session: AsyncSession, context: Context) -> list[ConnectionView]:
+    rows = (
+        await session.execute(
+            select(Connection, Connector)
+            .join(Connector, Connector.id == Connection.connector_id)
+            .where(
+                Connection.context_id == context.id, Connection.platform_id == context.platform_id
+            )
+            .order_by(Connector.name, Connection.created_at)
+        )
+    ).all()
+    authorizations = await latest_authorizations(session, [c.id for c, _ in rows])
+    return [
+        ConnectionView(
+            connection=c, connector=k, context=context, authorization=authorizations.get(c.id)
+        )
+        for c, k in rows
+    ]
+
+
+async def get_connection(
+    session: AsyncSession, platform_id: str, connection_id: str
+) -> ConnectionView:
+    row = (
+        await session.execute(
+            select(Connection, Connector, Context)
+            .join(Connector, Connector.id == Connection.connector_id)
+            .join(Context, Context.id == Connection.context_id)
+            .where(Connection.id == connection_id, Connection.platform_id == platform_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no connection {connection_id!r}", code="connection_not_found")
+    connection, connector, context = row
+    authorization = (await latest_authorizations(session, [connection.id])).get(connection.id)
+    return ConnectionView(
+        connection=connection, connector=connector, context=context, authorization=authorization
+    )
+
+
+async def delete_connection(session: AsyncSession, view: ConnectionView, *, actor: str) -> None:
+    """Remove a connection and its credentials."""
+    audit.record(
+        session,
+        actor=actor,
+        action="connection.deleted",
+        platform_id=view.connection.platform_id,
+        target_type="connection",
+        target_id=view.connection.id,
+        details={"connector": view.connector.slug, "context": view.context.external_id},
+    )
+    await session.delete(view.connection)
+    await session.commit()

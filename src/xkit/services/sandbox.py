@@ -1,0 +1,111 @@
+"""The sandbox provider's tokens: signed, stateless and short, so the pretend provider keeps no
+state of its own and works on any number of replicas. Codes and tokens are JWTs (HS256) under a
+key derived from the keyring for this one purpose."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+import jwt
+
+from xkit.crypto import Keyring
+
+CODE_TTL = dt.timedelta(minutes=5)
+ACCESS_TTL = dt.timedelta(hours=1)
+
+
+class SandboxError(Exception):
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error, self.description = error, description
+
+
+def _key(keyring: Keyring) -> bytes:
+    return keyring.derive_key(b"xkit sandbox provider v1")
+
+
+def _sign(keyring: Keyring, claims: dict[str, Any], ttl: dt.timedelta | None) -> str:
+    now = dt.datetime.now(dt.UTC)
+    body = {**claims, "iat": now, "jti": secrets.token_hex(8)}
+    if ttl is not None:
+        body["exp"] = now + ttl
+    return jwt.encode(body, _key(keyring), algorithm="HS256")
+
+
+def _read(keyring: Keyring, token: str, kind: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, _key(keyring), algorithms=["HS256"])
+    except jwt.PyJWTError:
+        raise SandboxError("invalid_grant", f"the {kind} is invalid or expired") from None
+    if claims.get("typ") != kind:
+        raise SandboxError("invalid_grant", f"not a {kind}")
+    return claims
+
+
+def issue_code(
+    keyring: Keyring,
+    *,
+    name: str,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    code_challenge: str | None,
+) -> str:
+    return _sign(
+        keyring,
+        {
+            "typ": "code",
+            "sub": _user_id(name),
+            "name": name,
+            "cid": client_id,
+            "ruri": redirect_uri,
+            "scope": scope,
+            "cc": code_challenge,
+        },
+        CODE_TTL,
+    )
+
+
+def redeem_code(
+    keyring: Keyring, *, code: str, client_id: str, redirect_uri: str, code_verifier: str | None
+) -> dict[str, Any]:
+    claims = _read(keyring, code, "code")
+    if claims["cid"] != client_id or claims["ruri"] != redirect_uri:
+        raise SandboxError("invalid_grant", "the code was issued to another client or URI")
+    if claims.get("cc"):
+        digest = hashlib.sha256((code_verifier or "").encode()).digest()
+        if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != claims["cc"]:
+            raise SandboxError("invalid_grant", "the PKCE code_verifier does not match")
+    return _tokens(keyring, claims)
+
+
+def refresh(keyring: Keyring, refresh_token: str) -> dict[str, Any]:
+    return _tokens(keyring, _read(keyring, refresh_token, "refresh"))
+
+
+def read_access_token(keyring: Keyring, token: str) -> dict[str, Any]:
+    return _read(keyring, token, "access")
+
+
+def _tokens(keyring: Keyring, claims: dict[str, Any]) -> dict[str, Any]:
+    person = {"sub": claims["sub"], "name": claims["name"], "scope": claims["scope"]}
+    return {
+        "access_token": _sign(keyring, {**person, "typ": "access"}, ACCESS_TTL),
+        "refresh_token": _sign(keyring, {**person, "typ": "refresh"}, None),
+        "token_type": "Bearer",
+        "expires_in": int(ACCESS_TTL.total_seconds()),
+        "scope": claims["scope"],
+    }
+
+
+def _user_id(name: str) -> str:
+    return "sbx-" + hashlib.sha256(name.strip().lower().encode()).hexdigest()[:12]
+
+
+def profile(claims: dict[str, Any]) -> dict[str, str]:
+    slug = "".join(ch if ch.isalnum() else "." for ch in claims["name"].lower()).strip(".")
+    return {"id": claims["sub"], "name": claims["name"], "email": f"{slug or 'user'}@sandbox.test"}

@@ -1,0 +1,115 @@
+"""Driving the admin dashboard in tests: Debian's Chromium through Playwright, or a plain
+HTTP client that fills in forms the way a browser would (cookies, hidden CSRF fields)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.xkit import XkitEnvironment, XkitServer
+from xkit.runtime import Runtime
+from xkit.services import admins, platforms
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery staple"
+
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+_SETUP_LINK = re.compile(r"(https?://\S+/admin/setup\?token=[A-Za-z0-9_-]+)")
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (Debian's package, never a downloaded build)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/ for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def setup_link(server: XkitServer) -> str:
+    """The one-time link ``xkit serve`` printed (the newest, if it printed several)."""
+    links = _SETUP_LINK.findall(server.output())
+    assert links, f"xkit serve printed no setup link:\n{server.output()}"
+    return links[-1]
+
+
+def csrf_field(page_html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    found = _CSRF_FIELD.search(page_html)
+    assert found, "the page has no form with a CSRF token"
+    return html.unescape(found.group(1))
+
+
+def create_admin(environment: XkitEnvironment, email: str, *, platform_slugs: tuple[str, ...] = (),
+                 superuser: bool = False, password: str = PASSWORD) -> str:
+    """An admin made the way ``xkit admin create`` makes one; returns the email."""
+    async def _work(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            admin = await admins.create_admin(session, email=email, password=password,
+                                              actor="test", superuser=superuser)
+            for slug in platform_slugs:
+                found = await platforms.get_platform(session, slug)
+                await admins.grant_platform(session, admin, found.id, actor="test")
+            return admin.email
+    return environment.with_runtime(_work)
+
+
+class Dashboard:
+    """An HTTP client that uses the dashboard like a browser with JavaScript turned off."""
+
+    def __init__(self, server: XkitServer) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Dashboard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        return self.http.get(path, **options)
+
+    def follow(self, path: str) -> httpx.Response:
+        return self.http.get(path, follow_redirects=True)
+
+    def submit(self, form_page: str, action: str | None = None,
+               data: dict[str, Any] | None = None, **options: Any) -> httpx.Response:
+        """Open ``form_page``, then post ``data`` to ``action`` (default: the same URL) with the
+        CSRF token that page's form carries, as a browser submitting the form would."""
+        token = csrf_field(self.http.get(form_page).text)
+        return self.http.post(action or form_page, data={"csrf_token": token, **(data or {})},
+                              **options)
+
+    def log_in(self, email: str, password: str = PASSWORD) -> httpx.Response:
+        response = self.submit("/admin/login", data={"email": email, "password": password})
+        assert response.status_code == 303, response.text
+        return response
+
+    @property
+    def signed_in(self) -> bool:
+        return self.http.get("/admin/platforms").status_code == 200

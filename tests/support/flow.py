@@ -1,0 +1,122 @@
+"""Drive the connect flow over HTTP the way xkit.js and a popup would, without a browser."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.xkit import PlatformCredentials, XkitServer
+
+APP_ORIGIN = "https://app.example.test"
+
+
+@dataclass
+class EndUser:
+    """An end user of the developer's app: a context token and the browser API."""
+
+    server: XkitServer
+    platform: PlatformCredentials
+    token: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.server.url}/p/{self.platform.slug}"
+
+    def api(self, method: str, path: str, **options: Any) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Origin": APP_ORIGIN,
+            **options.pop("headers", {}),
+        }
+        return httpx.request(
+            method, f"{self.base}/api/platform_user{path}", headers=headers, timeout=30, **options
+        )
+
+    def start_popup(
+        self, connector: str, *, opener_origin: str = APP_ORIGIN
+    ) -> tuple[str, httpx.Response]:
+        """Create the connection and follow the popup to the provider's authorize URL."""
+        created = self.api("POST", "/connections", json={"connector": connector})
+        assert created.status_code == 201, created.text
+        authorization_id = created.json()["authorization"]["id"]
+        to_provider = self.open_popup(authorization_id, opener_origin=opener_origin)
+        assert to_provider.status_code == 302, to_provider.text
+        return authorization_id, to_provider
+
+    def open_popup(
+        self, authorization_id: str, *, opener_origin: str = APP_ORIGIN
+    ) -> httpx.Response:
+        link = self.api("POST", f"/authorizations/{authorization_id}/popup")
+        assert link.status_code == 200, link.text
+        return httpx.get(with_opener(link.json()["url"], opener_origin), timeout=30)
+
+
+def with_opener(popup_url: str, opener_origin: str) -> str:
+    """The popup link as xkit.js opens it (httpx's ``params=`` would drop the link's query)."""
+    return f"{popup_url}&{urlencode({'opener_origin': opener_origin})}"
+
+
+def new_end_user(
+    server: XkitServer, platform: PlatformCredentials, external_id: str = "user-1"
+) -> EndUser:
+    with platform.client(server) as api:
+        response = api.post(
+            "/api/platform/contexts", json={"context": {"external_id": external_id}}
+        )
+        response.raise_for_status()
+    return EndUser(server=server, platform=platform, token=response.json()["access_token"])
+
+
+def outlook_connector(
+    api: httpx.Client,
+    server: XkitServer,
+    platform: PlatformCredentials,
+    microsoft: MicrosoftEmulator,
+    **fields: Any,
+) -> dict[str, Any]:
+    """An Outlook Email connector whose app is registered at the emulator."""
+    app = microsoft.register_app(redirect_uris=[f"{server.url}/p/{platform.slug}/callback"])
+    body = {
+        "provider": "outlook-email",
+        "client_id": app["client_id"],
+        "client_secret": app["secrets"][0],
+        "scopes": ["User.Read", "Mail.Read", "Mail.Send"],
+        "settings": {"login_host": microsoft.base_host, "graph_host": microsoft.base_host},
+        **fields,
+    }
+    response = api.post("/api/platform/connectors", json=body)
+    assert response.status_code == 201, response.text
+    return {"connector": response.json(), "app": app}
+
+
+def follow_provider(response: httpx.Response, microsoft: MicrosoftEmulator) -> httpx.Response:
+    """From xkit's redirect to the provider, through (auto-)consent, to xkit's callback."""
+    assert response.status_code == 302, response.text
+    with microsoft.client() as provider:
+        consent = provider.get(response.headers["location"])
+    assert consent.status_code == 302, consent.text
+    return httpx.get(consent.headers["location"], timeout=30)
+
+
+def sign_in_at_provider(
+    response: httpx.Response, microsoft: MicrosoftEmulator, *, login: str, password: str
+) -> httpx.Response:
+    """From xkit's redirect, through the emulator's sign-in form (as a person would fill it),
+    to xkit's callback."""
+    assert response.status_code == 302, response.text
+    with microsoft.client() as provider:
+        page = provider.get(response.headers["location"])
+        flow = re.search(r'name="flow" value="([^"]+)"', page.text)
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+        assert flow and action, page.text
+        back = provider.post(
+            microsoft.base_url + action.group(1),
+            data={"flow": flow.group(1), "login": login, "password": password, "action": "accept"},
+        )
+    assert back.status_code == 302, back.text
+    return httpx.get(back.headers["location"], timeout=30)

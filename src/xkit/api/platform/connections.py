@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
+from xkit.api.schemas import ErrorResponse
+from xkit.services import backend_connections
+
+router = APIRouter(tags=["connections"])
+
+_TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Unknown context or no such connection"},
+    409: {"model": ErrorResponse, "description": "reconnect_required: the user must reconnect"},
+    503: {"model": ErrorResponse, "description": "provider_unavailable: retry after a moment"},
+}
+
+
+@router.get(
+    "/contexts/{external_id}/connections",
+    summary="A context's connections (no tokens)",
+    responses={404: {"model": ErrorResponse}},
+)
+async def list_context_connections(
+    external_id: str, caller: CallerDep, session: SessionDep
+) -> dict[str, Any]:
+    found = await backend_connections.list_context_connections(
+        session, caller.platform.id, external_id
+    )
+    return {"connections": found}
+
+
+@router.get(
+    "/contexts/{external_id}/connections/{connector_slug}",
+    summary="A context's connection to a connector, with a fresh access token",
+    responses=_TOKEN_ERRORS,
+)
+async def get_context_connection(
+    external_id: str,
+    connector_slug: str,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    force_refresh: bool = False,
+) -> dict[str, Any]:
+    return await backend_connections.context_connection_with_token(
+        session,
+        runtime.token_deps,
+        caller.platform.id,
+        external_id,
+        connector_slug,
+        force_refresh=force_refresh,
+    )
+
+
+@router.get(
+    "/connections/{connection_id}",
+    summary="A connection by id, with a fresh access token",
+    responses=_TOKEN_ERRORS,
+)
+async def get_connection(
+    connection_id: str,
+    caller: CallerDep,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    force_refresh: bool = False,
+) -> dict[str, Any]:
+    return await backend_connections.connection_with_token(
+        session, runtime.token_deps, caller.platform.id, connection_id, force_refresh=force_refresh
+    )
+
+
+@router.delete(
+    "/connections/{connection_id}",
+    summary="Remove a connection, revoking its grant at the provider when possible",
+    responses={404: {"model": ErrorResponse}},
+)
+async def delete_connection(
+    connection_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    return await backend_connections.remove_connection(
+        session, runtime.token_deps, caller.platform.id, connection_id, actor=caller.actor
+    )

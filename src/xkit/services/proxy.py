@@ -1,0 +1,204 @@
+"""The proxy: a backend's API call sent to the provider with the connection's credential.
+
+Only the template's API base URL can be reached, only public addresses unless the operator
+allows private ones, and only an allow-list of request headers is forwarded, so the proxy can
+be neither a way into xkit's own network nor a way to leak a token to another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
+from xkit.services.authorizations import decrypt_from, effective_settings
+from xkit.services.connections import ConnectionView
+from xkit.services.tokens import TokenDeps, fresh_authorization
+
+FORWARDED_REQUEST_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "accept-language",
+        "content-type",
+        "content-encoding",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "prefer",
+        "range",
+    }
+)
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "set-cookie",
+        "www-authenticate",
+        "content-length",
+    }
+)
+MAX_RETRY_AFTER_SECONDS = 5.0
+
+
+class ProxyRefused(XkitError):
+    status_code = 400
+    code = "proxy_refused"
+
+
+class UpstreamUnreachable(XkitError):
+    status_code = 502
+    code = "provider_unreachable"
+
+
+@dataclass(frozen=True)
+class ProxyRequest:
+    """``body`` is bytes when small enough to send twice (a retry after a 401 or a 429), or a
+    stream for large uploads, which go out once, as they arrive."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes | AsyncIterator[bytes]
+
+    @property
+    def replayable(self) -> bool:
+        return isinstance(self.body, bytes)
+
+
+@dataclass
+class ProxyResponse:
+    status_code: int
+    headers: list[tuple[str, str]]
+    body: AsyncIterator[bytes]
+    close: object
+
+
+def target_url(base_url: str, path: str, query: str) -> str:
+    """``base_url`` + ``path``, refusing anything that would climb out of the base."""
+    decoded = unquote(path)
+    segments = decoded.split("/")
+    if any(s in ("..", ".") for s in segments) or "\\" in decoded or decoded.startswith("/"):
+        raise ProxyRefused(
+            "the path may not leave the provider's API base URL", details={"path": path}
+        )
+    url = f"{base_url.rstrip('/')}/{path}"
+    if not urlsplit(url).netloc == urlsplit(base_url).netloc:
+        raise ProxyRefused("the path may not change the host", details={"path": path})
+    return f"{url}?{query}" if query else url
+
+
+async def check_public_address(url: str, *, allow_private: bool) -> None:
+    """Refuse loopback, private, link-local and other non-public targets (SSRF)."""
+    if allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise UpstreamUnreachable(f"cannot resolve {host}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise Forbidden(
+                f"{host} resolves to a non-public address; an operator can allow "
+                "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
+                code="proxy_target_refused",
+            )
+
+
+async def forward(
+    deps: TokenDeps, view: ConnectionView, request: ProxyRequest, *, allow_private: bool
+) -> ProxyResponse:
+    """Send the call; on a 401 refresh once and retry; on a 429 wait a bounded Retry-After once."""
+    template = deps.providers.get(view.connector.provider)
+    base_url = template.api_base_url(
+        effective_settings(deps.keyring, view.connector, view.authorization))
+    if not base_url:
+        raise Conflict(
+            f"{view.connector.name} has no API base URL for the proxy", code="proxy_unavailable"
+        )
+    if view.authorization is None:
+        raise Conflict("this connection is not connected", code="reconnect_required")
+    url = target_url(base_url, request.path, request.query)
+    await check_public_address(url, allow_private=allow_private)
+    template_headers = (
+        {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
+    )
+    headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
+    headers.update(template_headers)
+
+    authorization = await fresh_authorization(deps, view.authorization.id)
+    refreshed = throttled = False
+    while True:
+        token = decrypt_from(deps.keyring, authorization, "access_token")
+        upstream = await _send(
+            deps.http,
+            request.method,
+            url,
+            {**headers, "authorization": f"Bearer {token}"},
+            request.body,
+        )
+        if upstream.status_code == 401 and not refreshed and request.replayable:
+            await upstream.aclose()
+            refreshed = True
+            authorization = await fresh_authorization(deps, authorization.id, force=True)
+            continue
+        if upstream.status_code == 429 and not throttled and request.replayable:
+            wait = _retry_after(upstream.headers.get("retry-after"))
+            if wait is not None and wait <= MAX_RETRY_AFTER_SECONDS:
+                await upstream.aclose()
+                throttled = True
+                await asyncio.sleep(wait)
+                continue
+        return ProxyResponse(
+            status_code=upstream.status_code,
+            headers=[
+                (k, v)
+                for k, v in upstream.headers.multi_items()
+                if k.lower() not in DROPPED_RESPONSE_HEADERS
+            ],
+            body=upstream.aiter_raw(),
+            close=upstream.aclose,
+        )
+
+
+async def _send(
+    http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: bytes
+) -> httpx.Response:
+    try:
+        request = http.build_request(method, url, headers=headers, content=body or None)
+        return await http.send(request, stream=True)
+    except httpx.TimeoutException:
+        raise UpstreamUnreachable(
+            "the provider did not answer in time", code="provider_timeout"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise UpstreamUnreachable(f"could not reach the provider ({type(exc).__name__})") from None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def check_method(method: str) -> str:
+    if method.upper() not in {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}:
+        raise InvalidInput(f"method {method} cannot be proxied")
+    return method.upper()

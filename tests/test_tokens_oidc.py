@@ -1,0 +1,109 @@
+"""Fresh tokens and removal with a Custom OAuth 2.0 connector on oidc-provider."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.emulators.oidc_provider.fixture import OidcProvider
+from tests.support.flow import new_end_user
+from tests.support.xkit import PlatformCredentials, XkitServer
+
+
+def _connect(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    server: XkitServer,
+    oidc: OidcProvider,
+    *,
+    revoke_url: str,
+) -> str:
+    client = oidc.register_client(redirect_uris=[f"{server.url}/p/{platform.slug}/callback"])
+    created = api.post(
+        "/api/platform/connectors",
+        json={
+            "provider": "oauth2",
+            "slug": "acme-idp",
+            "name": "Acme IdP",
+            "client_id": client["client_id"],
+            "client_secret": client["client_secret"],
+            "scopes": ["openid", "offline_access", "email"],
+            "settings": {
+                "authorize_url": oidc.authorize_url,
+                "token_url": oidc.token_url,
+                "userinfo_url": oidc.userinfo_url,
+                "revoke_url": revoke_url,
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    end_user = new_end_user(server, platform, "ada")
+    _, to_provider = end_user.start_popup("acme-idp")
+    callback = oidc.complete_authorization(to_provider.headers["location"], login="ada")
+    assert httpx.get(callback, timeout=30).status_code == 200
+    connection = api.get("/api/platform/contexts/ada/connections/acme-idp").json()
+    assert connection["authorization"]["display_label"] == "ada@example.test"
+    return str(connection["connection"]["id"])
+
+
+def test_removal_revokes_the_grant_at_the_provider(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    oidc_provider: OidcProvider,
+) -> None:
+    oidc_provider.reset_stats()
+    connection_id = _connect(
+        api, platform, xkit_server, oidc_provider, revoke_url=oidc_provider.revocation_url
+    )
+    removed = api.delete(f"/api/platform/connections/{connection_id}")
+    assert removed.status_code == 200
+    assert removed.json()["revocation"] == {"attempted": True, "succeeded": True}
+    assert oidc_provider.stats()["grants_revoked_by_reason"].get("revocation", 0) == 1
+    assert api.get(f"/api/platform/connections/{connection_id}").status_code == 404
+
+
+def test_removal_succeeds_when_revocation_fails(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    oidc_provider: OidcProvider,
+) -> None:
+    connection_id = _connect(
+        api,
+        platform,
+        xkit_server,
+        oidc_provider,
+        revoke_url=f"{oidc_provider.issuer}/no-such-endpoint",
+    )
+    removed = api.delete(f"/api/platform/connections/{connection_id}")
+    assert removed.status_code == 200
+    body = removed.json()
+    assert body["deleted"] is True
+    assert body["revocation"]["attempted"] is True and body["revocation"]["succeeded"] is False
+    assert api.get(f"/api/platform/connections/{connection_id}").status_code == 404
+
+
+@pytest.mark.database_independent
+def test_template_token_extras_reach_the_oauth_client() -> None:
+    from xkit.crypto import EncryptionKey, Keyring
+    from xkit.db.models import Connector
+    from xkit.providers.registry import ProviderRegistry
+    from xkit.services.connectors import client_secret_aad
+    from xkit.services.provider_http import oauth_client
+
+    template = ProviderRegistry.load().get("oauth2")
+    assert template.oauth2 is not None
+    template = template.model_copy(
+        update={"oauth2": template.oauth2.model_copy(update={"token_extras": ["instance_url"]})}
+    )
+    keyring = Keyring([EncryptionKey.generate()])
+    connector = Connector(
+        id="c1",
+        slug="x",
+        provider="oauth2",
+        client_id="cid",
+        settings={"authorize_url": "https://a.test/a", "token_url": "https://a.test/t"},
+    )
+    connector.client_secret = keyring.encrypt("s", aad=client_secret_aad("c1"))
+    assert oauth_client(template, connector, keyring).extras_to_keep == ("instance_url",)

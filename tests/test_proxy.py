@@ -8,7 +8,7 @@ import pytest
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.test_tokens_microsoft import TOKEN_PATH
 from xkit.errors import Forbidden
-from xkit.services.proxy import ProxyRefused, check_public_address, target_url
+from xkit.services.proxy import ProxyRefused, check_target, target_url
 
 
 @pytest.fixture
@@ -133,8 +133,8 @@ def test_unknown_connection_and_other_platform(
 )
 async def test_private_targets_are_refused_unless_allowed(url: str) -> None:
     with pytest.raises(Forbidden):
-        await check_public_address(url, allow_private=False)
-    await check_public_address(url, allow_private=True)
+        await check_target(url, allow_private=False)
+    await check_target(url, allow_private=True)
 
 
 @pytest.mark.database_independent

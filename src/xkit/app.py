@@ -17,6 +17,7 @@ from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
 from xkit.web import admin as admin_dashboard
 from xkit.web import catalog, flow, sandbox
+from xkit.worker import BackgroundWorker
 
 DESCRIPTION = """\
 xkit gives your users a catalog of integrations and gives your backend fresh OAuth tokens.
@@ -29,7 +30,8 @@ xkit gives your users a catalog of integrations and gives your backend fresh OAu
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Pass ``runtime`` to share one already started (tests, embedding);
-    otherwise the app starts its own from ``settings`` and closes it on shutdown."""
+    otherwise the app starts its own from ``settings`` — with the worker beside it unless
+    ``XKIT_WORKER_ENABLED`` is off — and closes both on shutdown."""
     settings = runtime.settings if runtime is not None else (settings or Settings())
 
     @asynccontextmanager
@@ -40,9 +42,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             return
         started = await start_runtime(settings)
         app.state.runtime = started
+        worker = BackgroundWorker(started) if settings.worker_enabled else None
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await started.close()
 
     app = FastAPI(

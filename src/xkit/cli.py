@@ -76,7 +76,10 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (XKIT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (XKIT_PORT).")] = None,
 ) -> None:
-    """Run the server (and, on SQLite, migrate the database first)."""
+    """Run the server, with the worker inside it (and, on SQLite, migrate the database first).
+
+    XKIT_WORKER_ENABLED=false leaves the worker out, for deployments that run `xkit worker`.
+    """
     import uvicorn
 
     from xkit.app import create_app
@@ -114,6 +117,29 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker alone: webhook deliveries and token upkeep, until SIGTERM or Ctrl-C.
+
+    Run as many as you like against one PostgreSQL; they share the work through row leases.
+    """
+    import signal
+
+    from xkit.worker import Worker
+
+    settings = _settings()
+
+    async def _work(runtime: Runtime) -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        typer.echo(f"xkit worker is running on {settings.resolved_database_url.split('@')[-1]}")
+        await Worker(runtime).run(stopping)
+
+    _with_runtime(_work, settings=settings)
 
 
 @app.command()

@@ -15,13 +15,17 @@ Both clients share the request building and response reading below; only the tra
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from xkit.webhook_signature import (
+    SIGNATURE_HEADER,
+    WebhookVerificationError,
+    sign_webhook,
+    verify_webhook,
+)
 
 __all__ = [
     "AsyncXkit",
@@ -33,11 +37,10 @@ __all__ = [
     "WebhookVerificationError",
     "Xkit",
     "XkitError",
+    "SIGNATURE_HEADER",
+    "sign_webhook",
     "verify_webhook",
 ]
-
-SIGNATURE_HEADER = "Xkit-Signature"
-DEFAULT_TOLERANCE_SECONDS = 300
 
 
 class XkitError(Exception):
@@ -66,10 +69,6 @@ class ProviderUnavailable(XkitError):
     @property
     def retry_after(self) -> float:
         return float(self.details.get("retry_after", 5))
-
-
-class WebhookVerificationError(Exception):
-    """A webhook's signature is missing, malformed, wrong or too old."""
 
 
 @dataclass(frozen=True)
@@ -319,34 +318,3 @@ class AsyncXkit:
     ) -> None:
         """See :func:`verify_webhook`."""
         verify_webhook(body, signature_header, secret, **options)
-
-
-def sign_webhook(secret: str, body: bytes, timestamp: int) -> str:
-    """The ``Xkit-Signature`` header value: ``t=<unix seconds>,v1=<hex HMAC-SHA256>`` over
-    ``"<t>." + body``, so a receiver can refuse old (replayed) deliveries."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify_webhook(
-    body: bytes,
-    signature_header: str | None,
-    secret: str,
-    *,
-    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> None:
-    """Check a delivery's signature and age; raises :class:`WebhookVerificationError`."""
-    if not signature_header:
-        raise WebhookVerificationError(f"no {SIGNATURE_HEADER} header")
-    parts = dict(p.split("=", 1) for p in signature_header.split(",") if "=" in p)
-    try:
-        timestamp = int(parts["t"])
-        given = parts["v1"]
-    except (KeyError, ValueError):
-        raise WebhookVerificationError("malformed signature header") from None
-    if abs((now if now is not None else time.time()) - timestamp) > tolerance_seconds:
-        raise WebhookVerificationError("the delivery is too old (or the clocks disagree)")
-    expected = sign_webhook(secret, body, timestamp).split("v1=", 1)[1]
-    if not hmac.compare_digest(expected, given):
-        raise WebhookVerificationError("the signature does not match")

@@ -25,6 +25,7 @@ from xkit.services.context_tokens import ContextTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
 from xkit.services.tokens import TokenDeps
+from xkit.services.webhooks import SubscriptionPolicy
 from xkit.settings import Settings
 
 log = logging.getLogger("xkit")
@@ -55,6 +56,13 @@ class Runtime:
             keyring=self.keyring,
             http=self.provider_http,
             min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
+        )
+
+    @property
+    def subscription_policy(self) -> SubscriptionPolicy:
+        return SubscriptionPolicy(
+            keyring=self.keyring,
+            allow_private_networks=self.settings.webhook_allow_private_networks,
         )
 
     async def close(self) -> None:

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     # must stay under it, with room for workers and migrations.
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=5, ge=0, le=500)
+    # The worker: webhook deliveries and token upkeep (docs/worker.md).
+    worker_enabled: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    worker_batch_size: int = Field(default=20, ge=1, le=500)
+    worker_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_base_seconds: float = Field(default=60.0, gt=0, le=3600)
+    webhook_max_attempts: int = Field(default=13, ge=1, le=50)
+    webhook_allow_private_networks: bool = False
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+    token_upkeep: bool = True
+    token_upkeep_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
+    refresh_ahead_seconds: int = Field(default=900, ge=0, le=24 * 3600)
 
     @field_validator("public_url")
     @classmethod
@@ -63,6 +76,17 @@ class Settings(BaseSettings):
         """Unset, the public URL follows the bound address, so `--port` alone just works."""
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
+        return self
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        """A lease shorter than a delivery could expire mid-request and let a second worker
+        send the same event to the same receiver at the same time."""
+        if self.worker_lease_seconds <= self.webhook_timeout_seconds + 1:
+            raise ValueError(
+                "XKIT_WORKER_LEASE_SECONDS must exceed XKIT_WEBHOOK_TIMEOUT_SECONDS by more "
+                "than a second"
+            )
         return self
 
     @field_validator("encryption_keys", "database_url", "ca_bundle", mode="before")

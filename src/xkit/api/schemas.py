@@ -134,3 +134,85 @@ class PlatformOut(BaseModel):
     name: str
     allowed_origins: list[str]
     login_redirect_url: str | None
+
+
+class WebhookCreate(BaseModel):
+    """A webhook subscription; unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(..., max_length=2048, examples=["https://api.example.com/xkit-webhooks"])
+    events: list[str] | None = Field(
+        None, max_length=20, description="Event types to receive; omitted or empty: all.",
+        examples=[["connection.enabled", "connection.error"]])
+    description: str | None = Field(None, max_length=200)
+    enabled: bool = True
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str | None = Field(None, max_length=2048)
+    events: list[str] | None = Field(None, max_length=20)
+    description: str | None = Field(None, max_length=200)
+    enabled: bool | None = None
+
+
+class DeliveryCounts(BaseModel):
+    pending: int
+    delivered: int
+    failed: int
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    description: str
+    events: list[str] = Field(..., description="Empty: every event type.")
+    enabled: bool
+    paused: bool = Field(..., description="Paused after a delivery kept failing; see "
+                                          "paused_reason, and POST …/resume.")
+    paused_at: dt.datetime | None
+    paused_reason: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deliveries: DeliveryCounts | None = None
+
+
+class WebhookCreated(WebhookOut):
+    signing_secret: str = Field(..., description="Shown only in this answer; store it now.")
+
+
+class WebhookList(BaseModel):
+    webhooks: list[WebhookOut]
+
+
+class WebhookDeleted(BaseModel):
+    deleted: bool
+
+
+class WebhookSecret(BaseModel):
+    signing_secret: str = Field(..., description="The new secret, in force from now on; shown "
+                                                 "only in this answer.")
+
+
+class WebhookResumed(BaseModel):
+    webhook: WebhookOut
+    deliveries_queued: int
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    event_id: str = Field(..., description="The same on every attempt: deduplicate by it.")
+    event_type: str
+    status: str = Field(..., description="pending, delivered or failed")
+    in_flight: bool
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_response_code: int | None
+    last_error: str | None
+    last_duration_ms: int | None
+    delivered_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]

@@ -196,7 +196,11 @@ class Authorization(Base):
     """The credential behind a connection and where its OAuth dance stands."""
 
     __tablename__ = "authorizations"
-    __table_args__ = (Index("ix_authorizations_status_expires", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_authorizations_status_expires", "status", "expires_at"),
+        # the worker's keep-alive scan: active grants idle since a date
+        Index("ix_authorizations_status_refreshed", "status", "last_refreshed_at"),
+    )
     id: Mapped[str] = _id()
     platform_id: Mapped[str] = _platform_fk()
     connection_id: Mapped[str] = mapped_column(
@@ -229,10 +233,14 @@ class Authorization(Base):
 
 
 class WebhookSubscription(Base):
+    """Where a platform wants to hear about events. ``events`` empty means every event; a
+    subscription that kept failing is paused (``paused_at``) until someone resumes it."""
+
     __tablename__ = "webhook_subscriptions"
     id: Mapped[str] = _id()
     platform_id: Mapped[str] = _platform_fk()
     url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200), default="")
     events: Mapped[list[str]] = mapped_column(default=list)
     signing_secret: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(default=True)
@@ -250,24 +258,36 @@ class WebhookEvent(Base):
     platform_id: Mapped[str] = _platform_fk()
     event_type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[dt.datetime] = _created()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class WebhookDelivery(Base):
-    """One event to one subscription; the worker leases rows to deliver them."""
+    """One event to one subscription; the worker leases rows to deliver them.
+
+    One row per (event, subscription), so a lease on the row is a lease on "this event to this
+    receiver": two workers can never send it at the same time. ``attempts`` counts every try;
+    ``failures_in_a_row`` only those since the last success, redelivery or resume, and drives
+    the backoff and the decision to give up.
+    """
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_log", "subscription_id", "created_at"),
+        UniqueConstraint("event_id", "subscription_id"),
+    )
     id: Mapped[str] = _id()
     platform_id: Mapped[str] = _platform_fk()
+    # indexed by the unique constraint and the log index, which lead with them
     event_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("webhook_events.id", ondelete="CASCADE"), index=True
+        String(36), ForeignKey("webhook_events.id", ondelete="CASCADE")
     )
     subscription_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"), index=True
+        String(36), ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
     )
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures_in_a_row: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = _created()
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None]

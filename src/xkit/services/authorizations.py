@@ -300,10 +300,10 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
     await session.execute(delete(Authorization).where(
         Authorization.connection_id == authorization.connection_id,
         Authorization.id != authorization.id))
-    await events.record_event(
-        session, platform_id=platform.id,
-        event_type=events.CONNECTION_RECONNECTED if previous_account else events.CONNECTION_ENABLED,
-        payload=events.connection_payload(view, status="connected"))
+    await events.record_connection_event(
+        session, view,
+        events.CONNECTION_RECONNECTED if previous_account else events.CONNECTION_ENABLED,
+        status="connected")
     audit.record(session, actor=f"context:{view.context.external_id}",
                  action="connection.connected",
                  platform_id=platform.id, target_type="connection", target_id=view.connection.id,
@@ -399,10 +399,9 @@ async def _fail(session: AsyncSession, view: ConnectionView, authorization: Auth
     authorization.error_message = message
     authorization.pkce_verifier = None
     if notify:
-        await events.record_event(
-            session, platform_id=view.connection.platform_id, event_type=events.CONNECTION_ERROR,
-            payload=events.connection_payload(view, status="error",
-                                              error={"code": code, "message": message}))
+        await events.record_connection_event(session, view, events.CONNECTION_ERROR,
+                                             status="error",
+                                             error={"code": code, "message": message})
     await session.commit()
     log.info("authorization %s ended in error %s", authorization.id, code)
     return CallbackOutcome(authorization, ERROR, code, message)

@@ -10,12 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError
-from xkit.services import connections, events
+from xkit.services import connections
 from xkit.services.authorizations import decrypt_from, effective_settings
 from xkit.services.catalog import public_connection
 from xkit.services.connections import ConnectionView
 from xkit.services.provider_http import oauth_client
-from xkit.services.tokens import TokenDeps, fresh_authorization, healthiest_authorization
+from xkit.services.tokens import (
+    TokenDeps,
+    fresh_authorization,
+    healthiest_authorization,
+    record_use,
+)
 
 
 def describe(
@@ -79,6 +84,7 @@ async def context_connection_with_token(
         )
     await session.commit()  # give the pooled connection back while a refresh may run
     authorization = await fresh_authorization(deps, authorization_id, force=force_refresh)
+    await record_use(deps, authorization)
     view = await connections.get_connection(session, platform_id, authorization.connection_id)
     return describe(view, authorization, deps)
 
@@ -96,6 +102,7 @@ async def connection_with_token(
         raise NotFound("this connection has no authorization yet", code="connection_not_found")
     await session.commit()  # give the pooled connection back while a refresh may run
     authorization = await fresh_authorization(deps, view.authorization.id, force=force_refresh)
+    await record_use(deps, authorization)
     return describe(view, authorization, deps)
 
 
@@ -130,12 +137,6 @@ async def remove_connection(
                 )
             except ProviderError as exc:
                 revocation = {"attempted": True, "succeeded": False, "error": exc.code}
-    await events.record_event(
-        session,
-        platform_id=platform_id,
-        event_type=events.CONNECTION_DISABLED,
-        payload=events.connection_payload(view, status="removed"),
-    )
     await connections.delete_connection(session, view, actor=actor)
     return {"deleted": True, "revocation": revocation}
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
-from xkit.services import audit
+from xkit.services import audit, events
 
 HEALTHY_STATUSES = ("active", "awaiting_callback", "retrieving_tokens")
 
@@ -103,8 +103,34 @@ async def get_connection(
     )
 
 
+async def list_connector_connections(session: AsyncSession,
+                                     connector: Connector) -> list[ConnectionView]:
+    rows = (
+        await session.execute(
+            select(Connection, Context)
+            .join(Context, Context.id == Connection.context_id)
+            .where(Connection.connector_id == connector.id)
+        )
+    ).all()
+    authorizations = await latest_authorizations(session, [c.id for c, _ in rows])
+    return [
+        ConnectionView(connection=c, connector=connector, context=x,
+                       authorization=authorizations.get(c.id))
+        for c, x in rows
+    ]
+
+
+async def announce_removal(session: AsyncSession, views: list[ConnectionView]) -> None:
+    """``connection.disabled`` for connections about to go with their context or connector;
+    the caller deletes and commits, so the events commit with the removal or not at all."""
+    for view in views:
+        await events.record_connection_event(session, view, events.CONNECTION_DISABLED,
+                                             status="removed")
+
+
 async def delete_connection(session: AsyncSession, view: ConnectionView, *, actor: str) -> None:
-    """Remove a connection and its credentials."""
+    """Remove a connection and its credentials, telling webhook subscribers."""
+    await announce_removal(session, [view])
     audit.record(
         session,
         actor=actor,

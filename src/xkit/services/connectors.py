@@ -20,6 +20,7 @@ from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 from xkit.services import audit
+from xkit.services.connections import announce_removal, list_connector_connections
 from xkit.services.keyring import column_aad
 from xkit.services.validation import check_http_url, check_slug
 
@@ -172,6 +173,7 @@ async def count_connections(session: AsyncSession, connector: Connector) -> int:
 async def delete_connector(session: AsyncSession, connector: Connector, *, actor: str) -> int:
     """Delete the connector with its connections; returns how many connections went with it."""
     removed = await count_connections(session, connector)
+    await announce_removal(session, await list_connector_connections(session, connector))
     await session.delete(connector)
     audit.record(
         session,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Context, Platform
 from xkit.errors import InvalidInput, NotFound
+from xkit.services.connections import announce_removal, list_context_connections
 
 
 async def upsert_context(
@@ -60,5 +61,6 @@ async def get_context(session: AsyncSession, platform_id: str, external_id: str)
 async def delete_context(session: AsyncSession, platform_id: str, external_id: str) -> None:
     """Deletes the context with its connections and their credentials."""
     context = await get_context(session, platform_id, external_id)
+    await announce_removal(session, await list_context_connections(session, context))
     await session.delete(context)
     await session.commit()

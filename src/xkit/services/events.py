@@ -1,24 +1,29 @@
 """Webhook events, written into the outbox in the caller's transaction.
 
 The event row commits or rolls back with the change it reports, so a receiver never hears of
-a connection that does not exist, and never misses one that does. Delivery is the worker's job.
+a connection that does not exist, and never misses one that does. Delivery is the worker's job
+(:mod:`xkit.services.webhook_delivery`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.types import new_id
-from xkit.services.connections import ConnectionView
+
+if TYPE_CHECKING:
+    from xkit.services.connections import ConnectionView
 
 CONNECTION_ENABLED = "connection.enabled"
 CONNECTION_DISABLED = "connection.disabled"
 CONNECTION_ERROR = "connection.error"
 CONNECTION_RECONNECTED = "connection.reconnected"
+EVENT_TYPES = (CONNECTION_ENABLED, CONNECTION_DISABLED, CONNECTION_ERROR,
+               CONNECTION_RECONNECTED)
 
 
 def connection_payload(view: ConnectionView, *, status: str,
@@ -33,9 +38,20 @@ def connection_payload(view: ConnectionView, *, status: str,
     return payload
 
 
+async def record_connection_event(session: AsyncSession, view: ConnectionView, event_type: str,
+                                  *, status: str,
+                                  error: dict[str, str] | None = None) -> WebhookEvent:
+    """:func:`record_event` for a change to one connection; the caller commits."""
+    return await record_event(session, platform_id=view.connection.platform_id,
+                              event_type=event_type,
+                              payload=connection_payload(view, status=status, error=error))
+
+
 async def record_event(session: AsyncSession, *, platform_id: str, event_type: str,
                        payload: dict[str, Any]) -> WebhookEvent:
-    """Add the event and one pending delivery per matching subscription; the caller commits."""
+    """Add the event and one pending delivery per matching subscription; the caller commits.
+
+    Paused subscriptions get their deliveries too: they wait, and go out on resume."""
     event = WebhookEvent(id=new_id(), platform_id=platform_id, event_type=event_type,
                          payload=payload)
     session.add(event)

@@ -8,8 +8,6 @@ be neither a way into xkit's own network nor a way to leak a token to another ho
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -19,7 +17,8 @@ import httpx
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.services.authorizations import decrypt_from, effective_settings
 from xkit.services.connections import ConnectionView
-from xkit.services.tokens import TokenDeps, fresh_authorization
+from xkit.services.network import NonPublicAddress, UnresolvableHost, check_public_address
+from xkit.services.tokens import TokenDeps, fresh_authorization, record_use
 
 FORWARDED_REQUEST_HEADERS = frozenset(
     {
@@ -102,23 +101,18 @@ def target_url(base_url: str, path: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def check_public_address(url: str, *, allow_private: bool) -> None:
+async def check_target(url: str, *, allow_private: bool) -> None:
     """Refuse loopback, private, link-local and other non-public targets (SSRF)."""
-    if allow_private:
-        return
-    host = urlsplit(url).hostname or ""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise UpstreamUnreachable(f"cannot resolve {host}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise Forbidden(
-                f"{host} resolves to a non-public address; an operator can allow "
-                "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
-                code="proxy_target_refused",
-            )
+        await check_public_address(url, allow_private=allow_private)
+    except UnresolvableHost as exc:
+        raise UpstreamUnreachable(f"cannot resolve {exc}") from None
+    except NonPublicAddress as exc:
+        raise Forbidden(
+            f"{exc} resolves to a non-public address; an operator can allow "
+            "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
+            code="proxy_target_refused",
+        ) from None
 
 
 async def forward(
@@ -135,7 +129,7 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    await check_public_address(url, allow_private=allow_private)
+    await check_target(url, allow_private=allow_private)
     template_headers = (
         {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
     )
@@ -143,6 +137,7 @@ async def forward(
     headers.update(template_headers)
 
     authorization = await fresh_authorization(deps, view.authorization.id)
+    await record_use(deps, authorization)
     refreshed = throttled = False
     while True:
         token = decrypt_from(deps.keyring, authorization, "access_token")

@@ -45,6 +45,8 @@ WAIT_POLL_SECONDS = 0.05
 WAIT_POLL_MAX_SECONDS = 0.5
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 5.0
+# last_used_at tells the worker which connections to refresh ahead of expiry; minutes suffice.
+USE_GRANULARITY = dt.timedelta(minutes=5)
 
 
 class ReconnectRequired(XkitError):
@@ -115,6 +117,20 @@ async def fresh_authorization(
             )
         await asyncio.sleep(pause)
         pause = min(pause * 1.5, WAIT_POLL_MAX_SECONDS)
+
+
+async def record_use(deps: TokenDeps, authorization: Authorization) -> None:
+    """Note that a backend used this grant, with at most one write every few minutes."""
+    now = utcnow()
+    last = authorization.last_used_at
+    if last is not None and now - last < USE_GRANULARITY:
+        return
+    async with deps.sessions() as session:
+        await session.execute(
+            update(Authorization).where(Authorization.id == authorization.id)
+            .values(last_used_at=now))
+        await session.commit()
+    authorization.last_used_at = now
 
 
 def _leased(authorization: Authorization) -> bool:
@@ -271,13 +287,9 @@ async def _finish_error(
     authorization.error_message = message
     authorization.refresh_lease_owner = None
     authorization.refresh_lease_until = None
-    await events.record_event(
-        session,
-        platform_id=authorization.platform_id,
-        event_type=events.CONNECTION_ERROR,
-        payload=events.connection_payload(
-            view, status="error", error={"code": code, "message": message}
-        ),
+    await events.record_connection_event(
+        session, view, events.CONNECTION_ERROR, status="error",
+        error={"code": code, "message": message},
     )
     await session.commit()
     log.info("authorization %s needs reconnecting: %s", authorization.id, code)

@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from xkit.api.platform import connections, connectors, contexts, platform, providers, proxy
+from xkit.api.platform import (
+    connections,
+    connectors,
+    contexts,
+    platform,
+    providers,
+    proxy,
+    webhooks,
+)
 from xkit.api.schemas import ErrorResponse
 
 router = APIRouter(
@@ -13,5 +21,5 @@ router = APIRouter(
     },
 )
 router.include_router(platform.router)
-for module in (providers, connectors, contexts, connections, proxy):
+for module in (providers, connectors, contexts, connections, proxy, webhooks):
     router.include_router(module.router, prefix="/platform")

@@ -18,7 +18,7 @@ from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
 from xkit.runtime import Runtime
-from xkit.services import authorizations, catalog, connections, events, one_time_tokens
+from xkit.services import authorizations, catalog, connections, one_time_tokens
 from xkit.services.collect import store_collected
 from xkit.services.platforms import find_platform
 
@@ -187,12 +187,6 @@ async def reconnect(
 @router.delete("/connections/{connection_id}", status_code=204, summary="Remove a connection")
 async def delete_connection(connection_id: str, caller: CallerDep, session: SessionDep) -> Response:
     view = await _my_connection(session, caller, connection_id)
-    await events.record_event(
-        session,
-        platform_id=caller.platform.id,
-        event_type=events.CONNECTION_DISABLED,
-        payload=events.connection_payload(view, status="removed"),
-    )
     await connections.delete_connection(
         session, view, actor=f"context:{caller.context.external_id}"
     )

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
-from xkit.web.admin import audit, auth, connectors, contexts, keys, platforms
+from xkit.web.admin import audit, auth, connectors, contexts, keys, platforms, webhooks
 from xkit.web.admin.pages import PREFIX, STATIC_DIR, not_found
 
 GET = ["GET"]
@@ -19,6 +19,7 @@ GET_POST = ["GET", "POST"]
 POST = ["POST"]
 PLATFORM = "/p/{platform_slug}"
 CONNECTOR = PLATFORM + "/connectors/{connector_slug}"
+WEBHOOK = PLATFORM + "/webhooks/{webhook_id}"
 
 routes: list[Route] = [
     Route("/", auth.home, methods=GET, name="home"),
@@ -50,6 +51,15 @@ routes: list[Route] = [
           name="context"),
     Route(PLATFORM + "/connections/{connection_id}/disconnect", contexts.connection_disconnect,
           methods=GET_POST, name="connection_disconnect"),
+    Route(PLATFORM + "/webhooks", webhooks.webhook_list, methods=GET_POST, name="webhooks"),
+    Route(WEBHOOK, webhooks.webhook_detail, methods=GET_POST, name="webhook"),
+    Route(WEBHOOK + "/resume", webhooks.webhook_resume, methods=POST, name="webhook_resume"),
+    Route(WEBHOOK + "/rotate-secret", webhooks.webhook_rotate_secret, methods=POST,
+          name="webhook_rotate_secret"),
+    Route(WEBHOOK + "/deliveries/{delivery_id}/redeliver", webhooks.webhook_redeliver,
+          methods=POST, name="webhook_redeliver"),
+    Route(WEBHOOK + "/delete", webhooks.webhook_delete, methods=GET_POST,
+          name="webhook_delete"),
     Route(PLATFORM + "/audit", audit.audit_log, methods=GET, name="audit"),
 ]
 

@@ -135,6 +135,7 @@ FIELD_LABELS = {
     "logo_url": "Logo URL", "branding.logo_url": "Logo URL",
     "login_redirect_url": "Login redirect URL", "allowed_origins": "Allowed web origins",
     "email": "Email", "password": "Password", "scopes": "Scopes",
+    "url": "URL", "events": "Events", "description": "Description",
 }
 
 

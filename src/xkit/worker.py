@@ -1,0 +1,162 @@
+"""The worker: sends the webhook outbox and keeps tokens fresh, in the background.
+
+It runs inside ``xkit serve`` (unless ``XKIT_WORKER_ENABLED=false``) and on its own as
+``xkit worker``. Any number may run against one database: they share work only through row
+leases there (see :mod:`xkit.services.webhook_delivery` and :mod:`xkit.services.tokens`), so a
+worker can be added, or killed, at any moment.
+
+Stopping (SIGTERM, or the server shutting down) is graceful: no new work is taken, requests
+already out are finished and recorded, and leases not yet used are handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from xkit.runtime import Runtime
+from xkit.services import token_upkeep, webhook_delivery
+from xkit.services.provider_http import create_provider_http
+from xkit.services.webhook_delivery import DeliveryPolicy
+
+log = logging.getLogger("xkit.worker")
+
+HOUSEKEEPING_INTERVAL_SECONDS = 3600.0
+MAX_ERROR_PAUSE_SECONDS = 30.0
+
+
+def worker_id() -> str:
+    """Who holds a lease, for people reading the database: host, process, and a random part
+    (a restarted process may get the same pid)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Worker:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.id = worker_id()
+        settings = runtime.settings
+        self.policy = DeliveryPolicy(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            lease=dt.timedelta(seconds=settings.worker_lease_seconds),
+            retry_base=dt.timedelta(seconds=settings.webhook_retry_base_seconds),
+            max_attempts=settings.webhook_max_attempts,
+            allow_private_networks=settings.webhook_allow_private_networks,
+        )
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Work until ``stopping`` is set, then finish what is in hand and return."""
+        settings = self.runtime.settings
+        log.info("worker %s started: deliveries%s", self.id,
+                 ", token upkeep" if settings.token_upkeep else "")
+        http = create_provider_http(timeout_seconds=settings.webhook_timeout_seconds,
+                                    ca_bundle=settings.ca_bundle)
+        loops = [self._deliveries(http, stopping),
+                 self._every(HOUSEKEEPING_INTERVAL_SECONDS, self._housekeeping, stopping)]
+        if settings.token_upkeep:
+            loops.append(self._every(settings.token_upkeep_interval_seconds, self._upkeep,
+                                     stopping))
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            released = await webhook_delivery.release(self.runtime.sessions, self.id)
+            await http.aclose()
+            log.info("worker %s stopped%s", self.id,
+                     f"; handed back {released} unsent deliveries" if released else "")
+
+    # -- webhook deliveries ------------------------------------------------------------------
+    async def _deliveries(self, http: httpx.AsyncClient, stopping: asyncio.Event) -> None:
+        settings = self.runtime.settings
+        pause = settings.worker_poll_seconds
+        while not stopping.is_set():
+            try:
+                leased = await webhook_delivery.lease_due(
+                    self.runtime.sessions, self.id, limit=settings.worker_batch_size,
+                    lease=self.policy.lease)
+            except Exception as exc:  # the database is down or busy: wait, then try again
+                log.warning("worker %s cannot read the outbox (%s); retrying in %.0f s",
+                            self.id, type(exc).__name__, pause)
+                await _sleep(stopping, pause)
+                pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
+                continue
+            pause = settings.worker_poll_seconds
+            if leased:
+                await asyncio.gather(*(self._deliver(http, i, stopping) for i in leased))
+            if len(leased) < settings.worker_batch_size:
+                await _sleep(stopping, settings.worker_poll_seconds)
+
+    async def _deliver(self, http: httpx.AsyncClient, delivery_id: str,
+                       stopping: asyncio.Event) -> None:
+        if stopping.is_set():
+            await webhook_delivery.release(self.runtime.sessions, self.id, [delivery_id])
+            return
+        try:
+            await webhook_delivery.deliver(self.runtime.sessions, self.runtime.keyring, http,
+                                           self.policy, delivery_id, self.id)
+        except Exception as exc:  # the lease lapses and another attempt comes later
+            log.error("delivery %s failed inside xkit: %s", delivery_id, type(exc).__name__,
+                      exc_info=exc)
+
+    # -- tokens and housekeeping -------------------------------------------------------------
+    async def _upkeep(self, stopping: asyncio.Event) -> None:
+        refresh_ahead = dt.timedelta(seconds=self.runtime.settings.refresh_ahead_seconds)
+        await token_upkeep.run_upkeep(self.runtime.token_deps, refresh_ahead=refresh_ahead,
+                                      stopping=stopping)
+
+    async def _housekeeping(self, stopping: asyncio.Event) -> None:
+        retention = dt.timedelta(days=self.runtime.settings.webhook_retention_days)
+        async with self.runtime.sessions() as session:
+            pruned = await webhook_delivery.prune_outbox(session, older_than=retention)
+        if pruned:
+            log.info("forgot %d webhook events older than %s days", pruned, retention.days)
+
+    async def _every(self, interval: float, job: Callable[[asyncio.Event], Awaitable[None]],
+                     stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            started = time.monotonic()
+            try:
+                await job(stopping)
+            except Exception as exc:
+                log.warning("worker %s: %s failed (%s); next run in %.0f s", self.id,
+                            job.__name__.strip("_"), type(exc).__name__, interval)
+            await _sleep(stopping, max(0.0, interval - (time.monotonic() - started)))
+
+
+async def _sleep(stopping: asyncio.Event, seconds: float) -> None:
+    """Sleep, waking early when asked to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+
+
+class BackgroundWorker:
+    """The worker as a task beside the server (``xkit serve``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.worker = Worker(runtime)
+        self.stopping = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.worker.run(self.stopping), name="xkit-worker")
+
+    async def stop(self) -> None:
+        """Let requests in flight finish (they time out on their own), then return."""
+        self.stopping.set()
+        if self.task is None:
+            return
+        grace = self.worker.runtime.settings.webhook_timeout_seconds + 5
+        try:
+            await asyncio.wait_for(self.task, timeout=grace)
+        except TimeoutError:
+            log.warning("the worker did not stop within %.0f s; its leases will lapse", grace)
+        except Exception:
+            log.exception("the worker ended with an error")

@@ -75,24 +75,38 @@ class Worker:
 
     # -- webhook deliveries ------------------------------------------------------------------
     async def _deliveries(self, http: httpx.AsyncClient, stopping: asyncio.Event) -> None:
+        """Keep up to ``worker_batch_size`` deliveries in flight; lease more as they finish,
+        so one slow receiver does not hold up the others."""
         settings = self.runtime.settings
+        in_flight: set[asyncio.Task[None]] = set()
         pause = settings.worker_poll_seconds
-        while not stopping.is_set():
-            try:
-                leased = await webhook_delivery.lease_due(
-                    self.runtime.sessions, self.id, limit=settings.worker_batch_size,
-                    lease=self.policy.lease)
-            except Exception as exc:  # the database is down or busy: wait, then try again
-                log.warning("worker %s cannot read the outbox (%s); retrying in %.0f s",
-                            self.id, type(exc).__name__, pause)
-                await _sleep(stopping, pause)
-                pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
-                continue
-            pause = settings.worker_poll_seconds
-            if leased:
-                await asyncio.gather(*(self._deliver(http, i, stopping) for i in leased))
-            if len(leased) < settings.worker_batch_size:
-                await _sleep(stopping, settings.worker_poll_seconds)
+        try:
+            while not stopping.is_set():
+                free = settings.worker_batch_size - len(in_flight)
+                leased: list[str] = []
+                if free > 0:
+                    try:
+                        leased = await webhook_delivery.lease_due(
+                            self.runtime.sessions, self.id, limit=free, lease=self.policy.lease)
+                        pause = settings.worker_poll_seconds
+                    except Exception as exc:  # the database is down or busy: wait, retry
+                        log.warning("worker %s cannot read the outbox (%s); retrying in "
+                                    "%.0f s", self.id, type(exc).__name__, pause)
+                        await _sleep(stopping, pause)
+                        pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
+                        continue
+                for delivery_id in leased:
+                    task = asyncio.create_task(self._deliver(http, delivery_id, stopping))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if leased and len(leased) == free:
+                    # full: wait for a slot (or a stop)
+                    await _first_of(in_flight, stopping, timeout=None)
+                else:  # the outbox is drained for now
+                    await _first_of(in_flight, stopping, timeout=settings.worker_poll_seconds)
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _deliver(self, http: httpx.AsyncClient, delivery_id: str,
                        stopping: asyncio.Event) -> None:
@@ -129,6 +143,16 @@ class Worker:
                 log.warning("worker %s: %s failed (%s); next run in %.0f s", self.id,
                             job.__name__.strip("_"), type(exc).__name__, interval)
             await _sleep(stopping, max(0.0, interval - (time.monotonic() - started)))
+
+
+async def _first_of(tasks: set[asyncio.Task[None]], stopping: asyncio.Event, *,
+                    timeout: float | None) -> None:
+    """Return when one of ``tasks`` ends, a stop is asked for, or ``timeout`` passes."""
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({*tasks, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
 
 
 async def _sleep(stopping: asyncio.Event, seconds: float) -> None:

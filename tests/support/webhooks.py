@@ -4,13 +4,25 @@ notices when one event arrives twice at the same time (which xkit must never do)
 from __future__ import annotations
 
 import json
+import secrets
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
+
+from tests.support.processes import ManagedProcess
+from tests.support.xkit import XkitEnvironment
+from xkit.db.models import WebhookDelivery
+from xkit.runtime import Runtime
+from xkit.services import events, platforms, webhooks
+from xkit.services.webhooks import SubscriptionPolicy
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,11 @@ class WebhookReceiver:
         with self._lock:
             return list(self.received)
 
+    def in_flight(self) -> int:
+        """Requests being handled right now."""
+        with self._lock:
+            return self._in_flight.total()
+
     def accepted(self) -> list[Received]:
         """Requests answered 2xx: what the developer's backend processed."""
         return [r for r in self.snapshot() if r.answered < 300]
@@ -126,3 +143,71 @@ class WebhookReceiver:
                         timeout=timeout, what=f"a {event_type} delivery")
         return next(r for r in self.accepted()
                     if r.headers.get("xkit-event-type") == event_type)
+
+
+# -- an outbox to deliver, and workers to deliver it ------------------------------------------
+
+WORKER_SETTINGS = {
+    "XKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+    "XKIT_WORKER_POLL_SECONDS": "0.1",
+    "XKIT_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+    "XKIT_WEBHOOK_TIMEOUT_SECONDS": "2",
+    "XKIT_WORKER_LEASE_SECONDS": "4",
+    "XKIT_TOKEN_UPKEEP": "false",
+}
+
+
+@dataclass(frozen=True)
+class Outbox:
+    platform_id: str
+    subscription_id: str
+    signing_secret: str
+    event_ids: list[str]
+
+
+def seed_outbox(environment: XkitEnvironment, receiver_url: str, count: int) -> Outbox:
+    """A platform subscribed to ``receiver_url`` and ``count`` events waiting in its outbox,
+    written the way the connect flow writes them (services, one transaction)."""
+
+    async def _work(runtime: Runtime) -> Outbox:
+        async with runtime.sessions() as session:
+            platform = await platforms.create_platform(
+                session, slug=f"outbox-{secrets.token_hex(3)}", name="Outbox", actor="test")
+            policy = SubscriptionPolicy(keyring=runtime.keyring, allow_private_networks=True)
+            subscription, secret = await webhooks.create_subscription(
+                session, policy, platform, {"url": receiver_url}, actor="test")
+            ids = []
+            for number in range(count):
+                event = await events.record_event(
+                    session, platform_id=platform.id, event_type=events.CONNECTION_ENABLED,
+                    payload={"connector": {"slug": "outlook-email"},
+                             "context": {"external_id": f"user-{number}"},
+                             "connection": {"id": f"connection-{number}",
+                                            "status": "connected"}})
+                ids.append(event.id)
+            await session.commit()
+        return Outbox(platform.id, subscription.id, secret, ids)
+
+    return environment.with_runtime(_work)
+
+
+def delivery_states(environment: XkitEnvironment, subscription_id: str) -> dict[str, Any]:
+    """How the outbox stands: deliveries by status, and how many leases are still held."""
+
+    async def _work(runtime: Runtime) -> dict[str, Any]:
+        async with runtime.sessions() as session:
+            rows = (await session.execute(
+                select(WebhookDelivery.status, WebhookDelivery.lease_owner)
+                .where(WebhookDelivery.subscription_id == subscription_id))).all()
+        return {"by_status": dict(Counter(status for status, _ in rows)),
+                "leased": sum(1 for _, owner in rows if owner is not None)}
+
+    return environment.with_runtime(_work)
+
+
+def start_worker(environment: XkitEnvironment, log_path: Path,
+                 **settings: str) -> ManagedProcess:
+    """``xkit worker`` as an operator runs it, with the test's fast settings."""
+    return ManagedProcess([sys.executable, "-m", "xkit", "worker"],
+                          env={**environment.variables(), **WORKER_SETTINGS, **settings},
+                          log_path=log_path)

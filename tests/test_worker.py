@@ -1,0 +1,110 @@
+"""``xkit worker`` processes delivering an outbox: killed, stopped, and two at once.
+
+At least once, never twice at the same time: the receiver may see an event again after a
+worker died, but never while the same event is still being delivered to it."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.database import backend
+from tests.support.webhooks import (
+    WebhookReceiver,
+    delivery_states,
+    seed_outbox,
+    start_worker,
+)
+from tests.support.xkit import XkitEnvironment
+from xkit.client import verify_webhook
+from xkit.settings import Settings
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[WebhookReceiver]:
+    """Holds every request a moment, like a real backend writing to its database."""
+    with WebhookReceiver(hold_seconds=0.2) as started:
+        yield started
+
+
+def test_a_worker_killed_mid_delivery_loses_nothing(
+        fresh_environment: XkitEnvironment, slow_receiver: WebhookReceiver,
+        tmp_path: Path) -> None:
+    outbox = seed_outbox(fresh_environment, slow_receiver.url, 60)
+    first = start_worker(fresh_environment, tmp_path / "worker-1.log",
+                         XKIT_WORKER_BATCH_SIZE="10")
+    slow_receiver.wait_until(lambda r: len(r.snapshot()) >= 15, what="the first deliveries")
+    first.stop(signal.SIGKILL)  # in the middle of its second batch
+    stranded = delivery_states(fresh_environment, outbox.subscription_id)
+    assert stranded["leased"] > 0, "the kill should leave leases behind"
+    assert stranded["by_status"]["pending"] > 0
+
+    second = start_worker(fresh_environment, tmp_path / "worker-2.log",
+                          XKIT_WORKER_BATCH_SIZE="10")
+    try:
+        slow_receiver.wait_until(
+            lambda r: r.accepted_event_ids() == set(outbox.event_ids), timeout=60,
+            what="every event")
+        deadline = time.monotonic() + 10
+        while delivery_states(fresh_environment, outbox.subscription_id)["by_status"] \
+                != {"delivered": 60}:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        second.stop()
+    assert slow_receiver.overlapping == []
+    for received in slow_receiver.accepted():
+        verify_webhook(received.body, received.headers["xkit-signature"],
+                       outbox.signing_secret)
+
+
+def test_sigterm_finishes_what_is_in_flight_and_takes_nothing_more(
+        fresh_environment: XkitEnvironment, tmp_path: Path) -> None:
+    with WebhookReceiver(hold_seconds=1.0) as receiver:
+        outbox = seed_outbox(fresh_environment, receiver.url, 10)
+        worker = start_worker(fresh_environment, tmp_path / "worker.log",
+                              XKIT_WORKER_BATCH_SIZE="5")
+        receiver.wait_until(lambda r: r.in_flight() >= 5, what="a batch in flight")
+        stopped_at = time.monotonic()
+        assert worker.stop(signal.SIGTERM, timeout=10) == 0, worker.output()
+        assert time.monotonic() - stopped_at < 5
+        assert len(receiver.accepted()) == 5
+        state = delivery_states(fresh_environment, outbox.subscription_id)
+        assert state == {"by_status": {"delivered": 5, "pending": 5}, "leased": 0}
+        assert "stopped" in worker.output()
+
+
+@pytest.mark.skipif(backend() != "postgresql",
+                    reason="many workers on one database is what PostgreSQL is for")
+def test_two_workers_share_1000_events_without_sending_one_twice_at_once(
+        fresh_environment: XkitEnvironment, tmp_path: Path) -> None:
+    with WebhookReceiver(hold_seconds=0.01) as receiver:
+        outbox = seed_outbox(fresh_environment, receiver.url, 1000)
+        started = time.monotonic()
+        workers = [start_worker(fresh_environment, tmp_path / f"worker-{n}.log")
+                   for n in (1, 2)]
+        try:
+            receiver.wait_until(lambda r: r.accepted_event_ids() == set(outbox.event_ids),
+                                timeout=120, what="all 1,000 events")
+            elapsed = time.monotonic() - started
+        finally:
+            for worker in workers:
+                worker.stop()
+        print(f"two workers delivered 1,000 events in {elapsed:.1f} s "
+              f"({1000 / elapsed:.0f}/s, {len(receiver.snapshot())} requests)")
+        assert receiver.overlapping == []
+        assert len(receiver.snapshot()) == 1000, "no crash, so no event twice at all"
+        shares = [w.output().count("delivered event") for w in workers]
+        assert sum(shares) == 1000 and min(shares) > 0, shares
+        state = delivery_states(fresh_environment, outbox.subscription_id)
+        assert state == {"by_status": {"delivered": 1000}, "leased": 0}
+
+
+@pytest.mark.database_independent
+def test_a_lease_shorter_than_a_delivery_is_refused() -> None:
+    with pytest.raises(ValueError, match="XKIT_WORKER_LEASE_SECONDS"):
+        Settings(worker_lease_seconds=5, webhook_timeout_seconds=10)

@@ -17,17 +17,13 @@ from tests.support.database import backend, temporary_database
 from tests.support.devapp import DeveloperApp, developer_app
 from tests.support.flow import follow_provider, new_end_user, outlook_connector
 from tests.support.tls import TestCertificates, make_test_certificates
-from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
-
-# The worker inside the shared server: receivers on 127.0.0.1, retries within a second or two
-# instead of over a day, and a pause after four failures instead of thirteen.
-FAST_WEBHOOKS = {
-    "XKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-    "XKIT_WORKER_POLL_SECONDS": "0.1",
-    "XKIT_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
-    "XKIT_WEBHOOK_MAX_ATTEMPTS": "4",
-    "XKIT_WEBHOOK_TIMEOUT_SECONDS": "3",
-}
+from tests.support.xkit import (
+    PlatformCredentials,
+    XkitEnvironment,
+    XkitServer,
+    create_platform,
+    installation_settings,
+)
 
 
 def pytest_report_header() -> str:
@@ -49,13 +45,7 @@ def xkit_environment(
     with temporary_database(data_dir) as url:
         environment = XkitEnvironment.new(data_dir, url)
         environment.extra = {
-            "XKIT_CA_BUNDLE": str(test_certificates.ca_cert),
-            "XKIT_PROVIDER_TIMEOUT_SECONDS": "5",
-            # the emulators listen on 127.0.0.1; production refuses that
-            "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
-            # test-only templates (e.g. one with collect fields)
-            "XKIT_PROVIDERS_DIRS": str(Path(__file__).parent / "data" / "templates"),
-            **FAST_WEBHOOKS,
+            **installation_settings(test_certificates),
             # Tests count the refreshes they cause; the upkeep tests run their own server.
             "XKIT_TOKEN_UPKEEP": "false",
         }

@@ -331,6 +331,19 @@ def test_revoked_refresh_token(
     assert_identity_error(revoked, 400, "invalid_grant", error_code)
 
 
+def test_an_unused_refresh_token_lapses_after_90_days(
+    emulator: MicrosoftEmulator, http: httpx.Client, ada: Registration
+) -> None:
+    tokens = connect(http, emulator, ada)
+    emulator.advance_clock(89 * 86400)
+    renewed = refresh(http, emulator, ada, tokens["refresh_token"])
+    assert renewed.status_code == 200, renewed.text  # used in time: a fresh 90 days
+    emulator.advance_clock(2 * 86400)
+    assert_identity_error(refresh(http, emulator, ada, tokens["refresh_token"]), 400,
+                          "invalid_grant", 700082)
+    assert refresh(http, emulator, ada, renewed.json()["refresh_token"]).status_code == 200
+
+
 def test_strict_rotation_revokes_the_chain_on_reuse(
     emulator: MicrosoftEmulator, http: httpx.Client, ada: Registration
 ) -> None:

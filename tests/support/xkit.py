@@ -15,6 +15,7 @@ from typing import TypeVar
 import httpx
 
 from tests.support.processes import ManagedProcess, free_port, wait_for_http
+from tests.support.tls import TestCertificates
 from xkit.crypto import EncryptionKey
 from xkit.runtime import Runtime, start_runtime
 from xkit.services import api_keys, platforms
@@ -94,6 +95,25 @@ class XkitEnvironment:
             return asyncio.run(_run())
         with ThreadPoolExecutor(max_workers=1) as pool:
             return pool.submit(lambda: asyncio.run(_run())).result()
+
+
+def installation_settings(certificates: TestCertificates) -> dict[str, str]:
+    """What every test installation sets beyond the basics."""
+    return {
+        "XKIT_CA_BUNDLE": str(certificates.ca_cert),
+        "XKIT_PROVIDER_TIMEOUT_SECONDS": "5",
+        # the emulators and webhook receivers listen on 127.0.0.1; production refuses that
+        "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
+        "XKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        # test-only templates (e.g. one with collect fields)
+        "XKIT_PROVIDERS_DIRS": str(Path(__file__).parent.parent / "data" / "templates"),
+        # the worker: retries within a second or two instead of over a day, and a pause
+        # after four failures instead of thirteen
+        "XKIT_WORKER_POLL_SECONDS": "0.1",
+        "XKIT_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
+        "XKIT_WEBHOOK_MAX_ATTEMPTS": "4",
+        "XKIT_WEBHOOK_TIMEOUT_SECONDS": "3",
+    }
 
 
 class XkitServer:

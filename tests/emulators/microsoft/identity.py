@@ -515,6 +515,8 @@ def refresh(state: EmulatorState, app: App, form: FormData, host: str) -> dict[s
         raise IdentityError("invalid_grant", 70000, parameter="refresh_token")
     if token.revoked_code is not None:
         raise IdentityError("invalid_grant", token.revoked_code, issued=iso(token.issued_at))
+    if state.now() - token.issued_at > state.settings.refresh_token_max_inactive_days * 86400:
+        raise IdentityError("invalid_grant", 700082, issued=iso(token.issued_at))
     if token.rotated and state.settings.strict_rotation:
         state.revoke_family(token.family, 70008)
         raise IdentityError("invalid_grant", 70008)

@@ -82,6 +82,10 @@ class Settings:
     # identity platform"); strict rotation makes reuse of a rotated one revoke the whole chain,
     # like authorization servers with reuse detection, so xkit's single-flight refresh is tested.
     strict_rotation: bool = False
+    # "The default lifetime for the refresh tokens is ... 90 days for all other scenarios.
+    # Refresh tokens replace themselves with a fresh token upon every use": one left unused
+    # for longer is refused with AADSTS700082 ("expired due to inactivity").
+    refresh_token_max_inactive_days: float = 90.0
 
 
 @dataclass

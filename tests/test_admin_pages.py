@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from tests.support.browser import Dashboard, create_admin
+from tests.support.webhooks import WebhookReceiver
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.db.models import Authorization, Connection
 from xkit.db.types import utcnow
@@ -472,3 +474,97 @@ def test_odd_requests_get_a_clear_answer_never_a_500(
         response = dashboard.get(path)
         assert response.status_code in (200, 404), path
         assert response.headers["content-type"].startswith("text/html")
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+def secret_on(page: httpx.Response) -> str:
+    found = re.search(r'id="signing-secret" type="text" value="(whsec_[^"]+)"', page.text)
+    assert found, "no signing secret on the page"
+    return found.group(1)
+
+
+def test_adding_a_webhook_shows_its_secret_once_and_refuses_bad_urls_inline(
+        dashboard: Dashboard, base: str, api: httpx.Client) -> None:
+    page = dashboard.get(f"{base}/webhooks")
+    assert page.status_code == 200 and "No webhooks yet." in page.text
+
+    empty = dashboard.submit(f"{base}/webhooks", data={"url": " "})
+    assert empty.status_code == 422
+    assert inline_error(empty, "url") == "Enter the URL xkit should send events to."
+    wrong = dashboard.submit(f"{base}/webhooks", data={"url": "ftp://files.example.com/in",
+                                                       "description": "kept"})
+    assert wrong.status_code == 422
+    assert inline_error(wrong, "url") == "URL must be an http(s) URL."
+    assert field_value(wrong, "url") == "ftp://files.example.com/in"
+    assert field_value(wrong, "description") == "kept"
+    forged = dashboard.http.post(f"{base}/webhooks", data={"url": "https://example.com/x"})
+    assert forged.status_code == 403
+    assert api.get("/api/platform/webhooks").json() == {"webhooks": []}
+
+    created = dashboard.submit(f"{base}/webhooks", data={
+        "url": "http://127.0.0.1:9/hooks", "description": "billing backend",
+        "events": ["connection.error", "connection.disabled"]})
+    assert created.status_code == 200
+    secret = secret_on(created)
+    assert "shown only this once" in created.text
+    listed = dashboard.get(f"{base}/webhooks").text
+    assert "http://127.0.0.1:9/hooks" in listed and "billing backend" in listed
+    [webhook] = api.get("/api/platform/webhooks").json()["webhooks"]
+    assert webhook["events"] == ["connection.error", "connection.disabled"]
+    detail = dashboard.get(f"{base}/webhooks/{webhook['id']}").text
+    assert secret not in listed and secret not in detail
+    assert "Nothing delivered yet" in detail
+
+
+def test_a_failing_webhook_is_paused_on_the_page_then_resumed_redelivered_and_deleted(
+        dashboard: Dashboard, outlook: str, base: str, api: httpx.Client,
+        xkit_environment: XkitEnvironment, platform: PlatformCredentials) -> None:
+    with WebhookReceiver(default_status=503) as receiver:
+        webhook = api.post("/api/platform/webhooks", json={"url": receiver.url}).json()
+        page = f"{base}/webhooks/{webhook['id']}"
+        ada = seed_connection(xkit_environment, platform, "user-42")
+        # Disconnecting in the dashboard is announced like any removal.
+        dashboard.submit(f"{base}/connections/{ada['connection_id']}/disconnect")
+        receiver.wait_until(lambda r: len(r.snapshot()) == 4, what="four failed attempts")
+        wait_until_true(lambda: api.get(f"/api/platform/webhooks/{webhook['id']}")
+                        .json()["paused"])
+
+        warning = dashboard.get(f"{base}/webhooks").text
+        assert f"{receiver.url} is paused." in warning and "HTTP 503" in warning
+        detail = dashboard.get(page).text
+        for shown in ("Paused", "connection.disabled", "failed", "<code>503</code>",
+                      "receiver is down", "Resume and send 1 waiting"):
+            assert shown in detail, shown
+        assert "Redeliver</button>" not in detail, "resume first, which sends it anyway"
+
+        receiver.default_status = 200
+        resumed = dashboard.submit(page, action=f"{page}/resume")
+        assert resumed.status_code == 303 and resumed.headers["location"] == page
+        assert "Webhook resumed: 1 deliveries queued." in dashboard.get(page).text
+        receiver.wait_until(lambda r: len(r.accepted()) == 1, what="the delivery after resume")
+        wait_until_true(lambda: "<code>200</code>" in dashboard.get(page).text)
+
+        delivery_id = api.get(f"/api/platform/webhooks/{webhook['id']}/deliveries") \
+            .json()["deliveries"][0]["id"]
+        again = dashboard.submit(page, action=f"{page}/deliveries/{delivery_id}/redeliver")
+        assert again.status_code == 303
+        receiver.wait_until(lambda r: len(r.accepted()) == 2, what="the redelivery")
+        assert receiver.accepted()[0].event_id == receiver.accepted()[1].event_id
+
+        rotated = dashboard.submit(page, action=f"{page}/rotate-secret")
+        assert rotated.status_code == 200 and secret_on(rotated).startswith("whsec_")
+
+        confirm = dashboard.get(f"{page}/delete")
+        assert "Delete the webhook to" in confirm.text
+        deleted = dashboard.submit(f"{page}/delete")
+        assert deleted.headers["location"] == f"{base}/webhooks"
+        assert "No webhooks yet." in dashboard.get(f"{base}/webhooks").text
+        assert dashboard.get(page).status_code == 404
+
+
+def wait_until_true(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never became true"
+        time.sleep(0.1)

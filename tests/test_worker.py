@@ -5,6 +5,7 @@ worker died, but never while the same event is still being delivered to it."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from tests.support.webhooks import (
 )
 from tests.support.xkit import XkitEnvironment
 from xkit.client import verify_webhook
+from xkit.crypto import EncryptionKey
 from xkit.settings import Settings
 
 
@@ -108,3 +110,26 @@ def test_two_workers_share_1000_events_without_sending_one_twice_at_once(
 def test_a_lease_shorter_than_a_delivery_is_refused() -> None:
     with pytest.raises(ValueError, match="XKIT_WORKER_LEASE_SECONDS"):
         Settings(worker_lease_seconds=5, webhook_timeout_seconds=10)
+
+
+def test_signing_secrets_are_rotated_with_the_encryption_key(
+        fresh_environment: XkitEnvironment, tmp_path: Path) -> None:
+    with WebhookReceiver() as receiver:
+        outbox = seed_outbox(fresh_environment, receiver.url, 1)
+        old_spec = fresh_environment.encryption_keys
+        new_key = EncryptionKey.generate()
+        fresh_environment.encryption_keys = f"{new_key.to_spec()},{old_spec}"
+        rotated = fresh_environment.run_cli("keys", "rotate-encryption")
+        assert rotated.returncode == 0, rotated.stderr
+        assert re.search(r"webhook_subscriptions.signing_secret\s+re-encrypted\s+1",
+                         rotated.stdout), rotated.stdout
+        fresh_environment.encryption_keys = new_key.to_spec()  # the old key is gone
+
+        worker = start_worker(fresh_environment, tmp_path / "worker.log")
+        try:
+            receiver.wait_until(lambda r: len(r.accepted()) == 1, what="the delivery")
+        finally:
+            worker.stop()
+        delivered = receiver.accepted()[0]
+        verify_webhook(delivered.body, delivered.headers["xkit-signature"],
+                       outbox.signing_secret)

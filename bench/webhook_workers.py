@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 from tests.support.database import backend, temporary_database
-from tests.support.webhooks import WebhookReceiver, seed_outbox, start_worker
+from tests.support.webhooks import WebhookReceiver, deliver_with_workers, seed_outbox
 from tests.support.xkit import XkitEnvironment
 
 
@@ -32,17 +31,10 @@ def main() -> None:
             WebhookReceiver(hold_seconds=args.hold_ms / 1000) as receiver:
         environment = XkitEnvironment.new(Path(directory) / "data", url)
         outbox = seed_outbox(environment, receiver.url, args.events)
-        started = time.monotonic()
-        workers = [start_worker(environment, Path(directory) / f"worker-{n}.log",
-                                XKIT_WORKER_BATCH_SIZE=str(args.batch), XKIT_LOG_LEVEL="warning")
-                   for n in range(args.workers)]
-        try:
-            receiver.wait_until(lambda r: r.accepted_event_ids() == set(outbox.event_ids),
-                                timeout=600, what="every event")
-            elapsed = time.monotonic() - started
-        finally:
-            for worker in workers:
-                worker.stop()
+        elapsed, _ = deliver_with_workers(environment, receiver, outbox, Path(directory),
+                                          workers=args.workers, timeout=600,
+                                          XKIT_WORKER_BATCH_SIZE=str(args.batch),
+                                          XKIT_LOG_LEVEL="warning")
         requests = len(receiver.snapshot())
         print(f"{backend()}: {args.workers} worker(s), batch {args.batch}, receiver "
               f"{args.hold_ms:g} ms: {args.events} events in {elapsed:.1f} s "

@@ -29,7 +29,9 @@ from xkit.web.admin import routes
 
 PARAMS = {"connector_slug": "outlook-email", "publishable_key": "xkit_pk_nope",
           "context_id": "00000000-0000-0000-0000-000000000000",
-          "connection_id": "00000000-0000-0000-0000-000000000000"}
+          "connection_id": "00000000-0000-0000-0000-000000000000",
+          "webhook_id": "00000000-0000-0000-0000-000000000000",
+          "delivery_id": "00000000-0000-0000-0000-000000000000"}
 
 
 def dashboard_requests(platform_slug: str) -> Iterator[tuple[str, str]]:

@@ -104,6 +104,7 @@ def test_a_new_connection_arrives_signed_and_verifiable(
     assert listed[0]["deliveries"] == {"pending": 0, "delivered": 1, "failed": 0}
     assert secret not in api.get(f"/api/platform/webhooks/{webhook['id']}").text
     assert secret.encode() not in raw_dump(xkit_environment.database_url)
+    assert secret not in xkit_server.output()
 
 
 def test_a_revoked_grant_and_a_reconnect_are_announced(

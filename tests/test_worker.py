@@ -16,6 +16,7 @@ import pytest
 from tests.support.database import backend
 from tests.support.webhooks import (
     WebhookReceiver,
+    deliver_with_workers,
     delivery_states,
     seed_outbox,
     start_worker,
@@ -86,16 +87,8 @@ def test_two_workers_share_1000_events_without_sending_one_twice_at_once(
         fresh_environment: XkitEnvironment, tmp_path: Path) -> None:
     with WebhookReceiver(hold_seconds=0.01) as receiver:
         outbox = seed_outbox(fresh_environment, receiver.url, 1000)
-        started = time.monotonic()
-        workers = [start_worker(fresh_environment, tmp_path / f"worker-{n}.log")
-                   for n in (1, 2)]
-        try:
-            receiver.wait_until(lambda r: r.accepted_event_ids() == set(outbox.event_ids),
-                                timeout=120, what="all 1,000 events")
-            elapsed = time.monotonic() - started
-        finally:
-            for worker in workers:
-                worker.stop()
+        elapsed, workers = deliver_with_workers(fresh_environment, receiver, outbox, tmp_path,
+                                                workers=2, timeout=120)
         print(f"two workers delivered 1,000 events in {elapsed:.1f} s "
               f"({1000 / elapsed:.0f}/s, {len(receiver.snapshot())} requests)")
         assert receiver.overlapping == []

@@ -68,7 +68,12 @@ class Worker:
         try:
             await asyncio.gather(*loops)
         finally:
-            released = await webhook_delivery.release(self.runtime.sessions, self.id)
+            try:
+                released = await webhook_delivery.release(self.runtime.sessions, self.id)
+            except Exception as exc:  # the database is gone: the leases lapse on their own
+                log.warning("worker %s could not hand its leases back (%s)", self.id,
+                            type(exc).__name__)
+                released = 0
             await http.aclose()
             log.info("worker %s stopped%s", self.id,
                      f"; handed back {released} unsent deliveries" if released else "")

@@ -211,3 +211,21 @@ def start_worker(environment: XkitEnvironment, log_path: Path,
     return ManagedProcess([sys.executable, "-m", "xkit", "worker"],
                           env={**environment.variables(), **WORKER_SETTINGS, **settings},
                           log_path=log_path)
+
+
+def deliver_with_workers(environment: XkitEnvironment, receiver: WebhookReceiver,
+                         outbox: Outbox, log_dir: Path, *, workers: int, timeout: float,
+                         **settings: str) -> tuple[float, list[ManagedProcess]]:
+    """Start ``workers`` workers and wait until the receiver accepted every event of
+    ``outbox``. Returns the seconds it took (start-up included) and the stopped workers,
+    whose output can still be read."""
+    started = time.monotonic()
+    running = [start_worker(environment, log_dir / f"worker-{n}.log", **settings)
+               for n in range(1, workers + 1)]
+    try:
+        receiver.wait_until(lambda r: r.accepted_event_ids() == set(outbox.event_ids),
+                            timeout=timeout, what=f"all {len(outbox.event_ids)} events")
+        return time.monotonic() - started, running
+    finally:
+        for worker in running:
+            worker.stop()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.webhooks import WebhookReceiver
 from tests.support.xkit import PlatformCredentials, XkitServer
 from xkit.client import (
     AsyncXkit,
@@ -108,3 +109,35 @@ def test_verify_webhook_accepts_good_and_refuses_bad_signatures() -> None:
     ]:
         with pytest.raises(WebhookVerificationError):
             verify_webhook(bad_body, bad_header, secret)
+
+
+def test_webhooks_through_the_sdk(sdk: Xkit, connected: dict[str, str],
+                                  platform: PlatformCredentials,
+                                  xkit_server: XkitServer) -> None:
+    with WebhookReceiver() as receiver:
+        webhook = sdk.create_webhook(receiver.url, events=["connection.disabled"],
+                                     description="sdk")
+        assert webhook.signing_secret and webhook.events == ["connection.disabled"]
+        assert [w.id for w in sdk.list_webhooks()] == [webhook.id]
+        assert sdk.list_webhooks()[0].signing_secret is None
+
+        sdk.delete_connection(sdk.get_connection("user-1", "outlook-email").id)
+        removed = receiver.wait_for_event("connection.disabled")
+        sdk.verify_webhook(removed.body, removed.headers["xkit-signature"],
+                           webhook.signing_secret)
+        deadline = time.monotonic() + 10
+        while (log := sdk.webhook_deliveries(webhook.id))[0]["status"] != "delivered":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert sdk.redeliver(webhook.id, log[0]["id"])["status"] == "pending"
+        receiver.wait_until(lambda r: len(r.accepted()) == 2, what="the redelivery")
+
+        async def from_async() -> list[str]:
+            async with AsyncXkit(xkit_server.url, platform.publishable_key,
+                                 platform.secret_key) as client:
+                listed = [w.id for w in await client.list_webhooks()]
+                await client.delete_webhook(webhook.id)
+                return listed
+
+        assert asyncio.run(from_async()) == [webhook.id]
+        assert sdk.list_webhooks() == []

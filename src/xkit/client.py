@@ -31,6 +31,7 @@ __all__ = [
     "AsyncXkit",
     "Connection",
     "Context",
+    "Webhook",
     "NotFound",
     "ProviderUnavailable",
     "ReconnectRequired",
@@ -110,6 +111,35 @@ def _connection(body: dict[str, Any]) -> Connection:
         account_label=authorization.get("display_label"),
         extras=authorization.get("extras") or {},
     )
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A webhook subscription; ``signing_secret`` is set only right after creating it."""
+
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    paused: bool
+    paused_reason: str | None
+    signing_secret: str | None = None
+
+
+def _webhook(body: dict[str, Any]) -> Webhook:
+    return Webhook(id=body["id"], url=body["url"], events=list(body.get("events") or []),
+                   enabled=bool(body.get("enabled")), paused=bool(body.get("paused")),
+                   paused_reason=body.get("paused_reason"),
+                   signing_secret=body.get("signing_secret"))
+
+
+def _webhook_body(url: str, events: list[str] | None, description: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"url": url}
+    if events is not None:
+        body["events"] = events
+    if description is not None:
+        body["description"] = description
+    return body
 
 
 def _token_of(connection: Connection) -> str:
@@ -234,6 +264,30 @@ class Xkit:
             method, f"/api/platform/proxy/{connection_id}/{path.lstrip('/')}", **options
         )
 
+    def create_webhook(self, url: str, *, events: list[str] | None = None,
+                       description: str | None = None) -> Webhook:
+        """Subscribe ``url``; the result's ``signing_secret`` is the only copy you get."""
+        return _webhook(self._json("POST", "/api/platform/webhooks",
+                                   json=_webhook_body(url, events, description)))
+
+    def list_webhooks(self) -> list[Webhook]:
+        return [_webhook(w) for w in self._json("GET", "/api/platform/webhooks")["webhooks"]]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._json("DELETE", f"/api/platform/webhooks/{webhook_id}")
+
+    def webhook_deliveries(self, webhook_id: str, *,
+                           status: str | None = None) -> list[dict[str, Any]]:
+        """The delivery log, newest first."""
+        params = {"status": status} if status else None
+        body = self._json("GET", f"/api/platform/webhooks/{webhook_id}/deliveries",
+                          params=params)
+        return list(body["deliveries"])
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+        return self._json(  # type: ignore[no-any-return]
+            "POST", f"/api/platform/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
+
     @staticmethod
     def verify_webhook(
         body: bytes, signature_header: str | None, secret: str, **options: Any
@@ -311,6 +365,29 @@ class AsyncXkit:
         return await self._http.request(
             method, f"/api/platform/proxy/{connection_id}/{path.lstrip('/')}", **options
         )
+
+    async def create_webhook(self, url: str, *, events: list[str] | None = None,
+                             description: str | None = None) -> Webhook:
+        return _webhook(await self._json("POST", "/api/platform/webhooks",
+                                         json=_webhook_body(url, events, description)))
+
+    async def list_webhooks(self) -> list[Webhook]:
+        body = await self._json("GET", "/api/platform/webhooks")
+        return [_webhook(w) for w in body["webhooks"]]
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        await self._json("DELETE", f"/api/platform/webhooks/{webhook_id}")
+
+    async def webhook_deliveries(self, webhook_id: str, *,
+                                 status: str | None = None) -> list[dict[str, Any]]:
+        params = {"status": status} if status else None
+        body = await self._json("GET", f"/api/platform/webhooks/{webhook_id}/deliveries",
+                                params=params)
+        return list(body["deliveries"])
+
+    async def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
+        return await self._json(  # type: ignore[no-any-return]
+            "POST", f"/api/platform/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
 
     @staticmethod
     def verify_webhook(

@@ -516,6 +516,16 @@ def test_adding_a_webhook_shows_its_secret_once_and_refuses_bad_urls_inline(
     assert secret not in listed and secret not in detail
     assert "Nothing delivered yet" in detail
 
+    page = f"{base}/webhooks/{webhook['id']}"
+    bad = dashboard.submit(page, data={"url": "https://me:pw@example.com/in"})
+    assert bad.status_code == 422 and "user name or password" in inline_error(bad, "url")
+    saved = dashboard.submit(page, data={"url": "http://127.0.0.1:9/hooks",
+                                         "description": "all of them"})
+    assert saved.status_code == 303
+    changed = api.get(f"/api/platform/webhooks/{webhook['id']}").json()
+    assert (changed["events"], changed["description"], changed["enabled"]) \
+        == ([], "all of them", False)
+
 
 def test_a_failing_webhook_is_paused_on_the_page_then_resumed_redelivered_and_deleted(
         dashboard: Dashboard, outlook: str, base: str, api: httpx.Client,

@@ -5,6 +5,7 @@ worker died, but never while the same event is still being delivered to it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import signal
 import time
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 
 from tests.support.database import backend
 from tests.support.webhooks import (
@@ -24,6 +26,10 @@ from tests.support.webhooks import (
 from tests.support.xkit import XkitEnvironment
 from xkit.client import verify_webhook
 from xkit.crypto import EncryptionKey
+from xkit.db.models import WebhookDelivery, WebhookEvent
+from xkit.db.types import utcnow
+from xkit.runtime import Runtime
+from xkit.services.webhook_delivery import prune_outbox
 from xkit.settings import Settings
 
 
@@ -126,3 +132,28 @@ def test_signing_secrets_are_rotated_with_the_encryption_key(
         delivered = receiver.accepted()[0]
         verify_webhook(delivered.body, delivered.headers["xkit-signature"],
                        outbox.signing_secret)
+
+
+def test_old_events_are_forgotten_once_nothing_waits_to_send_them(
+        fresh_environment: XkitEnvironment) -> None:
+    outbox = seed_outbox(fresh_environment, "http://127.0.0.1:9/unused", 3)
+    delivered, waiting, recent = outbox.event_ids
+
+    async def age_and_prune(runtime: Runtime) -> tuple[int, set[str]]:
+        async with runtime.sessions() as session:
+            old = utcnow() - dt.timedelta(days=40)
+            await session.execute(update(WebhookEvent)
+                                  .where(WebhookEvent.id.in_([delivered, waiting]))
+                                  .values(created_at=old))
+            await session.execute(update(WebhookDelivery)
+                                  .where(WebhookDelivery.event_id.in_([delivered, recent]))
+                                  .values(status="delivered"))
+            await session.commit()
+            pruned = await prune_outbox(session, older_than=dt.timedelta(days=30))
+            left = set((await session.scalars(select(WebhookEvent.id))).all())
+        return pruned, left
+
+    pruned, left = fresh_environment.with_runtime(age_and_prune)
+    assert (pruned, left) == (1, {waiting, recent})
+    assert delivery_states(fresh_environment, outbox.subscription_id)["by_status"] == {
+        "pending": 1, "delivered": 1}

@@ -125,15 +125,15 @@ def connected(
     microsoft: MicrosoftEmulator,
 ) -> dict[str, str]:
     """user-1 connected to Outlook with an access token that xkit must refresh before use
-    (it lives 200 s, under the 300 s xkit guarantees)."""
+    (it lives 200 s, under the 300 s xkit guarantees), and the connector app's secret."""
     microsoft.configure(access_token_lifetime=200)
-    outlook_connector(api, xkit_server, platform, microsoft)
+    app = outlook_connector(api, xkit_server, platform, microsoft)["app"]
     user = microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
     end_user = new_end_user(xkit_server, platform, "user-1")
     _, to_provider = end_user.start_popup("outlook-email")
     assert follow_provider(to_provider, microsoft).status_code == 200
     microsoft.configure(access_token_lifetime=3600)
-    return {"user_id": user["id"]}
+    return {"user_id": user["id"], "client_secret": app["secrets"][0]}
 
 
 @pytest.fixture(scope="module")

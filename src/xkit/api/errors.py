@@ -4,6 +4,7 @@ with a traceback, and no error echoes the input it refused (it may hold a secret
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -61,6 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = (
             {"WWW-Authenticate": 'Basic realm="xkit", Bearer'} if exc.status_code == 401 else None
         )
+        retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+        if isinstance(retry_after, int | float):
+            headers = {"Retry-After": str(math.ceil(retry_after))}
         return error_response(exc.status_code, exc.code, exc.message, exc.details or None, headers)
 
     @app.exception_handler(RequestValidationError)

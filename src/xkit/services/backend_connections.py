@@ -16,6 +16,7 @@ from xkit.services.catalog import public_connection
 from xkit.services.connections import ConnectionView
 from xkit.services.provider_http import oauth_client
 from xkit.services.tokens import (
+    AuthorizationGone,
     TokenDeps,
     fresh_authorization,
     healthiest_authorization,
@@ -63,6 +64,48 @@ async def context_connection_with_token(
     force_refresh: bool = False,
 ) -> dict[str, Any]:
     context = await _context(session, platform_id, external_id)
+    for last_try in (False, True):
+        authorization_id = await _healthiest(session, context, connector_slug)
+        await session.commit()  # give the pooled connection back while a refresh may run
+        try:
+            authorization = await fresh_authorization(deps, authorization_id, force=force_refresh)
+        except AuthorizationGone:
+            if last_try:
+                raise
+            continue  # reconnected or removed meanwhile: look again
+        await record_use(deps, authorization)
+        view = await connections.get_connection(session, platform_id, authorization.connection_id)
+        return describe(view, authorization, deps)
+    raise AssertionError("unreachable")
+
+
+async def connection_with_token(
+    session: AsyncSession,
+    deps: TokenDeps,
+    platform_id: str,
+    connection_id: str,
+    *,
+    force_refresh: bool = False,
+) -> dict[str, Any]:
+    for last_try in (False, True):
+        view = await connections.get_connection(session, platform_id, connection_id)
+        if view.authorization is None:
+            raise NotFound("this connection has no authorization yet", code="connection_not_found")
+        await session.commit()  # give the pooled connection back while a refresh may run
+        try:
+            authorization = await fresh_authorization(
+                deps, view.authorization.id, force=force_refresh
+            )
+        except AuthorizationGone:
+            if last_try:
+                raise
+            continue  # reconnected meanwhile: its new authorization is the one to use
+        await record_use(deps, authorization)
+        return describe(view, authorization, deps)
+    raise AssertionError("unreachable")
+
+
+async def _healthiest(session: AsyncSession, context: Context, connector_slug: str) -> str:
     connection_ids = list(
         (
             await session.scalars(
@@ -79,31 +122,10 @@ async def context_connection_with_token(
     authorization_id = await healthiest_authorization(session, connection_ids)
     if authorization_id is None:
         raise NotFound(
-            f"context {external_id!r} has no {connector_slug!r} connection",
+            f"context {context.external_id!r} has no {connector_slug!r} connection",
             code="connection_not_found",
         )
-    await session.commit()  # give the pooled connection back while a refresh may run
-    authorization = await fresh_authorization(deps, authorization_id, force=force_refresh)
-    await record_use(deps, authorization)
-    view = await connections.get_connection(session, platform_id, authorization.connection_id)
-    return describe(view, authorization, deps)
-
-
-async def connection_with_token(
-    session: AsyncSession,
-    deps: TokenDeps,
-    platform_id: str,
-    connection_id: str,
-    *,
-    force_refresh: bool = False,
-) -> dict[str, Any]:
-    view = await connections.get_connection(session, platform_id, connection_id)
-    if view.authorization is None:
-        raise NotFound("this connection has no authorization yet", code="connection_not_found")
-    await session.commit()  # give the pooled connection back while a refresh may run
-    authorization = await fresh_authorization(deps, view.authorization.id, force=force_refresh)
-    await record_use(deps, authorization)
-    return describe(view, authorization, deps)
+    return authorization_id
 
 
 async def list_context_connections(

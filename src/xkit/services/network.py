@@ -1,6 +1,11 @@
 """Which hosts xkit may call on someone's behalf: public addresses only, unless the operator
 allows private ones. The proxy and webhook deliveries both reach URLs that a developer (not the
-operator) chose, so neither may become a way into the network xkit runs in (SSRF)."""
+operator) chose, so neither may become a way into the network xkit runs in (SSRF).
+
+The check returns the vetted address, and :func:`pinned` aims the request at it: resolving the
+name again when connecting would let a DNS answer that changes in between (rebinding) send the
+request inside after all.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
+
+import httpx
 
 
 class UnresolvableHost(Exception):
@@ -18,17 +25,16 @@ class NonPublicAddress(Exception):
     """The host resolves to a loopback, private, link-local or otherwise non-public address."""
 
 
-async def check_public_address(url: str, *, allow_private: bool) -> None:
-    """Raise unless every address ``url``'s host resolves to is public (or private is allowed).
-
-    Resolving here and connecting later leaves a window for DNS rebinding; the check still
-    stops the plain cases (``http://10.0.0.5/``, ``http://localhost/``, metadata services)."""
+async def vetted_address(url: str, *, allow_private: bool) -> str | None:
+    """The public address to send ``url``'s request to (``None`` when private networks are
+    allowed: then the name is resolved as usual). Raises unless every address is public."""
     if allow_private:
-        return
+        return None
     host = urlsplit(url).hostname or ""
-    for address in await addresses_of(host):
-        if not address.is_global or address.is_multicast:
-            raise NonPublicAddress(host)
+    addresses = await addresses_of(host)
+    if not addresses or any(not a.is_global or a.is_multicast for a in addresses):
+        raise NonPublicAddress(host)
+    return str(addresses[0])
 
 
 async def addresses_of(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
@@ -37,3 +43,15 @@ async def addresses_of(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6
     except (socket.gaierror, UnicodeError):
         raise UnresolvableHost(host) from None
     return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+def pinned(url: str, address: str | None,
+           headers: dict[str, str]) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
+    """(URL, headers, httpx extensions) that connect to ``address`` while Host and TLS (SNI
+    and the certificate check) keep the name."""
+    target = httpx.URL(url)
+    if address is None:
+        return target, headers, {}
+    return (target.copy_with(host=address),
+            {**headers, "host": target.netloc.decode("ascii")},
+            {"sni_hostname": target.host})

@@ -15,9 +15,10 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
+from xkit.oauth.errors import parse_retry_after
 from xkit.services.authorizations import decrypt_from, effective_settings
 from xkit.services.connections import ConnectionView
-from xkit.services.network import NonPublicAddress, UnresolvableHost, check_public_address
+from xkit.services.network import NonPublicAddress, UnresolvableHost, pinned, vetted_address
 from xkit.services.tokens import TokenDeps, fresh_authorization, record_use
 
 FORWARDED_REQUEST_HEADERS = frozenset(
@@ -101,10 +102,11 @@ def target_url(base_url: str, path: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def check_target(url: str, *, allow_private: bool) -> None:
-    """Refuse loopback, private, link-local and other non-public targets (SSRF)."""
+async def check_public_address(url: str, *, allow_private: bool) -> str | None:
+    """Refuse loopback, private, link-local and other non-public targets (SSRF); returns the
+    vetted address the request must go to (``None`` when private networks are allowed)."""
     try:
-        await check_public_address(url, allow_private=allow_private)
+        return await vetted_address(url, allow_private=allow_private)
     except UnresolvableHost as exc:
         raise UpstreamUnreachable(f"cannot resolve {exc}") from None
     except NonPublicAddress as exc:
@@ -129,7 +131,7 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    await check_target(url, allow_private=allow_private)
+    pinned_address = await check_public_address(url, allow_private=allow_private)
     template_headers = (
         {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
     )
@@ -147,14 +149,17 @@ async def forward(
             url,
             {**headers, "authorization": f"Bearer {token}"},
             request.body,
+            pinned_address=pinned_address,
         )
         if upstream.status_code == 401 and not refreshed and request.replayable:
             await upstream.aclose()
             refreshed = True
-            authorization = await fresh_authorization(deps, authorization.id, force=True)
+            authorization = await fresh_authorization(
+                deps, authorization.id, force=True, rejected=authorization
+            )
             continue
         if upstream.status_code == 429 and not throttled and request.replayable:
-            wait = _retry_after(upstream.headers.get("retry-after"))
+            wait = parse_retry_after(upstream.headers.get("retry-after"))
             if wait is not None and wait <= MAX_RETRY_AFTER_SECONDS:
                 await upstream.aclose()
                 throttled = True
@@ -173,10 +178,19 @@ async def forward(
 
 
 async def _send(
-    http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: bytes
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | AsyncIterator[bytes],
+    *,
+    pinned_address: str | None,
 ) -> httpx.Response:
     try:
-        request = http.build_request(method, url, headers=headers, content=body or None)
+        target, headers, extensions = pinned(url, pinned_address, headers)
+        request = http.build_request(
+            method, target, headers=headers, content=body or None, extensions=extensions
+        )
         return await http.send(request, stream=True)
     except httpx.TimeoutException:
         raise UpstreamUnreachable(
@@ -184,13 +198,6 @@ async def _send(
         ) from None
     except httpx.HTTPError as exc:
         raise UpstreamUnreachable(f"could not reach the provider ({type(exc).__name__})") from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def check_method(method: str) -> str:

@@ -27,6 +27,7 @@ from xkit.db.models import Authorization, Connection, Connector
 from xkit.db.types import utcnow
 from xkit.services.authorizations import ACTIVE
 from xkit.services.tokens import (
+    ProviderRefused,
     ProviderUnavailable,
     ReconnectRequired,
     TokenDeps,
@@ -124,7 +125,7 @@ async def run_upkeep(deps: TokenDeps, *, refresh_ahead: dt.timedelta,
                     report.refreshed_ahead += 1
             except ReconnectRequired:
                 report.need_reconnect += 1  # tokens.py recorded connection.error
-            except ProviderUnavailable as exc:
+            except (ProviderUnavailable, ProviderRefused) as exc:
                 report.provider_failures += 1
                 log.info("upkeep of authorization %s postponed: %s", authorization_id, exc)
 

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from xkit.crypto import Keyring
 from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.types import utcnow
-from xkit.services.network import NonPublicAddress, UnresolvableHost, check_public_address
+from xkit.services.network import NonPublicAddress, UnresolvableHost, pinned, vetted_address
 from xkit.services.webhooks import DELIVERED, FAILED, PENDING, signing_secret
 from xkit.webhook_signature import (
     EVENT_ID_HEADER,
@@ -161,7 +161,7 @@ async def post(http: httpx.AsyncClient, policy: DeliveryPolicy, url: str, event:
         return Attempt(ok, code, error, int((time.monotonic() - started) * 1000))
 
     try:
-        await check_public_address(url, allow_private=policy.allow_private_networks)
+        address = await vetted_address(url, allow_private=policy.allow_private_networks)
     except UnresolvableHost as exc:
         return outcome(False, None, f"cannot resolve {exc}")
     except NonPublicAddress as exc:
@@ -175,9 +175,11 @@ async def post(http: httpx.AsyncClient, policy: DeliveryPolicy, url: str, event:
         EVENT_TYPE_HEADER: event.event_type,
         "Xkit-Delivery-Attempt": str(attempt),
     }
+    target, headers, extensions = pinned(url, address, headers)
     try:
-        async with http.stream("POST", url, content=body, headers=headers,
-                               timeout=policy.timeout_seconds) as response:
+        async with http.stream("POST", target, content=body, headers=headers,
+                               timeout=policy.timeout_seconds,
+                               extensions=extensions) as response:
             excerpt = await _excerpt(response)
     except httpx.TimeoutException:
         return outcome(False, None, f"no answer within {policy.timeout_seconds:g} s")

@@ -21,12 +21,7 @@ from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.services import audit
 from xkit.services.events import EVENT_TYPES
 from xkit.services.keyring import column_aad
-from xkit.services.network import (
-    NonPublicAddress,
-    UnresolvableHost,
-    addresses_of,
-    check_public_address,
-)
+from xkit.services.network import NonPublicAddress, UnresolvableHost, addresses_of, vetted_address
 from xkit.services.validation import check_http_url, check_length
 
 SECRET_PREFIX = "whsec_"
@@ -82,7 +77,7 @@ async def check_url(url: object, *, allow_private: bool) -> str:
         raise InvalidInput("url must not carry a user name or password; receivers check the "
                            "signature instead", details={"field": "url"})
     try:
-        await check_public_address(url, allow_private=allow_private)
+        await vetted_address(url, allow_private=allow_private)
         await addresses_of(parts.hostname or "")  # a typo is caught now, not a day of retries
     except UnresolvableHost:
         raise InvalidInput(f"the host {parts.hostname} cannot be resolved",

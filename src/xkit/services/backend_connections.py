@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError
 from xkit.services import connections, events
-from xkit.services.authorizations import decrypt_from, effective_settings
+from xkit.services.authorizations import ACTIVE, decrypt_from, effective_settings
 from xkit.services.catalog import public_connection
-from xkit.services.connections import ConnectionView
+from xkit.services.connections import ConnectionView, current_authorizations
 from xkit.services.provider_http import oauth_client
-from xkit.services.tokens import TokenDeps, fresh_authorization, healthiest_authorization
+from xkit.services.tokens import TokenDeps, fresh_authorization, healthiest, needs_refresh
 
 
 def describe(
@@ -57,28 +57,53 @@ async def context_connection_with_token(
     *,
     force_refresh: bool = False,
 ) -> dict[str, Any]:
-    context = await _context(session, platform_id, external_id)
-    connection_ids = list(
-        (
-            await session.scalars(
-                select(Connection.id)
-                .join(Connector, Connector.id == Connection.connector_id)
-                .where(
-                    Connection.context_id == context.id,
-                    Connector.slug == connector_slug,
+    """The context's healthiest connection to the connector, with a fresh access token.
+
+    This is the call on every backend's hot path, so the common case — an active token that
+    needs no refresh — is answered from one query; only a refresh takes the slower road
+    through :func:`fresh_authorization` (and its own sessions)."""
+    rows = (
+        await session.execute(
+            select(Context, Connection, Connector, Authorization)
+            .select_from(Context)
+            .outerjoin(
+                Connection,
+                and_(
+                    Connection.context_id == Context.id,
                     Connection.enabled.is_(True),
-                )
+                    Connection.connector_id.in_(
+                        select(Connector.id).where(
+                            Connector.platform_id == platform_id, Connector.slug == connector_slug
+                        )
+                    ),
+                ),
             )
-        ).all()
-    )
-    authorization_id = await healthiest_authorization(session, connection_ids)
-    if authorization_id is None:
+            .outerjoin(Connector, Connector.id == Connection.connector_id)
+            .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+            .where(Context.platform_id == platform_id, Context.external_id == external_id)
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
+    found = [row.Authorization for row in rows if row.Authorization is not None]
+    chosen = healthiest(found)
+    if chosen is None:
         raise NotFound(
             f"context {external_id!r} has no {connector_slug!r} connection",
             code="connection_not_found",
         )
+    if chosen.status == ACTIVE and not force_refresh and not needs_refresh(
+        chosen, deps.min_validity
+    ):
+        row = next(r for r in rows if r.Authorization is chosen)
+        current = current_authorizations(
+            a for a in found if a.connection_id == chosen.connection_id
+        )
+        view = ConnectionView(connection=row.Connection, connector=row.Connector,
+                              context=row.Context, authorization=current.get(chosen.connection_id))
+        return describe(view, chosen, deps)
     await session.commit()  # give the pooled connection back while a refresh may run
-    authorization = await fresh_authorization(deps, authorization_id, force=force_refresh)
+    authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
     view = await connections.get_connection(session, platform_id, authorization.connection_id)
     return describe(view, authorization, deps)
 
@@ -94,6 +119,10 @@ async def connection_with_token(
     view = await connections.get_connection(session, platform_id, connection_id)
     if view.authorization is None:
         raise NotFound("this connection has no authorization yet", code="connection_not_found")
+    if view.authorization.status == ACTIVE and not force_refresh and not needs_refresh(
+        view.authorization, deps.min_validity
+    ):
+        return describe(view, view.authorization, deps)  # fresh already: no second session
     await session.commit()  # give the pooled connection back while a refresh may run
     authorization = await fresh_authorization(deps, view.authorization.id, force=force_refresh)
     return describe(view, authorization, deps)

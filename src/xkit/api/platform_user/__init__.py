@@ -210,6 +210,7 @@ async def _my_authorization(
     if authorization is None:
         raise NotFound(f"no authorization {authorization_id!r}", code="authorization_not_found")
     view = await _my_connection(session, caller, authorization.connection_id)
+    await authorizations.settle_if_interrupted(session, authorization)
     return authorization, view
 
 

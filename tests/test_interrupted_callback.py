@@ -3,6 +3,7 @@ authorization ends in ``error`` (code ``interrupted``) with a message that says 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import signal
@@ -128,10 +129,8 @@ def test_a_poll_settles_an_interrupted_callback_without_the_sweep(
 
 
 def _quietly_get(url: str) -> None:
-    try:
+    with contextlib.suppress(httpx.HTTPError):  # the server is killed under this request
         httpx.get(url, timeout=60)
-    except httpx.HTTPError:
-        pass  # the server is killed under this request
 
 
 def _wait_for_token_request(microsoft: MicrosoftEmulator) -> None:

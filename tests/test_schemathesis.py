@@ -3,7 +3,8 @@ no input makes the Platform API answer 5xx, and every answer matches the documen
 
 Bounded so the suite stays fast: a few examples per operation. The proxy is left out (it
 forwards to providers; its inputs are tested in test_proxy.py). Hypothesis drives each
-operation's strategy directly: schemathesis's pytest plugin fails on pytest 9 ('Function' has no '_nodeid').
+operation's strategy directly: schemathesis's pytest plugin fails on pytest 9
+('Function' object has no attribute '_nodeid').
 """
 
 from __future__ import annotations

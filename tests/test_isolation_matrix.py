@@ -137,6 +137,8 @@ def test_another_platforms_key_reaches_nothing(
                              "/api/platform", markers)
     assert problems == []
     _victim_unharmed(api, victim)
+    assert victim["access_token"] not in xkit_server.output()
+    assert platform.secret_key not in xkit_server.output()
 
 
 def test_another_platforms_or_contexts_token_reaches_nothing(

@@ -15,19 +15,15 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.flows import FlowTarget, add_users, connect_many, outlook_app
-from bench.seed import CONNECTOR, seed
+from bench.flows import FlowTarget, add_users, connect_many, emulated_installation
+from bench.seed import CONNECTOR
 from bench.support import (
     Server,
-    bench_database,
     machine_description,
     print_table,
     process_cpu_seconds,
     process_rss_mb,
-    production_environment,
 )
-from tests.emulators.microsoft.fixture import MicrosoftEmulator
-from tests.support.processes import free_port
 
 
 def main() -> None:
@@ -39,34 +35,22 @@ def main() -> None:
     print(machine_description())
     with tempfile.TemporaryDirectory(prefix="xkit-bench-") as tmp:
         work = Path(tmp)
-        microsoft = MicrosoftEmulator.launch(work / "microsoft")
-        try:
-            with bench_database(args.database, work) as url:
-                port = free_port()
-                public_url = f"http://127.0.0.1:{port}"
-                fields = outlook_app(microsoft, public_url, "bench")
-                installation = asyncio.run(seed(url, work / "data", connections=0,
-                                                connector_fields=fields,
-                                                public_url=public_url))
-                env = production_environment(url, installation.encryption_keys,
-                                             work / "data", XKIT_PUBLIC_URL=public_url,
-                                             XKIT_CA_BUNDLE=str(microsoft.ca_file))
-                logins = add_users(microsoft, args.flows)
-                server = Server.xkit(env, work / "xkit.log", port=port)
-                try:
-                    target = FlowTarget(server.url, "bench", installation.secret_key, CONNECTOR)
-                    before = [process_cpu_seconds(server.pid),
-                              process_cpu_seconds(microsoft.process.process.pid)]
-                    durations, wall = asyncio.run(connect_many(
-                        target, microsoft, logins, concurrency=args.concurrency))
-                    xkit_cpu = (process_cpu_seconds(server.pid) - before[0]) / wall
-                    emulator_cpu = (process_cpu_seconds(microsoft.process.process.pid)
-                                    - before[1]) / wall
-                    rss = process_rss_mb(server.pid)[1]
-                finally:
-                    server.stop()
-        finally:
-            microsoft.stop()
+        with emulated_installation(work, args.database) as setup:
+            microsoft, installation, env = setup.microsoft, setup.installation, setup.env
+            logins = add_users(microsoft, args.flows)
+            server = Server.xkit(env, work / "xkit.log", port=setup.port)
+            try:
+                target = FlowTarget(server.url, "bench", installation.secret_key, CONNECTOR)
+                before = [process_cpu_seconds(server.pid),
+                          process_cpu_seconds(microsoft.process.process.pid)]
+                durations, wall = asyncio.run(connect_many(
+                    target, microsoft, logins, concurrency=args.concurrency))
+                xkit_cpu = (process_cpu_seconds(server.pid) - before[0]) / wall
+                emulator_cpu = (process_cpu_seconds(microsoft.process.process.pid)
+                                - before[1]) / wall
+                rss = process_rss_mb(server.pid)[1]
+            finally:
+                server.stop()
     durations.sort()
     p99 = durations[min(len(durations) - 1, int(len(durations) * 0.99))]
     print_table(f"Connect flows ({args.database}, {args.flows} flows, {args.concurrency} at a time;"

@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 
+from bench.seed import Installation, seed
+from bench.support import bench_database, production_environment
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.processes import free_port
 
 APP_ORIGIN = "https://app.bench.test"
 
@@ -24,6 +30,34 @@ class FlowTarget:
     platform_slug: str
     secret_key: str
     connector: str
+
+
+@dataclass(frozen=True)
+class EmulatedInstallation:
+    """An empty installation whose Outlook connector signs in at the emulator."""
+
+    microsoft: MicrosoftEmulator
+    installation: Installation
+    env: dict[str, str]  # for every xkit server of the installation
+    port: int  # the first server's: the public URL registered at the emulator
+
+
+@contextmanager
+def emulated_installation(work: Path, database: str) -> Iterator[EmulatedInstallation]:
+    microsoft = MicrosoftEmulator.launch(work / "microsoft")
+    try:
+        with bench_database(database, work) as url:
+            port = free_port()
+            public_url = f"http://127.0.0.1:{port}"  # a load balancer's address, with replicas
+            installation = asyncio.run(seed(
+                url, work / "data", connections=0, public_url=public_url,
+                connector_fields=outlook_app(microsoft, public_url, "bench")))
+            env = production_environment(url, installation.encryption_keys, work / "data",
+                                         XKIT_PUBLIC_URL=public_url,
+                                         XKIT_CA_BUNDLE=str(microsoft.ca_file))
+            yield EmulatedInstallation(microsoft, installation, env, port)
+    finally:
+        microsoft.stop()
 
 
 def outlook_app(microsoft: MicrosoftEmulator, public_url: str, platform_slug: str) -> dict:

@@ -23,18 +23,14 @@ from pathlib import Path
 
 import httpx
 
-from bench.flows import FlowTarget, add_users, connect_many, outlook_app
-from bench.seed import CONNECTOR, seed
+from bench.flows import FlowTarget, add_users, connect_many, emulated_installation
+from bench.seed import CONNECTOR
 from bench.support import (
     Server,
-    bench_database,
     machine_description,
     print_table,
     process_cpu_seconds,
-    production_environment,
 )
-from tests.emulators.microsoft.fixture import MicrosoftEmulator
-from tests.support.processes import free_port
 
 CONCURRENCY = 64
 
@@ -79,23 +75,12 @@ def main() -> None:
     print(machine_description())
     with tempfile.TemporaryDirectory(prefix="xkit-bench-") as tmp:
         work = Path(tmp)
-        microsoft = MicrosoftEmulator.launch(work / "microsoft")
         servers: list[Server] = []
-        try:
+        with emulated_installation(work, "postgresql") as setup:
+            microsoft, installation, env = setup.microsoft, setup.installation, setup.env
             microsoft.configure(access_token_lifetime=200, strict_rotation=True)
-            with bench_database("postgresql", work) as url:
-                port = free_port()
-                public_url = f"http://127.0.0.1:{port}"  # the load balancer's address
-                fields = outlook_app(microsoft, public_url, "bench")
-                installation = asyncio.run(seed(url, work / "data", connections=0,
-                                                connector_fields=fields,
-                                                public_url=public_url))
-                env = production_environment(
-                    url, installation.encryption_keys, work / "data",
-                    XKIT_PUBLIC_URL=public_url, XKIT_CA_BUNDLE=str(microsoft.ca_file),
-                    # 3 processes x 15 stay well inside PostgreSQL's 100 connections
-                    XKIT_DATABASE_POOL_SIZE="10", XKIT_DATABASE_MAX_OVERFLOW="5")
-                servers.append(Server.xkit(env, work / "xkit-0.log", port=port))
+            try:
+                servers.append(Server.xkit(env, work / "xkit-0.log", port=setup.port))
                 servers += [Server.xkit(env, work / f"xkit-{n}.log")
                             for n in range(1, args.servers)]
                 logins = add_users(microsoft, args.connections)
@@ -116,10 +101,9 @@ def main() -> None:
                 # Strict rotation: any reuse revoked the grant, so a forced refresh now fails.
                 broken = asyncio.run(_broken_grants(servers[0], installation.secret_key,
                                                     args.connections))
-        finally:
-            for server in servers:
-                server.stop()
-            microsoft.stop()
+            finally:
+                for server in servers:
+                    server.stop()
     requests = args.connections * args.requests_each
     client_cpu = ((client_after.ru_utime - client_before.ru_utime)
                   + (client_after.ru_stime - client_before.ru_stime)) / wall

@@ -17,40 +17,27 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
+from tests.support.database import POSTGRES_ADMIN_URL as TEST_POSTGRES_URL
+from tests.support.database import temporary_database
 from tests.support.processes import ManagedProcess, free_port, wait_for_http
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "XKIT_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+POSTGRES_ADMIN_URL = TEST_POSTGRES_URL
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- databases --------------------------------------------------------------------------------
 
-@contextmanager
-def bench_database(kind: str, directory: Path) -> Iterator[str]:
+def bench_database(kind: str, directory: Path) -> AbstractContextManager[str]:
     """An empty database of ``kind`` (``sqlite`` or ``postgresql``), dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'bench.db'}"
-        return
-    name = f"xkit_bench_{secrets.token_hex(5)}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace(
-            "postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return temporary_database(directory, kind, prefix="xkit_bench")
 
 
 def vacuum_analyze(database_url: str) -> None:

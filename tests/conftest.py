@@ -45,6 +45,9 @@ def xkit_environment(
             "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
             # test-only templates (e.g. one with collect fields)
             "XKIT_PROVIDERS_DIRS": str(Path(__file__).parent / "data" / "templates"),
+            # every test client is 127.0.0.1; test_rate_limits.py checks the limits
+            "XKIT_RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
+            "XKIT_RATE_LIMIT_PUBLIC_PER_MINUTE": "100000",
         }
         yield environment
 

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -406,19 +406,8 @@ async def _finish_error(
     raise ReconnectRequired(message, details={"error_code": code})
 
 
-async def healthiest_authorization(session: AsyncSession, connection_ids: list[str]) -> str | None:
-    """Among connections' authorizations, an active one first, newest first."""
-    if not connection_ids:
-        return None
-    rows = (
-        await session.execute(
-            select(Authorization.id, Authorization.status)
-            .where(Authorization.connection_id.in_(connection_ids))
-            .order_by(Authorization.created_at.desc())
-        )
-    ).all()
-    for wanted in (ACTIVE,):
-        for row_id, status in rows:
-            if status == wanted:
-                return str(row_id)
-    return str(rows[0][0]) if rows else None
+def healthiest(authorizations: list[Authorization]) -> Authorization | None:
+    """Among connections' authorizations, the newest active one, else the newest."""
+    newest_first = sorted(authorizations, key=lambda a: a.created_at, reverse=True)
+    active = [a for a in newest_first if a.status == ACTIVE]
+    return (active or newest_first or [None])[0]

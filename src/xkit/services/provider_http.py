@@ -55,4 +55,10 @@ def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyr
         token_params=endpoints.token_params,
         pkce=endpoints.pkce,
         extras_to_keep=endpoints.token_extras,
+        token_request_format=endpoints.token_request_format,
+        scope_in_token_request=endpoints.scope_in_token_request,
+        access_token_paths=endpoints.access_token_paths,
+        refresh_token_paths=endpoints.refresh_token_paths,
+        expires_in_paths=endpoints.expires_in_paths,
+        granted_scope_fields=endpoints.granted_scope_fields,
     )

@@ -18,7 +18,7 @@ import httpx
 
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
-from xkit.services.authorizations import decrypt_from, effective_settings
+from xkit.services.authorizations import connected_values, decrypt_from
 from xkit.services.connections import ConnectionView
 from xkit.services.tokens import TokenDeps, fresh_authorization
 
@@ -128,12 +128,16 @@ async def check_public_address(url: str, *, allow_private: bool) -> str | None:
 
 
 async def forward(
-    deps: TokenDeps, view: ConnectionView, request: ProxyRequest, *, allow_private: bool
+    deps: TokenDeps,
+    view: ConnectionView,
+    request: ProxyRequest,
+    *,
+    allow_private: bool,
 ) -> ProxyResponse:
     """Send the call; on a 401 refresh once and retry; on a 429 wait a bounded Retry-After once."""
     template = deps.providers.get(view.connector.provider)
-    base_url = template.api_base_url(
-        effective_settings(deps.keyring, view.connector, view.authorization))
+    values = connected_values(deps.keyring, template, view.connector, view.authorization)
+    base_url = template.api_base_url(values)
     if not base_url:
         raise Conflict(
             f"{view.connector.name} has no API base URL for the proxy", code="proxy_unavailable"
@@ -142,21 +146,20 @@ async def forward(
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
     pinned_address = await check_public_address(url, allow_private=allow_private)
-    template_headers = (
-        {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
-    )
+    template_headers = {k.lower(): v for k, v in template.api_headers(values).items()}
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)
 
     authorization = await fresh_authorization(deps, view.authorization.id)
     refreshed = throttled = False
     while True:
-        token = decrypt_from(deps.keyring, authorization, "access_token")
+        token = decrypt_from(deps.keyring, authorization, "access_token") or ""
+        credential = {k.lower(): v for k, v in template.token_header(token).items()}
         upstream = await _send(
             deps.http,
             request.method,
             url,
-            {**headers, "authorization": f"Bearer {token}"},
+            {**headers, **credential},
             request.body,
             pinned_address=pinned_address,
         )

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from xkit.connect_to import ConnectTo
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
 from xkit.services.authorizations import connected_values, decrypt_from
@@ -103,16 +104,23 @@ def target_url(base_url: str, path: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def check_public_address(url: str, *, allow_private: bool) -> str | None:
+async def check_public_address(url: str, *, allow_private: bool,
+                               connect_to: ConnectTo | None = None) -> str | None:
     """Refuse loopback, private, link-local and other non-public targets (SSRF).
 
     Returns the vetted address the request must go to (``None`` when private networks are
     allowed): connecting to it, instead of resolving the name again, means a DNS answer that
-    changes between the check and the connection cannot send the request inside.
+    changes between the check and the connection cannot send the request inside. When
+    ``XKIT_PROVIDER_CONNECT_TO`` redirects the host, the address checked is the one the
+    operator named, and the connection goes there (with its port) through the provider
+    client's transport: nothing is pinned then (``None``).
     """
     if allow_private:
         return None
     host = urlsplit(url).hostname or ""
+    target = connect_to.target(host) if connect_to else None
+    if target is not None:
+        host = target[0]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror:
@@ -124,7 +132,7 @@ async def check_public_address(url: str, *, allow_private: bool) -> str | None:
             "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
             code="proxy_target_refused",
         )
-    return str(addresses[0])
+    return None if target is not None else str(addresses[0])
 
 
 async def forward(
@@ -133,6 +141,7 @@ async def forward(
     request: ProxyRequest,
     *,
     allow_private: bool,
+    connect_to: ConnectTo | None = None,
 ) -> ProxyResponse:
     """Send the call; on a 401 refresh once and retry; on a 429 wait a bounded Retry-After once."""
     template = deps.providers.get(view.connector.provider)
@@ -145,7 +154,8 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    pinned_address = await check_public_address(url, allow_private=allow_private)
+    pinned_address = await check_public_address(url, allow_private=allow_private,
+                                                connect_to=connect_to)
     template_headers = {k.lower(): v for k, v in template.api_headers(values).items()}
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)

@@ -3,9 +3,13 @@ against the provider's own name."""
 
 from __future__ import annotations
 
+import ssl
+
+import httpx
 import pytest
 
-from xkit.connect_to import ConnectTo
+from tests.emulators.oauth_quirks.fixture import QuirkEmulator
+from xkit.connect_to import ConnectTo, ConnectToTransport
 from xkit.settings import Settings
 
 
@@ -27,3 +31,17 @@ def test_rules_match_exact_hosts_and_subdomains_in_order() -> None:
 def test_malformed_rules_are_refused_at_start_up(spec: str) -> None:
     with pytest.raises(ValueError, match="provider_connect_to"):
         Settings(provider_connect_to=spec)
+
+
+async def test_a_redirected_host_keeps_its_name_for_tls_and_host(
+        quirk_emulator: QuirkEmulator) -> None:
+    rules = ConnectTo.parse(f"accounts.google.com=127.0.0.1:{quirk_emulator.port},"
+                            f"unlisted.example=127.0.0.1:{quirk_emulator.port}")
+    context = ssl.create_default_context(cafile=str(quirk_emulator.ca_file))
+    transport = ConnectToTransport(rules, options={"verify": context})
+    async with httpx.AsyncClient(transport=transport) as client:
+        answer = await client.get("https://accounts.google.com/_emulator/health")
+        assert answer.status_code == 200 and answer.json() == {"ok": True}
+        # the emulator's certificate does not name this host: the connection is refused
+        with pytest.raises(httpx.ConnectError, match="certificate"):
+            await client.get("https://unlisted.example/_emulator/health")

@@ -1,0 +1,152 @@
+"""How each built-in provider behaves, as its documentation says — one case per template.
+
+A case restates, independently of the template, what the provider documents: its endpoints,
+how a client authenticates, what its token response carries, what it answers to the account
+and lookup calls. ``tests/test_provider_flows.py`` runs every template against the quirk
+emulator configured from its case, so a template that disagrees with its provider's
+documented behaviour fails. Adding a provider is adding its template and its case here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth"
+GOOGLE_TOKEN = "https://oauth2.googleapis.com/token"
+GOOGLE_ID = {"sub": "110248495921238986420", "email": "ada@example.com", "name": "Ada"}
+
+
+@dataclass(frozen=True)
+class Document:
+    """An answer the provider's API gives to the new token."""
+
+    url: str
+    json: Any
+    method: str = "GET"
+    prefix: str | None = None  # how this endpoint wants the token, when unlike the API's
+
+
+@dataclass(frozen=True)
+class ProviderCase:
+    slug: str
+    authorize_url: str  # as documented, without the query
+    token_url: str
+    scopes: tuple[str, ...]  # the connector's choice
+    scope_params: dict[str, str]  # what the authorize URL must carry: {"scope": "a b"}
+    account: tuple[str | None, str | None]  # (provider account id, label) xkit must read
+    authorize_params: dict[str, str] = field(default_factory=dict)  # also required there
+    pkce: bool = True  # the template sends a code challenge
+    client_auth: str = "client_secret_basic"  # or client_secret_post
+    body_format: str = "form"  # or json
+    scope_in_token_request: bool = False
+    refresh_token: bool = True
+    expires_in: int | None = 3600
+    top_level_token: bool = True
+    token_fields: dict[str, Any] = field(default_factory=dict)
+    callback_params: dict[str, str] = field(default_factory=dict)
+    id_token_claims: dict[str, Any] | None = None
+    api_token: tuple[str, str] = ("Authorization", "Bearer ")
+    documents: tuple[Document, ...] = ()
+    settings: dict[str, str] = field(default_factory=dict)
+    collect: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)  # must be among the backend's extras
+    proxy: tuple[str, str] | None = None  # (path through xkit's proxy, URL the provider sees)
+    proxy_headers: dict[str, str] = field(default_factory=dict)  # ...and headers it gets
+
+    def profile(self) -> dict[str, Any]:
+        """The quirk emulator's profile for this provider."""
+        return {
+            "client_auth": self.client_auth,
+            "body_format": self.body_format,
+            "pkce": "optional" if self.pkce else "unsupported",
+            "scope_in_token_request": self.scope_in_token_request,
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "top_level_token": self.top_level_token,
+            "token_fields": self.token_fields,
+            "callback_params": self.callback_params,
+            "id_token_claims": self.id_token_claims,
+            "api_token": {"header": self.api_token[0], "prefix": self.api_token[1]},
+            "documents": [
+                {"method": d.method, "url": d.url, "json": d.json,
+                 **({"prefix": d.prefix} if d.prefix is not None else {})}
+                for d in self.documents
+            ],
+        }
+
+
+def google(slug: str, scope: str, proxy_path: str, upstream: str) -> ProviderCase:
+    return ProviderCase(
+        slug=slug, authorize_url=GOOGLE_AUTHORIZE, token_url=GOOGLE_TOKEN,
+        scopes=(scope,), scope_params={"scope": f"openid email {scope}"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        client_auth="client_secret_post", id_token_claims=GOOGLE_ID,
+        account=("110248495921238986420", "ada@example.com"),
+        proxy=(proxy_path, upstream),
+    )
+
+
+CASES: tuple[ProviderCase, ...] = (
+    ProviderCase(
+        slug="oauth2",
+        authorize_url="https://auth.custom-oauth.test/authorize",
+        token_url="https://auth.custom-oauth.test/token",
+        settings={"authorize_url": "https://auth.custom-oauth.test/authorize",
+                  "token_url": "https://auth.custom-oauth.test/token",
+                  "userinfo_url": "https://auth.custom-oauth.test/userinfo",
+                  "api_base_url": "https://api.custom-oauth.test/v1"},
+        scopes=("profile", "notes.read"), scope_params={"scope": "profile notes.read"},
+        documents=(Document("https://auth.custom-oauth.test/userinfo",
+                            {"sub": "u-1", "email": "ada@custom-oauth.test"}),),
+        account=("u-1", "ada@custom-oauth.test"),
+        proxy=("notes", "https://api.custom-oauth.test/v1/notes"),
+    ),
+    ProviderCase(
+        slug="outlook-email",
+        authorize_url="https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+        token_url="https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        scopes=("User.Read", "Mail.Read"),
+        scope_params={"scope": "offline_access User.Read Mail.Read"},
+        authorize_params={"response_mode": "query"}, client_auth="client_secret_post",
+        documents=(Document("https://graph.microsoft.com/v1.0/me",
+                            {"id": "48d31887-5fad-4d73-a9f5-3c356e68a038", "mail": None,
+                             "userPrincipalName": "megan@contoso.test"}),),
+        account=("48d31887-5fad-4d73-a9f5-3c356e68a038", "megan@contoso.test"),
+        proxy=("me/messages", "https://graph.microsoft.com/v1.0/me/messages"),
+    ),
+    google("gmail", "https://www.googleapis.com/auth/gmail.readonly", "users/me/messages",
+           "https://gmail.googleapis.com/gmail/v1/users/me/messages"),
+    google("google-calendar", "https://www.googleapis.com/auth/calendar.events",
+           "calendars/primary/events",
+           "https://www.googleapis.com/calendar/v3/calendars/primary/events"),
+    google("google-drive", "https://www.googleapis.com/auth/drive.file", "files",
+           "https://www.googleapis.com/drive/v3/files"),
+    google("google-sheets", "https://www.googleapis.com/auth/spreadsheets",
+           "spreadsheets/abc123", "https://sheets.googleapis.com/v4/spreadsheets/abc123"),
+)
+
+CASES_BY_SLUG = {case.slug: case for case in CASES}
+
+_HOST = re.compile(r"https://([A-Za-z0-9.-]+)")
+
+
+def provider_hosts() -> list[str]:
+    """Every host the cases name: the quirk emulator answers for each of them."""
+    hosts: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            hosts.update(_HOST.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    for case in CASES:
+        walk([case.authorize_url, case.token_url, case.token_fields, case.settings,
+              case.proxy, [d.url for d in case.documents], [d.json for d in case.documents]])
+    return sorted(hosts)

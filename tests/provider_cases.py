@@ -52,8 +52,18 @@ class ProviderCase:
     settings: dict[str, str] = field(default_factory=dict)
     collect: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)  # must be among the backend's extras
+    extras_present: tuple[str, ...] = ()  # ...and these, whatever their value (a token)
     proxy: tuple[str, str] | None = None  # (path through xkit's proxy, URL the provider sees)
     proxy_headers: dict[str, str] = field(default_factory=dict)  # ...and headers it gets
+    variant: str = ""  # a second case of the same provider (Slack's user-only installation)
+
+    @property
+    def connector_slug(self) -> str:
+        return f"{self.slug}-{self.variant}" if self.variant else self.slug
+
+    @property
+    def id(self) -> str:
+        return self.connector_slug
 
     def profile(self) -> dict[str, Any]:
         """The quirk emulator's profile for this provider."""
@@ -127,7 +137,70 @@ CASES: tuple[ProviderCase, ...] = (
            "spreadsheets/abc123", "https://sheets.googleapis.com/v4/spreadsheets/abc123"),
 )
 
-CASES_BY_SLUG = {case.slug: case for case in CASES}
+CASES += (
+    ProviderCase(
+        slug="slack",
+        authorize_url="https://slack.com/oauth/v2/authorize",
+        token_url="https://slack.com/api/oauth.v2.access",
+        scopes=("chat:write", "channels:read", "user:search:read"),
+        scope_params={"scope": "chat:write,channels:read", "user_scope": "search:read"},
+        pkce=False, refresh_token=False, expires_in=None,
+        token_fields={
+            "ok": True, "app_id": "A0KRD7HC3", "token_type": "bot",
+            "scope": "chat:write,channels:read", "bot_user_id": "U0KRQLJ9H",
+            "team": {"id": "T9TK3CUKW", "name": "Slack Softball Team"}, "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": "U1234", "scope": "search:read",
+                            "access_token": "{token:xoxp}", "token_type": "user"},
+        },
+        account=("T9TK3CUKW", "Slack Softball Team"),
+        extras={"team_id": "T9TK3CUKW", "bot_user_id": "U0KRQLJ9H", "authed_user_id": "U1234"},
+        extras_present=("user_token",),
+        proxy=("chat.postMessage", "https://slack.com/api/chat.postMessage"),
+    ),
+    ProviderCase(
+        slug="slack", variant="user-only",
+        authorize_url="https://slack.com/oauth/v2/authorize",
+        token_url="https://slack.com/api/oauth.v2.access",
+        scopes=("user:search:read",), scope_params={"user_scope": "search:read"},
+        pkce=False, refresh_token=False, expires_in=None, top_level_token=False,
+        token_fields={
+            "ok": True, "app_id": "A0KRD7HC3",
+            "team": {"id": "T9TK3CUKW", "name": "Slack Softball Team"},
+            "authed_user": {"id": "U1234", "scope": "search:read",
+                            "access_token": "{token:xoxp}", "token_type": "user"},
+        },
+        account=("T9TK3CUKW", "Slack Softball Team"), extras_present=("user_token",),
+        proxy=("search.messages", "https://slack.com/api/search.messages"),
+    ),
+    ProviderCase(
+        slug="github",
+        authorize_url="https://github.com/login/oauth/authorize",
+        token_url="https://github.com/login/oauth/access_token",
+        scopes=("read:user", "repo"), scope_params={"scope": "read:user repo"},
+        client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        token_fields={"scope": "read:user,repo", "token_type": "bearer"},
+        documents=(Document("https://api.github.com/user",
+                            {"login": "octocat", "id": 1, "email": None}),),
+        account=("1", "octocat"),
+        proxy=("repos/octocat/hello-world", "https://api.github.com/repos/octocat/hello-world"),
+        proxy_headers={"x-github-api-version": "2022-11-28"},
+    ),
+    ProviderCase(
+        slug="gitlab",
+        authorize_url="https://gitlab.example.test/oauth/authorize",
+        token_url="https://gitlab.example.test/oauth/token",
+        settings={"gitlab_host": "gitlab.example.test"},
+        scopes=("read_api",), scope_params={"scope": "read_user read_api"},
+        client_auth="client_secret_post", expires_in=7200,
+        documents=(Document("https://gitlab.example.test/api/v4/user",
+                            {"id": 42, "username": "ada", "email": "ada@example.test"}),),
+        account=("42", "ada"),
+        proxy=("projects", "https://gitlab.example.test/api/v4/projects"),
+    ),
+)
+
+CASES_BY_SLUG = {case.slug: case for case in reversed(CASES)}  # the first case of each
 
 _HOST = re.compile(r"https://([A-Za-z0-9.-]+)")
 

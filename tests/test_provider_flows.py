@@ -100,8 +100,8 @@ def backend(provider_platform: PlatformCredentials,
 def _connect(case: ProviderCase, server: XkitServer, platform: PlatformCredentials,
              emulator: QuirkEmulator) -> tuple[str, httpx.Response]:
     """The end user's side: popup, collect step if any, provider, callback."""
-    user = new_end_user(server, platform, f"user-{case.slug}")
-    created = user.api("POST", "/connections", json={"connector": case.slug})
+    user = new_end_user(server, platform, f"user-{case.connector_slug}")
+    created = user.api("POST", "/connections", json={"connector": case.connector_slug})
     assert created.status_code == 201, created.text
     link = user.api("POST", f"/authorizations/{created.json()['authorization']['id']}/popup")
     page = httpx.get(with_opener(link.json()["url"], APP_ORIGIN), timeout=30)
@@ -120,7 +120,7 @@ def _connect(case: ProviderCase, server: XkitServer, platform: PlatformCredentia
     return to_provider, httpx.get(back.headers["location"], timeout=30)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.slug)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_template_connects_against_its_provider_quirks(
         case: ProviderCase, backend: httpx.Client, xkit_server: XkitServer,
         provider_platform: PlatformCredentials, quirk_emulator: QuirkEmulator) -> None:
@@ -128,7 +128,7 @@ def test_template_connects_against_its_provider_quirks(
         redirect_uri=f"{xkit_server.url}/p/{provider_platform.slug}/callback",
         profile=case.profile())
     created = backend.post("/api/platform/connectors", json={
-        "provider": case.slug, "client_id": app["client_id"],
+        "provider": case.slug, "slug": case.connector_slug, "client_id": app["client_id"],
         "client_secret": app["client_secret"], "scopes": list(case.scopes),
         "settings": case.settings})
     assert created.status_code == 201, created.text
@@ -148,13 +148,16 @@ def test_template_connects_against_its_provider_quirks(
                                        else "post")
 
     # what the backend gets: an active connection with the account and the extras
-    connection = backend.get(f"/api/platform/contexts/user-{case.slug}/connections/{case.slug}")
+    slug = case.connector_slug
+    connection_url = f"/api/platform/contexts/user-{slug}/connections/{slug}"
+    connection = backend.get(connection_url)
     assert connection.status_code == 200, connection.text
     body = connection.json()
     authorization = body["authorization"]
     assert authorization["status"] == "active"
     assert (authorization["provider_account_id"], authorization["display_label"]) == case.account
     assert authorization["extras"].items() >= case.extras.items(), authorization["extras"]
+    assert all(authorization["extras"].get(name) for name in case.extras_present)
 
     if case.proxy is not None:
         path, upstream = case.proxy
@@ -165,9 +168,7 @@ def test_template_connects_against_its_provider_quirks(
         assert echo["headers"].items() >= case.proxy_headers.items()
 
     if case.refresh_token and case.expires_in is not None:
-        refreshed = backend.get(
-            f"/api/platform/contexts/user-{case.slug}/connections/{case.slug}",
-            params={"force_refresh": "true"})
+        refreshed = backend.get(connection_url, params={"force_refresh": "true"})
         assert refreshed.status_code == 200, refreshed.text
         assert refreshed.json()["authorization"]["access_token"] != authorization["access_token"]
         renewal = [r for r in quirk_emulator.requests(app["client_id"])

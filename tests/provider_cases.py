@@ -200,6 +200,96 @@ CASES += (
     ),
 )
 
+SALESFORCE_ID = "https://test.salesforce.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS"
+SALESFORCE_INSTANCE = "https://acme--dev.sandbox.my.salesforce.com"
+
+CASES += (
+    ProviderCase(
+        slug="salesforce",
+        collect={"login_host": "test.salesforce.com"},
+        authorize_url="https://test.salesforce.com/services/oauth2/authorize",
+        token_url="https://test.salesforce.com/services/oauth2/token",
+        scopes=("api",), scope_params={"scope": "refresh_token id api"},
+        client_auth="client_secret_post", expires_in=None,
+        token_fields={"instance_url": SALESFORCE_INSTANCE, "id": SALESFORCE_ID,
+                      "issued_at": "1278448101416", "signature": "CMJ4l+CCaPQiKjoO=",
+                      "scope": "refresh_token id api"},
+        documents=(Document(SALESFORCE_ID, {
+            "id": SALESFORCE_ID, "user_id": "005xx000001SwiUAAS",
+            "organization_id": "00Dxx0000001gPLEAY", "username": "ada@acme.test.dev",
+            "email": "ada@acme.test", "display_name": "Ada"}),),
+        account=("005xx000001SwiUAAS", "ada@acme.test.dev"),
+        extras={"instance_url": SALESFORCE_INSTANCE, "organization_id": "00Dxx0000001gPLEAY"},
+        proxy=("services/data/v62.0/sobjects",
+               f"{SALESFORCE_INSTANCE}/services/data/v62.0/sobjects"),
+    ),
+    ProviderCase(
+        slug="hubspot",
+        authorize_url="https://app.hubspot.com/oauth/authorize",
+        token_url="https://api.hubapi.com/oauth/v3/token",
+        scopes=("crm.objects.contacts.read", "optional:tickets"),
+        scope_params={"scope": "oauth crm.objects.contacts.read", "optional_scope": "tickets"},
+        client_auth="client_secret_post", expires_in=1800,
+        documents=(Document("https://api.hubapi.com/account-info/2026-03/details", {
+            "portalId": 62515, "accountType": "STANDARD", "timeZone": "US/Eastern",
+            "uiDomain": "app.hubspot.com"}),),
+        account=("62515", "app.hubspot.com"), extras={"hub_id": "62515"},
+        proxy=("crm/v3/objects/contacts", "https://api.hubapi.com/crm/v3/objects/contacts"),
+    ),
+    ProviderCase(
+        slug="zendesk",
+        collect={"subdomain": "acme"},
+        authorize_url="https://acme.zendesk.com/oauth/authorizations/new",
+        token_url="https://acme.zendesk.com/oauth/tokens",
+        scopes=("read", "tickets:write"), scope_params={"scope": "read tickets:write"},
+        client_auth="client_secret_post", body_format="json", scope_in_token_request=True,
+        expires_in=172800,
+        documents=(Document("https://acme.zendesk.com/api/v2/users/me", {
+            "user": {"id": 35436, "name": "Ada", "email": "ada@acme.test"}}),),
+        account=("35436", "ada@acme.test"),
+        proxy=("tickets.json", "https://acme.zendesk.com/api/v2/tickets.json"),
+    ),
+    ProviderCase(
+        slug="zoom",
+        authorize_url="https://zoom.us/oauth/authorize", token_url="https://zoom.us/oauth/token",
+        scopes=("user:read:user",), scope_params={"scope": "user:read:user"},
+        token_fields={"scope": "user:read:user", "api_url": "https://api.zoom.us"},
+        documents=(Document("https://api.zoom.us/v2/users/me", {
+            "id": "KDcuGIm1QgePTO8WbOqwIQ", "email": "ada@example.test",
+            "display_name": "Ada"}),),
+        account=("KDcuGIm1QgePTO8WbOqwIQ", "ada@example.test"),
+        proxy=("users/me/meetings", "https://api.zoom.us/v2/users/me/meetings"),
+    ),
+    ProviderCase(
+        slug="dropbox",
+        authorize_url="https://www.dropbox.com/oauth2/authorize",
+        token_url="https://api.dropboxapi.com/oauth2/token",
+        scopes=("files.content.read",),
+        scope_params={"scope": "account_info.read files.content.read"},
+        authorize_params={"token_access_type": "offline"}, expires_in=14400,
+        token_fields={"account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc",
+                      "uid": "12345", "scope": "account_info.read files.content.read"},
+        documents=(Document("https://api.dropboxapi.com/2/users/get_current_account", {
+            "account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc",
+            "name": {"display_name": "Ada Lovelace"}, "email": "ada@example.test"},
+            method="POST"),),
+        account=("dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc", "ada@example.test"),
+        extras={"account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc"},
+        proxy=("files/list_folder", "https://api.dropboxapi.com/2/files/list_folder"),
+    ),
+    ProviderCase(
+        slug="box",
+        authorize_url="https://account.box.com/api/oauth2/authorize",
+        token_url="https://api.box.com/oauth2/token",
+        scopes=("root_readwrite",), scope_params={"scope": "root_readwrite"},
+        pkce=False, client_auth="client_secret_post",
+        documents=(Document("https://api.box.com/2.0/users/me", {
+            "type": "user", "id": "11446498", "login": "ada@example.test", "name": "Ada"}),),
+        account=("11446498", "ada@example.test"),
+        proxy=("folders/0/items", "https://api.box.com/2.0/folders/0/items"),
+    ),
+)
+
 CASES_BY_SLUG = {case.slug: case for case in reversed(CASES)}  # the first case of each
 
 _HOST = re.compile(r"https://([A-Za-z0-9.-]+)")

@@ -290,6 +290,105 @@ CASES += (
     ),
 )
 
+JIRA_SITE = {"id": "1324a887-45db-1bf4-1e99-ef0ff456d421", "url": "https://acme.atlassian.net",
+             "name": "acme", "scopes": ["read:jira-work"], "avatarUrl": "https://acme.test/a.png"}
+
+CASES += (
+    ProviderCase(
+        slug="notion",
+        authorize_url="https://api.notion.com/v1/oauth/authorize",
+        token_url="https://api.notion.com/v1/oauth/token",
+        scopes=(), scope_params={}, authorize_params={"owner": "user"},
+        pkce=False, body_format="json", expires_in=None,
+        token_fields={
+            "bot_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a", "workspace_name": "Acme",
+            "workspace_icon": "https://www.notion.so/images/page-cover/acme.png",
+            "workspace_id": "9a1cd9f0-3d2a-4b4c-8a86-4a2f0d5d3e10",
+            "owner": {"type": "user", "user": {"object": "user", "id": "u-7", "type": "person",
+                                               "person": {"email": "ada@acme.test"}}},
+            "duplicated_template_id": None, "request_id": "r-1"},
+        account=("9a1cd9f0-3d2a-4b4c-8a86-4a2f0d5d3e10", "Acme"),
+        extras={"bot_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a", "workspace_name": "Acme"},
+        proxy=("search", "https://api.notion.com/v1/search"),
+        proxy_headers={"notion-version": "2025-09-03"},
+    ),
+    ProviderCase(
+        slug="asana",
+        authorize_url="https://app.asana.com/-/oauth_authorize",
+        token_url="https://app.asana.com/-/oauth_token",
+        scopes=("default",), scope_params={"scope": "default"},
+        client_auth="client_secret_post",
+        token_fields={"data": {"id": 4673218951, "gid": "4673218951", "name": "Greg Sanchez",
+                               "email": "gsanchez@example.com"}},
+        account=("4673218951", "gsanchez@example.com"),
+        proxy=("workspaces", "https://app.asana.com/api/1.0/workspaces"),
+    ),
+    ProviderCase(
+        slug="pipedrive",
+        authorize_url="https://oauth.pipedrive.com/oauth/authorize",
+        token_url="https://oauth.pipedrive.com/oauth/token",
+        scopes=(), scope_params={}, pkce=False, expires_in=3599,
+        token_fields={"api_domain": "https://acme.pipedrive.com", "scope": "base,deals:full"},
+        documents=(Document("https://acme.pipedrive.com/api/v1/users/me", {
+            "success": True, "data": {"id": 123, "name": "Ada", "email": "ada@acme.test",
+                                      "company_id": 456, "company_name": "Acme"}}),),
+        account=("123", "ada@acme.test"),
+        extras={"api_domain": "https://acme.pipedrive.com", "company_id": "456"},
+        proxy=("api/v2/deals", "https://acme.pipedrive.com/api/v2/deals"),
+    ),
+    ProviderCase(
+        slug="mailchimp",
+        authorize_url="https://login.mailchimp.com/oauth2/authorize",
+        token_url="https://login.mailchimp.com/oauth2/token",
+        scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        refresh_token=False, expires_in=None, token_fields={"scope": None},
+        documents=(Document("https://login.mailchimp.com/oauth2/metadata", {
+            "dc": "us19", "role": "owner", "accountname": "Acme", "user_id": 41233,
+            "login": {"email": "ada@acme.test", "login_id": 41233, "login_name": "ada",
+                      "login_email": "ada@acme.test"},
+            "login_url": "https://login.mailchimp.com",
+            "api_endpoint": "https://us19.api.mailchimp.com"}, prefix="OAuth "),),
+        account=("41233", "ada@acme.test"),
+        extras={"dc": "us19", "api_endpoint": "https://us19.api.mailchimp.com"},
+        proxy=("lists", "https://us19.api.mailchimp.com/3.0/lists"),
+    ),
+    ProviderCase(
+        slug="jira",
+        authorize_url="https://auth.atlassian.com/authorize",
+        token_url="https://auth.atlassian.com/oauth/token",
+        scopes=("read:jira-work",),
+        scope_params={"scope": "offline_access read:me read:jira-work"},
+        authorize_params={"audience": "api.atlassian.com", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post", body_format="json",
+        documents=(
+            Document("https://api.atlassian.com/oauth/token/accessible-resources", [JIRA_SITE]),
+            Document("https://api.atlassian.com/me", {
+                "account_id": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@acme.test",
+                "name": "Ada"}),
+        ),
+        account=("5b10ac8d82e05b22cc7d4ef5", "ada@acme.test"),
+        extras={"cloud_id": JIRA_SITE["id"], "site_url": "https://acme.atlassian.net",
+                "sites": [JIRA_SITE]},
+        proxy=("rest/api/3/myself",
+               f"https://api.atlassian.com/ex/jira/{JIRA_SITE['id']}/rest/api/3/myself"),
+    ),
+    ProviderCase(
+        slug="linear",
+        authorize_url="https://linear.app/oauth/authorize",
+        token_url="https://api.linear.app/oauth/token",
+        scopes=("issues:create",), scope_params={"scope": "read,issues:create"},
+        authorize_params={"actor": "user"}, client_auth="client_secret_post", expires_in=86399,
+        documents=(Document("https://api.linear.app/graphql", {"data": {
+            "viewer": {"id": "2c0a2b3e-1c3d-4d41-9d3b-1e5a6f0b7c8d", "name": "Ada",
+                       "email": "ada@acme.test"},
+            "organization": {"id": "org-1", "name": "Acme", "urlKey": "acme"}}},
+            method="POST"),),
+        account=("2c0a2b3e-1c3d-4d41-9d3b-1e5a6f0b7c8d", "ada@acme.test"),
+        extras={"organization_id": "org-1", "organization_url_key": "acme"},
+        proxy=("graphql", "https://api.linear.app/graphql"),
+    ),
+)
+
 CASES_BY_SLUG = {case.slug: case for case in reversed(CASES)}  # the first case of each
 
 _HOST = re.compile(r"https://([A-Za-z0-9.-]+)")

@@ -43,7 +43,7 @@ def quirky(**changes: Any) -> dict[str, Any]:
             {"name": "site_id", "source": "sites", "path": "0.id", "required": True},
             {"name": "user_token", "source": "token", "path": "authed_user.access_token",
              "secret": True},
-            {"name": "sites", "source": "sites", "type": "json"},
+            {"name": "sites", "source": "sites", "path": "$", "type": "json"},
         ],
         "api": {"base_url": "https://{region_host}/sites/{site_id}",
                 "headers": {"Acme-Realm": "{realm_id}"},

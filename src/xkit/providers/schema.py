@@ -394,6 +394,7 @@ class LookupSpec(_Model):
 
 
 ExtraType = Literal["string", "url", "host", "json"]
+WHOLE_DOCUMENT = "$"  # an extra's path for the whole answer of its source (a lookup's list)
 RESERVED_SOURCES = ("token", "callback")
 
 
@@ -410,7 +411,8 @@ class ExtraSpec(_Model):
 
     name: Name
     source: Name = Field("token", description="token, callback, or a lookup's name")
-    path: DotPath | None = Field(None, description="where in the source; defaults to name")
+    path: DotPath | None = Field(
+        None, description="where in the source; defaults to name; $ is the whole answer")
     type: ExtraType = "string"
     required: bool = Field(False, description="the connection fails without it")
     secret: bool = Field(False, description="kept encrypted (Slack's user token)")
@@ -431,6 +433,10 @@ class ExtraSpec(_Model):
     @property
     def where(self) -> str:
         return self.path or self.name
+
+    def read(self, document: Any) -> Any:
+        """This extra's raw value in its source's document, or None."""
+        return document if self.where == WHOLE_DOCUMENT else dig(document, self.where)
 
     @property
     def always_has_value(self) -> bool:

@@ -24,7 +24,6 @@ import httpx
 
 from xkit.crypto import Keyring
 from xkit.db.models import Authorization
-from xkit.dotpath import dig
 from xkit.errors import Conflict
 from xkit.oauth import ProviderError, TokenSet
 from xkit.providers.schema import ExtraSpec, LookupSpec, ProviderTemplate
@@ -144,7 +143,7 @@ def _take(template: ProviderTemplate, findings: Findings, source: str) -> None:
     for extra in template.extras:
         if extra.source != source:
             continue
-        value = dig(document, extra.where) if document is not None else None
+        value = extra.read(document) if document is not None else None
         if value is None or value == "":
             continue
         try:

@@ -389,6 +389,114 @@ CASES += (
     ),
 )
 
+XERO_TENANT = {"id": "7cb59f93-2964-421d-bb5e-a0f7a4572a44",
+               "tenantId": "fe79f7dd-b6d4-4a92-ba7b-538af6289c58",
+               "tenantName": "Demo Company (NZ)", "tenantType": "ORGANISATION"}
+CALENDLY_USER = "https://api.calendly.com/users/EBHAAFHDCAEQTSEZ"
+
+CASES += (
+    ProviderCase(
+        slug="intercom",
+        authorize_url="https://app.intercom.com/oauth",
+        token_url="https://api.intercom.io/auth/eagle/token",
+        scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        refresh_token=False, expires_in=None, token_fields={"token_type": "Bearer"},
+        documents=(Document("https://api.intercom.io/me", {
+            "type": "admin", "id": "991267460", "email": "ada@acme.test", "name": "Ada",
+            "app": {"type": "app", "id_code": "abc123de", "name": "Acme"}}),),
+        account=("991267460", "ada@acme.test"),
+        extras={"workspace_id": "abc123de", "workspace_name": "Acme"},
+        proxy=("conversations", "https://api.intercom.io/conversations"),
+    ),
+    ProviderCase(
+        slug="airtable",
+        authorize_url="https://airtable.com/oauth2/v1/authorize",
+        token_url="https://airtable.com/oauth2/v1/token",
+        scopes=("data.records:read", "user.email:read"),
+        scope_params={"scope": "data.records:read user.email:read"},
+        documents=(Document("https://api.airtable.com/v0/meta/whoami", {
+            "id": "usrL2PNC5o3H4lBEi", "email": "ada@acme.test",
+            "scopes": ["data.records:read", "user.email:read"]}),),
+        account=("usrL2PNC5o3H4lBEi", "ada@acme.test"),
+        proxy=("meta/bases", "https://api.airtable.com/v0/meta/bases"),
+    ),
+    ProviderCase(
+        slug="quickbooks",
+        authorize_url="https://appcenter.intuit.com/connect/oauth2",
+        token_url="https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+        settings={"api_host": "sandbox-quickbooks.api.intuit.com"},
+        scopes=("com.intuit.quickbooks.accounting",),
+        scope_params={"scope": "com.intuit.quickbooks.accounting"}, pkce=False,
+        callback_params={"realmId": "4620816365272861640"},
+        token_fields={"x_refresh_token_expires_in": 8726400},
+        documents=(Document(
+            "https://sandbox-quickbooks.api.intuit.com/v3/company/4620816365272861640"
+            "/companyinfo/4620816365272861640",
+            {"CompanyInfo": {"CompanyName": "Acme Sandbox", "Id": "1"}}),),
+        account=("4620816365272861640", "Acme Sandbox"),
+        extras={"realm_id": "4620816365272861640", "company_name": "Acme Sandbox"},
+        proxy=("query", "https://sandbox-quickbooks.api.intuit.com/v3/company/"
+                        "4620816365272861640/query"),
+    ),
+    ProviderCase(
+        slug="xero",
+        authorize_url="https://login.xero.com/identity/connect/authorize",
+        token_url="https://identity.xero.com/connect/token",
+        scopes=("accounting.invoices.read",),
+        scope_params={"scope": "offline_access openid email accounting.invoices.read"},
+        expires_in=1800,
+        id_token_claims={"sub": "a3a4dbafh3495a808ed7a7b964388f53",
+                         "xero_userid": "1945393b-6eb7-4143-b083-7ab26cd7690b",
+                         "email": "ada@acme.test"},
+        documents=(Document("https://api.xero.com/connections", [XERO_TENANT]),),
+        account=("1945393b-6eb7-4143-b083-7ab26cd7690b", "ada@acme.test"),
+        extras={"tenant_id": XERO_TENANT["tenantId"], "tenants": [XERO_TENANT]},
+        proxy=("api.xro/2.0/Invoices", "https://api.xero.com/api.xro/2.0/Invoices"),
+        proxy_headers={"xero-tenant-id": XERO_TENANT["tenantId"]},
+    ),
+    ProviderCase(
+        slug="shopify",
+        collect={"shop": "acme-store"},
+        authorize_url="https://acme-store.myshopify.com/admin/oauth/authorize",
+        token_url="https://acme-store.myshopify.com/admin/oauth/access_token",
+        scopes=("read_products", "read_orders"),
+        scope_params={"scope": "read_products,read_orders"},
+        pkce=False, client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        token_fields={"scope": "read_products,read_orders"},
+        api_token=("X-Shopify-Access-Token", ""),
+        documents=(Document("https://acme-store.myshopify.com/admin/api/2025-01/shop.json", {
+            "shop": {"id": 548380009, "name": "Acme Store",
+                     "myshopify_domain": "acme-store.myshopify.com"}}),),
+        account=("548380009", "acme-store.myshopify.com"),
+        proxy=("2025-01/products.json",
+               "https://acme-store.myshopify.com/admin/api/2025-01/products.json"),
+    ),
+    ProviderCase(
+        slug="calendly",
+        authorize_url="https://auth.calendly.com/oauth/authorize",
+        token_url="https://auth.calendly.com/oauth/token",
+        scopes=(), scope_params={}, expires_in=7200,
+        token_fields={"created_at": 1548689183, "scope": "default", "owner": CALENDLY_USER,
+                      "organization": "https://api.calendly.com/organizations/EBHAAFHDCAEQTSEZ"},
+        documents=(Document("https://api.calendly.com/users/me", {"resource": {
+            "uri": CALENDLY_USER, "name": "Ada", "email": "ada@acme.test"}}),),
+        account=(CALENDLY_USER, "ada@acme.test"), extras={"owner": CALENDLY_USER},
+        proxy=("event_types", "https://api.calendly.com/event_types"),
+    ),
+    ProviderCase(
+        slug="webflow",
+        authorize_url="https://webflow.com/oauth/authorize",
+        token_url="https://api.webflow.com/oauth/access_token",
+        scopes=("sites:read",), scope_params={"scope": "authorized_user:read sites:read"},
+        pkce=False, client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        documents=(Document("https://api.webflow.com/v2/token/authorized_by", {
+            "id": "5e4b7a2c6b1f2a0012345678", "email": "ada@acme.test", "firstName": "Ada",
+            "lastName": "Lovelace"}),),
+        account=("5e4b7a2c6b1f2a0012345678", "ada@acme.test"),
+        proxy=("sites", "https://api.webflow.com/v2/sites"),
+    ),
+)
+
 CASES_BY_SLUG = {case.slug: case for case in reversed(CASES)}  # the first case of each
 
 _HOST = re.compile(r"https://([A-Za-z0-9.-]+)")

@@ -9,6 +9,8 @@ API through the proxy, and (where the provider issues refresh tokens) gets a ref
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import re
 import secrets
 from collections.abc import Iterator
@@ -174,3 +176,44 @@ def test_template_connects_against_its_provider_quirks(
         renewal = [r for r in quirk_emulator.requests(app["client_id"])
                    if r["kind"] == "token" and r["grant_type"] == "refresh_token"]
         assert len(renewal) == 1 and renewal[0]["body_format"] == case.body_format
+
+
+# -- providers that answer something xkit cannot use -------------------------------------------
+
+
+@pytest.mark.parametrize(("case", "code", "says"), [
+    (dataclasses.replace(
+        CASES_BY_SLUG["xero"], variant="no-tenant",
+        documents=(dataclasses.replace(CASES_BY_SLUG["xero"].documents[0], json=[]),)),
+     "missing_tenant_id", "choose a Xero organisation"),
+    (dataclasses.replace(
+        CASES_BY_SLUG["salesforce"], variant="foreign-instance",
+        token_fields={**CASES_BY_SLUG["salesforce"].token_fields,
+                      "instance_url": "https://evil.example.test"}),
+     "invalid_instance_url", "did not say everything this connection needs"),
+    (dataclasses.replace(CASES_BY_SLUG["zoom"], variant="wrong-auth",
+                         client_auth="client_secret_post"),
+     "invalid_client", "client ID or secret is wrong"),
+], ids=lambda value: value.id if isinstance(value, ProviderCase) else None)
+def test_an_answer_the_template_cannot_use_ends_in_a_clear_error(
+        case: ProviderCase, code: str, says: str, backend: httpx.Client,
+        xkit_server: XkitServer, provider_platform: PlatformCredentials,
+        quirk_emulator: QuirkEmulator) -> None:
+    app = quirk_emulator.register_app(
+        redirect_uri=f"{xkit_server.url}/p/{provider_platform.slug}/callback",
+        profile=case.profile())
+    created = backend.post("/api/platform/connectors", json={
+        "provider": case.slug, "slug": case.connector_slug, "client_id": app["client_id"],
+        "client_secret": app["client_secret"], "scopes": list(case.scopes),
+        "settings": case.settings})
+    assert created.status_code == 201, created.text
+
+    _, result = _connect(case, xkit_server, provider_platform, quirk_emulator)
+    message = re.search(r'<p id="message">([^<]*)</p>', result.text)
+    assert result.status_code == 400 and message, result.text
+    assert says in html.unescape(message.group(1)), message.group(1)
+    assert app["client_secret"] not in result.text
+    connection = backend.get(f"/api/platform/contexts/user-{case.connector_slug}"
+                             f"/connections/{case.connector_slug}")
+    assert connection.status_code == 409, connection.text
+    assert connection.json()["error"]["details"]["error_code"] == code

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from xkit.crypto import Keyring
-from xkit.db.models import Authorization
+from xkit.db.models import SECRET_EXTRAS_KEY, Authorization
 from xkit.errors import Conflict
 from xkit.oauth import ProviderError, TokenSet
 from xkit.providers.schema import ExtraSpec, LookupSpec, ProviderTemplate
@@ -31,8 +31,7 @@ from xkit.services.keyring import column_aad
 
 log = logging.getLogger("xkit.flow")
 
-#: The key of ``authorizations.extras`` that holds the encrypted secret extras.
-ENCRYPTED_KEY = "_encrypted"
+ENCRYPTED_KEY = SECRET_EXTRAS_KEY
 
 INCOMPLETE_MESSAGE = ("Signed in, but {provider} did not say everything this connection needs "
                       "({what}). Please try again.")

@@ -21,6 +21,7 @@ import pytest
 
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.provider_cases import CASES, CASES_BY_SLUG, ProviderCase
+from tests.support.database import raw_dump
 from tests.support.flow import new_end_user, with_opener
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
 from xkit.oauth import OAuthClient
@@ -160,6 +161,12 @@ def test_template_connects_against_its_provider_quirks(
     assert (authorization["provider_account_id"], authorization["display_label"]) == case.account
     assert authorization["extras"].items() >= case.extras.items(), authorization["extras"]
     assert all(authorization["extras"].get(name) for name in case.extras_present)
+    secrets_seen = [app["client_secret"], authorization["access_token"],
+                    *(authorization["extras"][name] for name in case.extras_present)]
+    assert not [s for s in secrets_seen if s in xkit_server.output()]
+    if case.extras_present:  # secret extras are encrypted at rest
+        stored = raw_dump(xkit_server.environment.database_url)
+        assert not [s for s in secrets_seen[2:] if s.encode() in stored]
 
     if case.proxy is not None:
         path, upstream = case.proxy

@@ -100,6 +100,19 @@ def backend(provider_platform: PlatformCredentials,
         yield client
 
 
+def _app_and_connector(case: ProviderCase, backend: httpx.Client, server: XkitServer,
+                       platform: PlatformCredentials, emulator: QuirkEmulator) -> dict[str, str]:
+    """The developer's side: an app registered at the provider, and the connector for it."""
+    app = emulator.register_app(redirect_uri=f"{server.url}/p/{platform.slug}/callback",
+                                profile=case.profile())
+    created = backend.post("/api/platform/connectors", json={
+        "provider": case.slug, "slug": case.connector_slug, "client_id": app["client_id"],
+        "client_secret": app["client_secret"], "scopes": list(case.scopes),
+        "settings": case.settings})
+    assert created.status_code == 201, created.text
+    return app
+
+
 def _connect(case: ProviderCase, server: XkitServer, platform: PlatformCredentials,
              emulator: QuirkEmulator) -> tuple[str, httpx.Response]:
     """The end user's side: popup, collect step if any, provider, callback."""
@@ -127,14 +140,7 @@ def _connect(case: ProviderCase, server: XkitServer, platform: PlatformCredentia
 def test_template_connects_against_its_provider_quirks(
         case: ProviderCase, backend: httpx.Client, xkit_server: XkitServer,
         provider_platform: PlatformCredentials, quirk_emulator: QuirkEmulator) -> None:
-    app = quirk_emulator.register_app(
-        redirect_uri=f"{xkit_server.url}/p/{provider_platform.slug}/callback",
-        profile=case.profile())
-    created = backend.post("/api/platform/connectors", json={
-        "provider": case.slug, "slug": case.connector_slug, "client_id": app["client_id"],
-        "client_secret": app["client_secret"], "scopes": list(case.scopes),
-        "settings": case.settings})
-    assert created.status_code == 201, created.text
+    app = _app_and_connector(case, backend, xkit_server, provider_platform, quirk_emulator)
 
     to_provider, result = _connect(case, xkit_server, provider_platform, quirk_emulator)
     assert result.status_code == 200, result.text
@@ -206,14 +212,7 @@ def test_an_answer_the_template_cannot_use_ends_in_a_clear_error(
         case: ProviderCase, code: str, says: str, backend: httpx.Client,
         xkit_server: XkitServer, provider_platform: PlatformCredentials,
         quirk_emulator: QuirkEmulator) -> None:
-    app = quirk_emulator.register_app(
-        redirect_uri=f"{xkit_server.url}/p/{provider_platform.slug}/callback",
-        profile=case.profile())
-    created = backend.post("/api/platform/connectors", json={
-        "provider": case.slug, "slug": case.connector_slug, "client_id": app["client_id"],
-        "client_secret": app["client_secret"], "scopes": list(case.scopes),
-        "settings": case.settings})
-    assert created.status_code == 201, created.text
+    app = _app_and_connector(case, backend, xkit_server, provider_platform, quirk_emulator)
 
     _, result = _connect(case, xkit_server, provider_platform, quirk_emulator)
     message = re.search(r'<p id="message">([^<]*)</p>', result.text)

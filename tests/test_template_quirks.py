@@ -3,13 +3,13 @@ connecting, lookups, and how the token reaches the API — and the mistakes refu
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.support.templates import with_change
 from xkit.providers.registry import TemplateError, load_template_file
 from xkit.providers.schema import MissingValue, ProviderTemplate
 
@@ -55,13 +55,7 @@ def quirky(**changes: Any) -> dict[str, Any]:
 
 
 def _broken(change: str, value: Any) -> dict[str, Any]:
-    data = copy.deepcopy(quirky())
-    *parents, last = change.split(".")
-    target: Any = data
-    for part in parents:
-        target = target[int(part)] if part.isdigit() else target[part]
-    target[last] = value
-    return data
+    return with_change(quirky(), change, value)
 
 
 @pytest.fixture(scope="module")

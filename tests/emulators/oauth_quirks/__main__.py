@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
-import uvicorn
-
+from ..serving import https_arguments, serve_https
 from .app import create_app
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.emulators.oauth_quirks",
-        description="A configurable OAuth 2.0 provider over HTTPS, for provider templates.",
+    parser = https_arguments(
+        "python -m tests.emulators.oauth_quirks",
+        "A configurable OAuth 2.0 provider over HTTPS, for provider templates.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
-    parser.add_argument("--port", type=int, required=True, help="TCP port to serve HTTPS on")
-    parser.add_argument("--cert", type=Path, required=True, help="server certificate (PEM)")
-    parser.add_argument("--key", type=Path, required=True, help="server private key (PEM)")
-    parser.add_argument("--log-level", default="warning", help="uvicorn log level")
-    args = parser.parse_args(argv)
-    uvicorn.run(create_app(), host=args.host, port=args.port, ssl_certfile=str(args.cert),
-                ssl_keyfile=str(args.key), log_level=args.log_level,
-                timeout_graceful_shutdown=2)
+    serve_https(create_app(), parser.parse_args(argv))
 
 
 if __name__ == "__main__":

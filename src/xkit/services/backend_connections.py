@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError
-from xkit.services import connections, events
+from xkit.services import connections, events, extras
 from xkit.services.authorizations import ACTIVE, decrypt_from, effective_settings
 from xkit.services.catalog import public_connection
 from xkit.services.connections import ConnectionView, current_authorizations
@@ -49,7 +49,7 @@ def describe(
             "granted_scopes": list(authorization.granted_scopes),
             "provider_account_id": authorization.provider_account_id,
             "display_label": authorization.display_label,
-            "extras": dict(authorization.extras),
+            "extras": extras.for_backend(deps.keyring, authorization),
         }
     return body
 

@@ -27,7 +27,7 @@ from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.oauth import ProviderError
 from xkit.providers.registry import ProviderRegistry
-from xkit.services import events
+from xkit.services import events, extras
 from xkit.services.authorizations import (
     ACTIVE,
     ERROR,
@@ -310,6 +310,7 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             store_tokens(
                 deps.keyring, authorization, tokens, requested=authorization.requested_scopes
             )
+            extras.refresh_from_token(deps.keyring, template, authorization, tokens)
             authorization.refresh_lease_owner = None
             authorization.refresh_lease_until = None
             await _commit_or_gone(session)

@@ -11,7 +11,9 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.emulators.oidc_provider.fixture import OidcProvider
+from tests.provider_cases import provider_hosts
 from tests.support.browser import chromium
 from tests.support.database import backend, temporary_database
 from tests.support.devapp import DeveloperApp, developer_app
@@ -37,8 +39,22 @@ def test_certificates(tmp_path_factory: pytest.TempPathFactory) -> TestCertifica
 
 
 @pytest.fixture(scope="session")
-def xkit_environment(
+def quirk_emulator(
     tmp_path_factory: pytest.TempPathFactory, test_certificates: TestCertificates
+) -> Iterator[QuirkEmulator]:
+    """One configurable OAuth provider answering for every built-in template's hosts."""
+    emulator = QuirkEmulator.launch(
+        tmp_path_factory.mktemp("oauth-quirks"), test_certificates, hosts=provider_hosts()
+    )
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def xkit_environment(
+    tmp_path_factory: pytest.TempPathFactory,
+    test_certificates: TestCertificates,
+    quirk_emulator: QuirkEmulator,
 ) -> Iterator[XkitEnvironment]:
     """One installation shared by the session; tests isolate themselves by platform."""
     data_dir = tmp_path_factory.mktemp("xkit-data")
@@ -48,6 +64,8 @@ def xkit_environment(
             **installation_settings(test_certificates),
             # Tests count the refreshes they cause; the upkeep tests run their own server.
             "XKIT_TOKEN_UPKEEP": "false",
+            # the built-in templates' real hosts, reached at the quirk emulator
+            "XKIT_PROVIDER_CONNECT_TO": quirk_emulator.connect_to,
         }
         yield environment
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.templates import with_change
 from xkit.providers.registry import (
     BUILTIN_TEMPLATES_DIR,
     ProviderRegistry,
@@ -272,13 +273,7 @@ def _without(key: str) -> dict[str, Any]:
 
 def _deep(change: str, value: Any) -> dict[str, Any]:
     """``minimal()`` with one nested value replaced, e.g. ``oauth2.token_url``."""
-    data = copy.deepcopy(minimal())
-    *parents, last = change.split(".")
-    target: Any = data
-    for part in parents:
-        target = target[int(part)] if part.isdigit() else target[part]
-    target[last] = value
-    return data
+    return with_change(minimal(), change, value)
 
 
 @pytest.mark.parametrize(("data", "field", "says"), [

@@ -113,6 +113,9 @@ def installation_settings(certificates: TestCertificates) -> dict[str, str]:
         "XKIT_WEBHOOK_RETRY_BASE_SECONDS": "0.2",
         "XKIT_WEBHOOK_MAX_ATTEMPTS": "4",
         "XKIT_WEBHOOK_TIMEOUT_SECONDS": "3",
+        # every test client is 127.0.0.1; test_rate_limits.py checks the limits
+        "XKIT_RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
+        "XKIT_RATE_LIMIT_PUBLIC_PER_MINUTE": "100000",
     }
 
 

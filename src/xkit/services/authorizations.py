@@ -32,7 +32,7 @@ from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound
 from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import AccountInfo, ProviderTemplate
-from xkit.services import audit, events
+from xkit.services import audit, events, extras
 from xkit.services.connections import ConnectionView, get_connection
 from xkit.services.connectors import callback_url, find_connector, is_ready
 from xkit.services.keyring import column_aad
@@ -41,6 +41,10 @@ from xkit.services.provider_http import oauth_client
 log = logging.getLogger("xkit.flow")
 
 STATE_TTL = dt.timedelta(minutes=10)
+# A callback exchanges the code and reads the account: two provider calls, each bounded by
+# XKIT_PROVIDER_TIMEOUT_SECONDS (at most 120 s). One still `retrieving_tokens` after this long
+# was cut short (the process died mid-callback) and will never finish by itself.
+INTERRUPTED_AFTER = dt.timedelta(minutes=5)
 AWAITING = "awaiting_callback"
 RETRIEVING = "retrieving_tokens"
 ACTIVE = "active"
@@ -58,6 +62,11 @@ FLOW_MESSAGES = {
     "provider_unavailable": "The provider could not be reached or answered with an error. "
                             "Please try again in a moment.",
     "missing_code": "The provider sent no authorization code back. Please try again.",
+    "interrupted": "The connection was interrupted while it was being completed. "
+                   "Please try again.",
+    "lookup_failed": "Signed in, but the provider refused to say which account or workspace "
+                     "was connected. Please try again; if it keeps failing, the app's team "
+                     "should check the integration's permissions.",
 }
 
 
@@ -107,6 +116,14 @@ def effective_settings(keyring: Keyring, connector: Connector,
     authorization's user typed in the collect step."""
     raw = decrypt_from(keyring, authorization, "collected") if authorization else None
     return {**connector.settings, **(json.loads(raw) if raw else {})}
+
+
+def connected_values(keyring: Keyring, template: ProviderTemplate, connector: Connector,
+                     authorization: Authorization | None) -> dict[str, str]:
+    """What a connected authorization's placeholders (API base URL, API headers) are filled
+    from: its effective settings plus the extras the provider told us while connecting."""
+    return {**effective_settings(keyring, connector, authorization),
+            **extras.placeholder_values(template, authorization)}
 
 
 # --- 1. begin ---------------------------------------------------------------------------------
@@ -224,9 +241,10 @@ async def authorization_redirect(session: AsyncSession, deps: FlowDeps, platform
     authorization.pkce_verifier = encrypt_for(deps.keyring, authorization, "pkce_verifier",
                                               verifier)
     await session.commit()
+    scope, scope_params = template.authorize_scopes(authorization.requested_scopes)
     return client.authorization_url(
         redirect_uri=callback_url(deps.public_url, platform.slug),
-        scopes=authorization.requested_scopes, state=state, code_challenge=challenge)
+        scopes=scope, state=state, code_challenge=challenge, extra_params=scope_params)
 
 
 # --- 3. callback ------------------------------------------------------------------------------
@@ -276,14 +294,19 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         tokens = await client.exchange_code(
             deps.http, code=code_param,
             redirect_uri=callback_url(deps.public_url, platform.slug),
-            code_verifier=decrypt_from(deps.keyring, authorization, "pkce_verifier"))
-        account = await read_account(deps.http, template, settings, tokens)
+            code_verifier=decrypt_from(deps.keyring, authorization, "pkce_verifier"),
+            scope=template.authorize_scopes(authorization.requested_scopes)[0])
+        findings = await extras.gather(deps.http, template, settings, tokens, params)
+        account = await read_account(deps.http, template,
+                                     {**settings, **findings.placeholders(template)},
+                                     tokens, findings)
     except ProviderError as exc:
         if exc.transient:
             return await _fail(session, view, authorization, exc.code,
                                FLOW_MESSAGES["provider_unavailable"])
         code, message = template.describe_error(exc.code, exc.description)
-        return await _fail(session, view, authorization, code, message or _provider_message(code))
+        message = message or FLOW_MESSAGES.get(code) or _provider_message(code)
+        return await _fail(session, view, authorization, code, message)
     except Conflict as exc:
         return await _fail(session, view, authorization, exc.code, exc.message)
 
@@ -292,6 +315,7 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         return await _fail(session, view, authorization, "different_account",
                            FLOW_MESSAGES["different_account"])
     store_tokens(deps.keyring, authorization, tokens, requested=authorization.requested_scopes)
+    extras.store(deps.keyring, authorization, findings)
     authorization.status = ACTIVE
     authorization.error_code = authorization.error_message = None
     authorization.provider_account_id = account.id
@@ -335,40 +359,34 @@ def store_tokens(keyring: Keyring, authorization: Authorization, tokens: TokenSe
 
 
 async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
-                       settings: dict[str, str], tokens: TokenSet) -> AccountInfo:
-    """Who connected: from the template's account URL, the id_token, or the token response."""
+                       settings: dict[str, str], tokens: TokenSet,
+                       findings: extras.Findings | None = None) -> AccountInfo:
+    """Who connected: from the template's account URL, the id_token, the token response,
+    the extras, or the answer of one of its lookups — the first source available."""
     spec = template.account
     if spec is None:
         return AccountInfo(id=None, label=None)
+    documents = findings.documents if findings else {}
     for source in spec.source:
         if source == "url":
             url = template.account_url(settings)
             if url is None:
                 continue
-            return spec.extract(await _get_json(http, url, tokens))
+            body = await extras.fetch_json(
+                http, "GET", url, template.token_header(tokens.access_token),
+                failure=ProviderError(code="account_unreadable", transient=True))
+            if not isinstance(body, dict):
+                raise ProviderError(code="account_unreadable", transient=True)
+            return spec.extract(body)
         if source == "id_token" and tokens.id_token:
             return spec.extract(_unverified_claims(tokens.id_token))
         if source == "token_response":
-            return spec.extract(tokens.extras)
+            return spec.extract(tokens.response)
+        if source == "extras":
+            return spec.extract(findings.values if findings else {})
+        if source in documents:
+            return spec.extract(documents[source])
     return AccountInfo(id=None, label=None)
-
-
-async def _get_json(http: httpx.AsyncClient, url: str, tokens: TokenSet) -> dict[str, Any]:
-    try:
-        response = await http.get(url, headers={"Authorization": f"Bearer {tokens.access_token}",
-                                                "Accept": "application/json"})
-    except httpx.HTTPError:
-        raise ProviderError(code="account_unreadable", transient=True) from None
-    if response.status_code != 200:
-        raise ProviderError(code="account_unreadable", http_status=response.status_code,
-                            transient=True)
-    try:
-        body = response.json()
-    except ValueError:
-        raise ProviderError(code="account_unreadable", transient=True) from None
-    if not isinstance(body, dict):
-        raise ProviderError(code="account_unreadable", transient=True)
-    return body
 
 
 def _unverified_claims(id_token: str) -> dict[str, Any]:
@@ -409,6 +427,43 @@ async def _fail(session: AsyncSession, view: ConnectionView, authorization: Auth
 
 def _provider_message(code: str) -> str:
     return f"The provider refused the connection ({code}). Please try again."
+
+
+# --- interrupted callbacks -------------------------------------------------------------------
+
+def is_interrupted(authorization: Authorization, *, now: dt.datetime | None = None) -> bool:
+    return (authorization.status == RETRIEVING
+            and authorization.updated_at < (now or utcnow()) - INTERRUPTED_AFTER)
+
+
+async def settle_if_interrupted(session: AsyncSession, authorization: Authorization) -> bool:
+    """The on-read check: end an interrupted callback in ``error`` (retry-able) so that a
+    popup or a poll never waits on a process that is gone. True when this call ended it."""
+    if not is_interrupted(authorization):
+        return False
+    now = utcnow()
+    # Claimed by one conditional UPDATE: a concurrent sweep or read finds nothing to claim.
+    claimed = await session.execute(
+        update(Authorization)
+        .where(Authorization.id == authorization.id, Authorization.status == RETRIEVING,
+               Authorization.updated_at < now - INTERRUPTED_AFTER)
+        .values(status=ERROR, updated_at=now))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(authorization)
+        return False
+    view = await get_connection(session, authorization.platform_id, authorization.connection_id)
+    await _fail(session, view, authorization, "interrupted", FLOW_MESSAGES["interrupted"])
+    return True
+
+
+async def end_interrupted_callbacks(session: AsyncSession) -> int:
+    """The sweep: every interrupted callback ends in ``error`` with code ``interrupted`` and a
+    ``connection.error`` event; returns how many. Safe to run from any number of processes at
+    once; the worker loop should call it periodically (``xkit serve`` runs it at start-up)."""
+    stale = (await session.scalars(select(Authorization).where(
+        Authorization.status == RETRIEVING,
+        Authorization.updated_at < utcnow() - INTERRUPTED_AFTER))).all()
+    return sum([await settle_if_interrupted(session, a) for a in stale])
 
 
 # --- cancel -----------------------------------------------------------------------------------

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError
-from xkit.services import connections
-from xkit.services.authorizations import decrypt_from, effective_settings
+from xkit.services import connections, extras
+from xkit.services.authorizations import ACTIVE, decrypt_from, effective_settings
 from xkit.services.catalog import public_connection
-from xkit.services.connections import ConnectionView
+from xkit.services.connections import ConnectionView, current_authorizations
 from xkit.services.provider_http import oauth_client
 from xkit.services.tokens import (
     AuthorizationGone,
     TokenDeps,
     fresh_authorization,
-    healthiest_authorization,
+    healthiest,
+    needs_refresh,
     record_use,
 )
 
@@ -49,7 +50,7 @@ def describe(
             "granted_scopes": list(authorization.granted_scopes),
             "provider_account_id": authorization.provider_account_id,
             "display_label": authorization.display_label,
-            "extras": dict(authorization.extras),
+            "extras": extras.for_backend(deps.keyring, authorization),
         }
     return body
 
@@ -63,17 +64,24 @@ async def context_connection_with_token(
     *,
     force_refresh: bool = False,
 ) -> dict[str, Any]:
-    context = await _context(session, platform_id, external_id)
+    """The context's healthiest connection to the connector, with a fresh access token.
+
+    This is the call on every backend's hot path, so the common case — an active token that
+    needs no refresh — is answered from one query; only a refresh takes the slower road
+    through :func:`fresh_authorization` (and its own sessions)."""
     for last_try in (False, True):
-        authorization_id = await _healthiest(session, context, connector_slug)
+        view, chosen = await _healthiest(session, platform_id, external_id, connector_slug)
+        if _fresh(chosen, deps, force_refresh):
+            await record_use(session, chosen)
+            return describe(view, chosen, deps)
         await session.commit()  # give the pooled connection back while a refresh may run
         try:
-            authorization = await fresh_authorization(deps, authorization_id, force=force_refresh)
+            authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
         except AuthorizationGone:
             if last_try:
                 raise
             continue  # reconnected or removed meanwhile: look again
-        await record_use(deps, authorization)
+        await record_use(session, authorization)
         view = await connections.get_connection(session, platform_id, authorization.connection_id)
         return describe(view, authorization, deps)
     raise AssertionError("unreachable")
@@ -91,6 +99,9 @@ async def connection_with_token(
         view = await connections.get_connection(session, platform_id, connection_id)
         if view.authorization is None:
             raise NotFound("this connection has no authorization yet", code="connection_not_found")
+        if _fresh(view.authorization, deps, force_refresh):
+            await record_use(session, view.authorization)
+            return describe(view, view.authorization, deps)  # no second session needed
         await session.commit()  # give the pooled connection back while a refresh may run
         try:
             authorization = await fresh_authorization(
@@ -100,32 +111,60 @@ async def connection_with_token(
             if last_try:
                 raise
             continue  # reconnected meanwhile: its new authorization is the one to use
-        await record_use(deps, authorization)
+        await record_use(session, authorization)
         return describe(view, authorization, deps)
     raise AssertionError("unreachable")
 
 
-async def _healthiest(session: AsyncSession, context: Context, connector_slug: str) -> str:
-    connection_ids = list(
-        (
-            await session.scalars(
-                select(Connection.id)
-                .join(Connector, Connector.id == Connection.connector_id)
-                .where(
-                    Connection.context_id == context.id,
-                    Connector.slug == connector_slug,
-                    Connection.enabled.is_(True),
-                )
-            )
-        ).all()
+def _fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool) -> bool:
+    return (
+        authorization.status == ACTIVE
+        and not force_refresh
+        and not needs_refresh(authorization, deps.min_validity)
     )
-    authorization_id = await healthiest_authorization(session, connection_ids)
-    if authorization_id is None:
+
+
+async def _healthiest(
+    session: AsyncSession, platform_id: str, external_id: str, connector_slug: str
+) -> tuple[ConnectionView, Authorization]:
+    """One query for the context, its connections to the connector and their authorizations;
+    the healthiest authorization with the view of its connection."""
+    rows = (
+        await session.execute(
+            select(Context, Connection, Connector, Authorization)
+            .select_from(Context)
+            .outerjoin(
+                Connection,
+                and_(
+                    Connection.context_id == Context.id,
+                    Connection.enabled.is_(True),
+                    Connection.connector_id.in_(
+                        select(Connector.id).where(
+                            Connector.platform_id == platform_id, Connector.slug == connector_slug
+                        )
+                    ),
+                ),
+            )
+            .outerjoin(Connector, Connector.id == Connection.connector_id)
+            .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+            .where(Context.platform_id == platform_id, Context.external_id == external_id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
+    found = [row.Authorization for row in rows if row.Authorization is not None]
+    chosen = healthiest(found)
+    if chosen is None:
         raise NotFound(
-            f"context {context.external_id!r} has no {connector_slug!r} connection",
+            f"context {external_id!r} has no {connector_slug!r} connection",
             code="connection_not_found",
         )
-    return authorization_id
+    row = next(r for r in rows if r.Authorization is chosen)
+    current = current_authorizations(a for a in found if a.connection_id == chosen.connection_id)
+    view = ConnectionView(connection=row.Connection, connector=row.Connector,
+                          context=row.Context, authorization=current.get(chosen.connection_id))
+    return view, chosen
 
 
 async def list_context_connections(

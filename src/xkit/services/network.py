@@ -2,9 +2,9 @@
 allows private ones. The proxy and webhook deliveries both reach URLs that a developer (not the
 operator) chose, so neither may become a way into the network xkit runs in (SSRF).
 
-The check returns the vetted address, and :func:`pinned` aims the request at it: resolving the
-name again when connecting would let a DNS answer that changes in between (rebinding) send the
-request inside after all.
+The check returns the vetted address; the request is then pinned to it (the
+``xkit.connect_to.PINNED_ADDRESS`` extension), because resolving the name again when connecting
+would let a DNS answer that changes in between (rebinding) send the request inside after all.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import asyncio
 import ipaddress
 import socket
 from urllib.parse import urlsplit
-
-import httpx
 
 
 class UnresolvableHost(Exception):
@@ -27,10 +25,14 @@ class NonPublicAddress(Exception):
 
 async def vetted_address(url: str, *, allow_private: bool) -> str | None:
     """The public address to send ``url``'s request to (``None`` when private networks are
-    allowed: then the name is resolved as usual). Raises unless every address is public."""
+    allowed: then the name is resolved as usual)."""
     if allow_private:
         return None
-    host = urlsplit(url).hostname or ""
+    return await public_address(urlsplit(url).hostname or "")
+
+
+async def public_address(host: str) -> str:
+    """``host``'s first address; raises unless every address it has is public."""
     addresses = await addresses_of(host)
     if not addresses or any(not a.is_global or a.is_multicast for a in addresses):
         raise NonPublicAddress(host)
@@ -43,15 +45,3 @@ async def addresses_of(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6
     except (socket.gaierror, UnicodeError):
         raise UnresolvableHost(host) from None
     return [ipaddress.ip_address(info[4][0]) for info in infos]
-
-
-def pinned(url: str, address: str | None,
-           headers: dict[str, str]) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
-    """(URL, headers, httpx extensions) that connect to ``address`` while Host and TLS (SNI
-    and the certificate check) keep the name."""
-    target = httpx.URL(url)
-    if address is None:
-        return target, headers, {}
-    return (target.copy_with(host=address),
-            {**headers, "host": target.netloc.decode("ascii")},
-            {"sni_hostname": target.host})

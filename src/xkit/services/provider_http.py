@@ -9,6 +9,7 @@ from pathlib import Path
 import certifi
 import httpx
 
+from xkit.connect_to import ConnectTo, ConnectToTransport
 from xkit.crypto import Keyring
 from xkit.db.models import Connector
 from xkit.errors import Conflict
@@ -19,18 +20,25 @@ from xkit.services.connectors import client_secret_aad
 USER_AGENT = "xkit (+https://github.com/xkit)"
 
 
-def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None) -> httpx.AsyncClient:
+def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
+                         connect_to: ConnectTo | None = None) -> httpx.AsyncClient:
     """One pooled client for all provider calls. ``ca_bundle`` adds trusted CAs (a corporate
-    proxy, a private provider, the test emulators) to the usual public ones."""
+    proxy, a private provider, the test emulators) to the usual public ones; ``connect_to``
+    sends some hosts' connections to another address (``XKIT_PROVIDER_CONNECT_TO``)."""
     context = ssl.create_default_context(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    # Always this transport, even with no rules: the proxy pins vetted addresses through it.
+    transport = ConnectToTransport(connect_to or ConnectTo(),
+                                   options={"verify": context, "limits": limits})
     return httpx.AsyncClient(
         verify=context,
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        limits=limits,
+        transport=transport,
     )
 
 
@@ -55,4 +63,10 @@ def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyr
         token_params=endpoints.token_params,
         pkce=endpoints.pkce,
         extras_to_keep=endpoints.token_extras,
+        token_request_format=endpoints.token_request_format,
+        scope_in_token_request=endpoints.scope_in_token_request,
+        access_token_paths=endpoints.access_token_paths,
+        refresh_token_paths=endpoints.refresh_token_paths,
+        expires_in_paths=endpoints.expires_in_paths,
+        granted_scope_fields=endpoints.granted_scope_fields,
     )

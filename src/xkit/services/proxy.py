@@ -14,11 +14,12 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from xkit.connect_to import PINNED_ADDRESS, ConnectTo
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
-from xkit.services.authorizations import decrypt_from, effective_settings
+from xkit.services.authorizations import connected_values, decrypt_from
 from xkit.services.connections import ConnectionView
-from xkit.services.network import NonPublicAddress, UnresolvableHost, pinned, vetted_address
+from xkit.services.network import NonPublicAddress, UnresolvableHost, public_address
 from xkit.services.tokens import TokenDeps, fresh_authorization, record_use
 
 FORWARDED_REQUEST_HEADERS = frozenset(
@@ -102,28 +103,48 @@ def target_url(base_url: str, path: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def check_public_address(url: str, *, allow_private: bool) -> str | None:
-    """Refuse loopback, private, link-local and other non-public targets (SSRF); returns the
-    vetted address the request must go to (``None`` when private networks are allowed)."""
+async def check_public_address(url: str, *, allow_private: bool,
+                               connect_to: ConnectTo | None = None) -> str | None:
+    """Refuse loopback, private, link-local and other non-public targets (SSRF).
+
+    Returns the vetted address the request must go to (``None`` when private networks are
+    allowed): connecting to it, instead of resolving the name again, means a DNS answer that
+    changes between the check and the connection cannot send the request inside. When
+    ``XKIT_PROVIDER_CONNECT_TO`` redirects the host, the address checked is the one the
+    operator named, and the connection goes there (with its port) through the provider
+    client's transport: nothing is pinned then (``None``).
+    """
+    if allow_private:
+        return None
+    host = urlsplit(url).hostname or ""
+    target = connect_to.target(host) if connect_to else None
+    if target is not None:
+        host = target[0]
     try:
-        return await vetted_address(url, allow_private=allow_private)
-    except UnresolvableHost as exc:
-        raise UpstreamUnreachable(f"cannot resolve {exc}") from None
-    except NonPublicAddress as exc:
+        address = await public_address(host)
+    except UnresolvableHost:
+        raise UpstreamUnreachable(f"cannot resolve {host}") from None
+    except NonPublicAddress:
         raise Forbidden(
-            f"{exc} resolves to a non-public address; an operator can allow "
+            f"{host} resolves to a non-public address; an operator can allow "
             "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
             code="proxy_target_refused",
         ) from None
+    return None if target is not None else address
 
 
 async def forward(
-    deps: TokenDeps, view: ConnectionView, request: ProxyRequest, *, allow_private: bool
+    deps: TokenDeps,
+    view: ConnectionView,
+    request: ProxyRequest,
+    *,
+    allow_private: bool,
+    connect_to: ConnectTo | None = None,
 ) -> ProxyResponse:
     """Send the call; on a 401 refresh once and retry; on a 429 wait a bounded Retry-After once."""
     template = deps.providers.get(view.connector.provider)
-    base_url = template.api_base_url(
-        effective_settings(deps.keyring, view.connector, view.authorization))
+    values = connected_values(deps.keyring, template, view.connector, view.authorization)
+    base_url = template.api_base_url(values)
     if not base_url:
         raise Conflict(
             f"{view.connector.name} has no API base URL for the proxy", code="proxy_unavailable"
@@ -131,23 +152,24 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    pinned_address = await check_public_address(url, allow_private=allow_private)
-    template_headers = (
-        {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
-    )
+    pinned_address = await check_public_address(url, allow_private=allow_private,
+                                                connect_to=connect_to)
+    template_headers = {k.lower(): v for k, v in template.api_headers(values).items()}
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)
 
     authorization = await fresh_authorization(deps, view.authorization.id)
-    await record_use(deps, authorization)
+    async with deps.sessions() as session:
+        await record_use(session, authorization)
     refreshed = throttled = False
     while True:
-        token = decrypt_from(deps.keyring, authorization, "access_token")
+        token = decrypt_from(deps.keyring, authorization, "access_token") or ""
+        credential = {k.lower(): v for k, v in template.token_header(token).items()}
         upstream = await _send(
             deps.http,
             request.method,
             url,
-            {**headers, "authorization": f"Bearer {token}"},
+            {**headers, **credential},
             request.body,
             pinned_address=pinned_address,
         )
@@ -187,9 +209,11 @@ async def _send(
     pinned_address: str | None,
 ) -> httpx.Response:
     try:
-        target, headers, extensions = pinned(url, pinned_address, headers)
+        # Connect to the vetted address; Host and TLS (SNI and certificate) keep the name,
+        # and the connection pool stays the host's own (see ConnectToTransport).
+        extensions = {PINNED_ADDRESS: pinned_address} if pinned_address else {}
         request = http.build_request(
-            method, target, headers=headers, content=body or None, extensions=extensions
+            method, url, headers=headers, content=body or None, extensions=extensions
         )
         return await http.send(request, stream=True)
     except httpx.TimeoutException:

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,7 +27,7 @@ from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.oauth import ProviderError
 from xkit.providers.registry import ProviderRegistry
-from xkit.services import events
+from xkit.services import events, extras
 from xkit.services.authorizations import (
     ACTIVE,
     ERROR,
@@ -158,17 +158,17 @@ async def fresh_authorization(
         pause = min(pause * 1.5, WAIT_POLL_MAX_SECONDS)
 
 
-async def record_use(deps: TokenDeps, authorization: Authorization) -> None:
-    """Note that a backend used this grant, with at most one write every few minutes."""
+async def record_use(session: AsyncSession, authorization: Authorization) -> None:
+    """Note that a backend used this grant (the worker refreshes such grants ahead of
+    expiry), with at most one write every few minutes: nothing on most calls."""
     now = utcnow()
     last = authorization.last_used_at
     if last is not None and now - last < USE_GRANULARITY:
         return
-    async with deps.sessions() as session:
-        await session.execute(
-            update(Authorization).where(Authorization.id == authorization.id)
-            .values(last_used_at=now))
-        await session.commit()
+    await session.execute(
+        update(Authorization).where(Authorization.id == authorization.id)
+        .values(last_used_at=now).execution_options(synchronize_session=False))
+    await session.commit()
     authorization.last_used_at = now
 
 
@@ -326,6 +326,7 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             store_tokens(
                 deps.keyring, authorization, tokens, requested=authorization.requested_scopes
             )
+            extras.refresh_from_token(deps.keyring, template, authorization, tokens)
             authorization.refresh_lease_owner = None
             authorization.refresh_lease_until = None
             await _commit_or_gone(session)
@@ -418,19 +419,8 @@ async def _finish_error(
     raise ReconnectRequired(message, details={"error_code": code})
 
 
-async def healthiest_authorization(session: AsyncSession, connection_ids: list[str]) -> str | None:
-    """Among connections' authorizations, an active one first, newest first."""
-    if not connection_ids:
-        return None
-    rows = (
-        await session.execute(
-            select(Authorization.id, Authorization.status)
-            .where(Authorization.connection_id.in_(connection_ids))
-            .order_by(Authorization.created_at.desc())
-        )
-    ).all()
-    for wanted in (ACTIVE,):
-        for row_id, status in rows:
-            if status == wanted:
-                return str(row_id)
-    return str(rows[0][0]) if rows else None
+def healthiest(authorizations: list[Authorization]) -> Authorization | None:
+    """Among connections' authorizations, the newest active one, else the newest."""
+    newest_first = sorted(authorizations, key=lambda a: a.created_at, reverse=True)
+    active = [a for a in newest_first if a.status == ACTIVE]
+    return (active or newest_first or [None])[0]

@@ -26,10 +26,11 @@ import httpx
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from xkit.connect_to import PINNED_ADDRESS
 from xkit.crypto import Keyring
 from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.types import utcnow
-from xkit.services.network import NonPublicAddress, UnresolvableHost, pinned, vetted_address
+from xkit.services.network import NonPublicAddress, UnresolvableHost, vetted_address
 from xkit.services.webhooks import DELIVERED, FAILED, PENDING, signing_secret
 from xkit.webhook_signature import (
     EVENT_ID_HEADER,
@@ -175,9 +176,10 @@ async def post(http: httpx.AsyncClient, policy: DeliveryPolicy, url: str, event:
         EVENT_TYPE_HEADER: event.event_type,
         "Xkit-Delivery-Attempt": str(attempt),
     }
-    target, headers, extensions = pinned(url, address, headers)
+    # to the vetted address, so a DNS answer changed since the check cannot redirect it
+    extensions = {PINNED_ADDRESS: address} if address else {}
     try:
-        async with http.stream("POST", target, content=body, headers=headers,
+        async with http.stream("POST", url, content=body, headers=headers,
                                timeout=policy.timeout_seconds,
                                extensions=extensions) as response:
             excerpt = await _excerpt(response)

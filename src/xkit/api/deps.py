@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -11,10 +12,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xkit.api.errors import is_database_outage
 from xkit.db.models import ApiKey, Platform
 from xkit.errors import Unauthorized
 from xkit.runtime import Runtime
 from xkit.services import api_keys
+
+log = logging.getLogger("xkit.api")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -31,8 +35,19 @@ RuntimeDep = Annotated[Runtime, Depends(_runtime_dependency)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessions() as session:
+    session = runtime.sessions()
+    try:
         yield session
+    finally:
+        try:
+            await session.close()
+        except Exception as exc:
+            # Closing runs after the answer went out; a connection the database dropped
+            # meanwhile is discarded by the pool, and is no reason for a traceback.
+            if not is_database_outage(exc):
+                raise
+            log.warning("database connection lost while closing a session: %s",
+                        type(exc).__name__)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

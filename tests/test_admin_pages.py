@@ -194,6 +194,22 @@ def test_scope_search_works_without_javascript_and_keeps_hidden_choices(
         "User.Read", "Mail.Read", "Mail.Send"]
 
 
+def test_mixing_graph_and_mail_protocol_scopes_is_refused_next_to_the_scopes(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    page = dashboard.get(outlook + "/settings").text
+    assert "https://outlook.office.com/IMAP.AccessAsUser.All" in page
+    assert "an Exchange Online permission: not with Graph ones in one connector" in page
+    refused = dashboard.submit(outlook + "/settings", data={
+        "scopes": ["User.Read", "Mail.Read", "https://outlook.office.com/IMAP.AccessAsUser.All"],
+        "setting.tenant": "common", "setting.login_host": "", "setting.graph_host": ""})
+    assert refused.status_code == 422
+    message = inline_error(refused, "scopes").replace("&#39;", "'")
+    assert "cannot be combined with 'User.Read'" in message
+    assert "make a second connector" in message
+    assert api.get("/api/platform/connectors/outlook-email").json()["scopes"] == [
+        "User.Read", "Mail.Read"]
+
+
 def test_a_bad_provider_setting_is_shown_next_to_it(
         dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
     refused = dashboard.submit(outlook + "/settings", data={

@@ -426,3 +426,37 @@ def test_removing_a_connection_from_the_browser_revokes_the_grant_at_the_provide
     assert oidc_provider.stats()["grants_revoked_by_reason"].get("revocation", 0) == 1
     assert user.api("GET", "/connections").json() == {"connections": []}
     assert api.get(f"/api/platform/connections/{connection['id']}").status_code == 404
+
+
+# --- Outlook over IMAP/SMTP: Exchange Online's resource ---------------------------------------
+
+def test_an_outlook_connector_for_imap_and_smtp_gets_an_exchange_token_and_the_account(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    microsoft: MicrosoftEmulator,
+) -> None:
+    protocols = ["https://outlook.office.com/IMAP.AccessAsUser.All",
+                 "https://outlook.office.com/SMTP.Send"]
+    mixed = api.post("/api/platform/connectors", json={
+        "provider": "outlook-email", "scopes": ["Mail.Read", *protocols]})
+    assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "invalid_scope"
+    assert "make a second connector" in mixed.json()["error"]["message"]
+
+    outlook_connector(api, xkit_server, platform, microsoft,
+                      scopes=[*protocols, "openid", "profile", "email"])
+    microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
+    user = new_end_user(xkit_server, platform)
+    _, to_provider = user.start_popup("outlook-email")
+    scope = parse_qs(urlsplit(to_provider.headers["location"]).query)["scope"][0].split(" ")
+    assert scope[:3] == ["offline_access", *protocols]
+    assert follow_provider(to_provider, microsoft).status_code == 200
+
+    connection = api.get("/api/platform/contexts/user-1/connections/outlook-email").json()
+    authorization = connection["authorization"]
+    assert authorization["display_label"] == "ada@contoso.test"  # from the id_token
+    assert set(protocols) <= set(authorization["granted_scopes"])
+    with microsoft.client() as graph:  # an IMAP/SMTP token, which Graph refuses
+        me = graph.get(microsoft.graph_url("/me"),
+                       headers={"Authorization": f"Bearer {authorization['access_token']}"})
+    assert me.status_code == 401

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -284,7 +285,8 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
             deps.http, code=code_param,
             redirect_uri=callback_url(deps.public_url, platform.slug),
             code_verifier=decrypt_from(deps.keyring, authorization, "pkce_verifier"))
-        account = await read_account(deps.http, template, settings, tokens)
+        account = await read_account(deps.http, template, settings, tokens,
+                                     scopes=authorization.requested_scopes)
     except ProviderError as exc:
         if exc.transient:
             return await _fail(session, view, authorization, exc.code,
@@ -342,14 +344,16 @@ def store_tokens(keyring: Keyring, authorization: Authorization, tokens: TokenSe
 
 
 async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
-                       settings: dict[str, str], tokens: TokenSet) -> AccountInfo:
-    """Who connected: from the template's account URL, the id_token, or the token response."""
+                       settings: dict[str, str], tokens: TokenSet, *,
+                       scopes: Sequence[str] = ()) -> AccountInfo:
+    """Who connected: from the template's account URL, the id_token, or the token response.
+    ``scopes`` (what was asked for) decide whether the token can read the account URL."""
     spec = template.account
     if spec is None:
         return AccountInfo(id=None, label=None)
     for source in spec.source:
         if source == "url":
-            url = template.account_url(settings)
+            url = template.account_url(settings, scopes)
             if url is None:
                 continue
             return spec.extract(await _get_json(http, url, tokens))

@@ -18,6 +18,7 @@ from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.support.database import raw_dump
 from tests.support.flow import (
     APP_ORIGIN,
+    EndUser,
     connected_to_oidc_provider,
     follow_provider,
     new_end_user,
@@ -243,6 +244,16 @@ def test_an_expired_state_is_refused(
     assert (status["status"], status["error_code"]) == ("error", "state_expired")
 
 
+@pytest.fixture
+def outlook_user(
+    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    microsoft: MicrosoftEmulator,
+) -> EndUser:
+    """user-1 of ``platform``, whose catalog offers Outlook Email (at the emulator)."""
+    outlook_connector(api, xkit_server, platform, microsoft)
+    return new_end_user(xkit_server, platform)
+
+
 # --- webhook events of a failed reconnect -----------------------------------------------------
 
 def _events(environment: XkitEnvironment, platform_id: str) -> list[tuple[str, str | None]]:
@@ -259,16 +270,12 @@ def _events(environment: XkitEnvironment, platform_id: str) -> list[tuple[str, s
 
 
 def test_a_failed_reconnect_leaves_the_connection_working_and_fires_no_error_event(
-    api: httpx.Client,
-    platform: PlatformCredentials,
-    xkit_server: XkitServer,
-    xkit_environment: XkitEnvironment,
-    microsoft: MicrosoftEmulator,
+    outlook_user: EndUser, platform: PlatformCredentials, xkit_server: XkitServer,
+    xkit_environment: XkitEnvironment, microsoft: MicrosoftEmulator,
 ) -> None:
-    outlook_connector(api, xkit_server, platform, microsoft)
     for mail in ("ada@contoso.test", "grace@contoso.test"):
         microsoft.add_user(mail=mail, password="pw")
-    user = new_end_user(xkit_server, platform)
+    user = outlook_user
     _, to_provider = user.start_popup("outlook-email")
     assert sign_in_at_provider(to_provider, microsoft, login="ada@contoso.test",
                                password="pw").status_code == 200
@@ -302,16 +309,11 @@ def test_a_failed_reconnect_leaves_the_connection_working_and_fires_no_error_eve
 # --- what the popup and the database never give away ------------------------------------------
 
 def test_the_popup_reports_only_to_the_origin_that_opened_it(
-    api: httpx.Client,
-    platform: PlatformCredentials,
-    xkit_server: XkitServer,
-    microsoft: MicrosoftEmulator,
+    outlook_user: EndUser, api: httpx.Client, microsoft: MicrosoftEmulator
 ) -> None:
     assert APP_ORIGIN in api.get("/api/platform").json()["allowed_origins"]
-    outlook_connector(api, xkit_server, platform, microsoft)
     microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
-    user = new_end_user(xkit_server, platform)
-    _, to_provider = user.start_popup("outlook-email", opener_origin=APP_ORIGIN)
+    _, to_provider = outlook_user.start_popup("outlook-email", opener_origin=APP_ORIGIN)
     page = follow_provider(to_provider, microsoft)
     found = re.search(r"<script[^>]*>(.*?)</script>", page.text, re.S)
     assert found, page.text
@@ -321,34 +323,20 @@ def test_the_popup_reports_only_to_the_origin_that_opened_it(
     assert '"*"' not in script and "'*'" not in script
 
 
-def test_redirect_mode_refuses_a_return_url_on_another_origin(
-    api: httpx.Client,
-    platform: PlatformCredentials,
-    xkit_server: XkitServer,
-    microsoft: MicrosoftEmulator,
-) -> None:
-    outlook_connector(api, xkit_server, platform, microsoft)
-    user = new_end_user(xkit_server, platform)
-    created = user.api("POST", "/connections", json={"connector": "outlook-email"}).json()
-    authorization_id = created["authorization"]["id"]
-    link = user.api("POST", f"/authorizations/{authorization_id}/popup").json()["url"]
+def test_redirect_mode_refuses_a_return_url_on_another_origin(outlook_user: EndUser) -> None:
+    authorization_id = outlook_user.new_authorization("outlook-email")
+    link = outlook_user.api("POST", f"/authorizations/{authorization_id}/popup").json()["url"]
     refused = httpx.get(f"{link}&{urlencode({'return_url': 'https://evil.example/back'})}")
     assert refused.status_code == 403 and "not allowed" in refused.text
     assert "evil.example" not in refused.headers.get("location", "")
-    assert user.api("GET", f"/authorizations/{authorization_id}").json()["status"] == (
-        "awaiting_callback")
+    status = outlook_user.api("GET", f"/authorizations/{authorization_id}").json()["status"]
+    assert status == "awaiting_callback"
 
 
 def test_state_and_pkce_verifier_are_never_stored_in_plaintext(
-    api: httpx.Client,
-    platform: PlatformCredentials,
-    xkit_server: XkitServer,
-    xkit_environment: XkitEnvironment,
-    microsoft: MicrosoftEmulator,
+    outlook_user: EndUser, xkit_environment: XkitEnvironment
 ) -> None:
-    outlook_connector(api, xkit_server, platform, microsoft)
-    user = new_end_user(xkit_server, platform)
-    authorization_id, to_provider = user.start_popup("outlook-email")
+    authorization_id, to_provider = outlook_user.start_popup("outlook-email")
     query = parse_qs(urlsplit(to_provider.headers["location"]).query)
     state, challenge = query["state"][0], query["code_challenge"][0]
 
@@ -367,16 +355,10 @@ def test_state_and_pkce_verifier_are_never_stored_in_plaintext(
 
 
 def test_the_popup_link_token_is_stored_hashed_and_expires(
-    api: httpx.Client,
-    platform: PlatformCredentials,
-    xkit_server: XkitServer,
-    xkit_environment: XkitEnvironment,
-    microsoft: MicrosoftEmulator,
+    outlook_user: EndUser, xkit_environment: XkitEnvironment
 ) -> None:
-    outlook_connector(api, xkit_server, platform, microsoft)
-    user = new_end_user(xkit_server, platform)
-    created = user.api("POST", "/connections", json={"connector": "outlook-email"}).json()
-    issued = user.api("POST", f"/authorizations/{created['authorization']['id']}/popup").json()
+    authorization_id = outlook_user.new_authorization("outlook-email")
+    issued = outlook_user.api("POST", f"/authorizations/{authorization_id}/popup").json()
     assert 0 < issued["expires_in"] <= 60
     token = parse_qs(urlsplit(issued["url"]).query)["token"][0]
     dump = raw_dump(xkit_environment.database_url)

@@ -49,6 +49,12 @@ class EndUser:
         assert to_provider.status_code == 302, to_provider.text
         return authorization_id, to_provider
 
+    def new_authorization(self, connector: str) -> str:
+        """What Connect does first: a connection whose authorization awaits the provider."""
+        created = self.api("POST", "/connections", json={"connector": connector})
+        assert created.status_code == 201, created.text
+        return str(created.json()["authorization"]["id"])
+
     def open_popup(
         self, authorization_id: str, *, opener_origin: str = APP_ORIGIN
     ) -> httpx.Response:
@@ -129,16 +135,20 @@ def connected_to_oidc_provider(
     platform: PlatformCredentials,
     oidc: OidcProvider,
     external_id: str,
+    *,
+    revoke_url: str | None = None,
 ) -> EndUser:
     """A Custom OAuth 2.0 connector ``acme-idp`` on panva's oidc-provider (which revokes
-    grants), and ``external_id`` connected to it through the popup."""
+    grants, at ``revoke_url``: its own endpoint unless told), and ``external_id`` connected
+    to it through the popup."""
     client = oidc.register_client(redirect_uris=[f"{server.url}/p/{platform.slug}/callback"])
     created = api.post("/api/platform/connectors", json={
         "provider": "oauth2", "slug": "acme-idp", "name": "Acme IdP",
         "client_id": client["client_id"], "client_secret": client["client_secret"],
         "scopes": ["openid", "offline_access", "email"],
         "settings": {"authorize_url": oidc.authorize_url, "token_url": oidc.token_url,
-                     "userinfo_url": oidc.userinfo_url, "revoke_url": oidc.revocation_url}})
+                     "userinfo_url": oidc.userinfo_url,
+                     "revoke_url": revoke_url or oidc.revocation_url}})
     assert created.status_code == 201, created.text
     end_user = new_end_user(server, platform, external_id)
     _, to_provider = end_user.start_popup("acme-idp")

@@ -119,6 +119,15 @@ def canonical_permission(name: str) -> str | None:
     return _CANONICAL.get(name.lower())
 
 
+def _not_valid(item: str) -> ScopeError:
+    return ScopeError(
+        "invalid_scope",
+        70011,
+        "The provided value for the input parameter 'scope' is not valid. "
+        f"The scope '{item}' is not valid.",
+    )
+
+
 def parse_scopes(raw: str | None) -> RequestedScopes:
     """Split and validate a space-separated ``scope`` value, or raise ``ScopeError``."""
     items = (raw or "").split()
@@ -140,12 +149,7 @@ def parse_scopes(raw: str | None) -> RequestedScopes:
         if item.lower().startswith(f"{EXCHANGE_RESOURCE}/"):
             permission = _EXCHANGE_CANONICAL.get(item[len(EXCHANGE_RESOURCE) + 1 :].lower())
             if permission is None:
-                raise ScopeError(
-                    "invalid_scope",
-                    70011,
-                    "The provided value for the input parameter 'scope' is not valid. "
-                    f"The scope '{item}' is not valid.",
-                )
+                raise _not_valid(item)
             if permission not in exchange:
                 exchange.append(permission)
             continue
@@ -167,12 +171,7 @@ def parse_scopes(raw: str | None) -> RequestedScopes:
             continue
         permission = canonical_permission(name)
         if permission is None:
-            raise ScopeError(
-                "invalid_scope",
-                70011,
-                "The provided value for the input parameter 'scope' is not valid. "
-                f"The scope '{item}' is not valid.",
-            )
+            raise _not_valid(item)
         if permission not in graph:
             graph.append(permission)
     if default and graph:

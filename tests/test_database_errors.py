@@ -38,6 +38,9 @@ class _DriverError(Exception):
         (DBAPIError("SELECT", {}, _DriverError("57P01")), DatabaseProblem.OUTAGE),  # shutdown
         (DBAPIError("SELECT", {}, _DriverError("53300")), DatabaseProblem.OUTAGE),  # too many
         (DBAPIError("UPDATE", {}, _DriverError("40P01")), DatabaseProblem.OUTAGE),  # deadlock
+        (DBAPIError(None, None, _DriverError("3D000")), DatabaseProblem.OUTAGE),  # db gone
+        (DBAPIError(None, None, _DriverError("28P01")), DatabaseProblem.OUTAGE),  # password
+        (DBAPIError(None, None, _DriverError("XX000")), DatabaseProblem.OUTAGE),  # connecting
         (ProgrammingError("SELECT", {}, _DriverError("42P01")), None),  # a bug: stays a 500
         (IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")),
          DatabaseProblem.CONFLICT),

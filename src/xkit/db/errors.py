@@ -50,6 +50,8 @@ _CONFLICT_CLASSES = {"23"}  # integrity constraint violation
 _INVALID_DATA_CLASSES = {"22"}  # data exception: bad encoding (NUL), out of range, bad format
 _OUTAGE_CLASSES = {
     "08",  # connection exception
+    "28",  # invalid authorization: the server refuses xkit's credentials (changed meanwhile)
+    "3D",  # invalid catalog name: the database is gone (dropped, renamed, not restored yet)
     "40",  # transaction rollback: serialization failure, deadlock (retrying works)
     "53",  # insufficient resources: too many connections, disk full
     "57",  # operator intervention: shutting down, cannot connect now, statement timeout
@@ -64,7 +66,8 @@ def classify(exc: BaseException) -> DatabaseProblem | None:
         return DatabaseProblem.OUTAGE
     if not isinstance(exc, DBAPIError):
         return None
-    if exc.connection_invalidated:
+    if exc.connection_invalidated or exc.statement is None:
+        # No statement: it failed while connecting, whatever the driver says why.
         return DatabaseProblem.OUTAGE
     state = sqlstate(exc)
     if state is not None:

@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,8 +34,8 @@ from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import AccountInfo, ProviderTemplate
 from xkit.services import audit, events, extras
-from xkit.services.connections import ConnectionView, get_connection
-from xkit.services.connectors import callback_url, find_connector, is_ready
+from xkit.services.connections import ConnectionView, get_connection, latest_authorizations
+from xkit.services.connectors import callback_url, find_connector, is_ready, template_of
 from xkit.services.keyring import column_aad
 from xkit.services.provider_http import oauth_client
 
@@ -67,6 +68,8 @@ FLOW_MESSAGES = {
     "lookup_failed": "Signed in, but the provider refused to say which account or workspace "
                      "was connected. Please try again; if it keeps failing, the app's team "
                      "should check the integration's permissions.",
+    "provider_missing": "This integration is not available on this server any more. "
+                        "Please contact the app's team.",
 }
 
 
@@ -172,11 +175,12 @@ async def begin_connection(session: AsyncSession, deps: FlowDeps, platform: Plat
 async def _connectable_connector(session: AsyncSession, deps: FlowDeps, platform: Platform,
                                  slug: str) -> Connector:
     connector = await find_connector(session, platform.id, slug)
-    if connector is None or connector.provider not in deps.providers:
+    template = template_of(deps.providers, connector) if connector else None
+    if connector is None or template is None:
         raise NotFound(f"no connector {slug!r}", code="connector_not_found")
     if not connector.enabled:
         raise Conflict(f"{connector.name} is disabled", code="connector_disabled")
-    if not is_ready(connector, deps.providers.get(connector.provider)):
+    if not is_ready(connector, template):
         raise Conflict(f"{connector.name} is not set up yet", code="connector_not_ready")
     return connector
 
@@ -227,9 +231,10 @@ async def authorization_redirect(session: AsyncSession, deps: FlowDeps, platform
         authorization.return_url = check_return_url(platform, return_url, own_origin=own_origin)
     connection = await session.get(Connection, authorization.connection_id)
     connector = await session.get(Connector, connection.connector_id) if connection else None
-    if connector is None:
-        raise NotFound("the connection was removed", code="connection_not_found")
-    template = deps.providers.get(connector.provider)
+    template = template_of(deps.providers, connector) if connector else None
+    if connector is None or template is None:
+        raise NotFound("the connection was removed, or its connector can no longer be used",
+                       code="connection_not_found")
     if needs_collect(template, authorization):
         raise Conflict(f"{template.name} needs some details first", code="collect_required")
     client = oauth_client(template, connector, deps.keyring,
@@ -273,7 +278,10 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
                                "This sign-in link was already used. Start the connection again.")
     await session.refresh(authorization)
     view = await get_connection(session, platform.id, authorization.connection_id)
-    template = deps.providers.get(view.connector.provider)
+    template = template_of(deps.providers, view.connector)
+    if template is None:
+        return await _fail(session, view, authorization, "provider_missing",
+                           FLOW_MESSAGES["provider_missing"])
 
     if authorization.state_expires_at and authorization.state_expires_at < utcnow():
         return await _fail(session, view, authorization, "state_expired",
@@ -299,7 +307,7 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         findings = await extras.gather(deps.http, template, settings, tokens, params)
         account = await read_account(deps.http, template,
                                      {**settings, **findings.placeholders(template)},
-                                     tokens, findings)
+                                     tokens, findings, scopes=authorization.requested_scopes)
     except ProviderError as exc:
         if exc.transient:
             return await _fail(session, view, authorization, exc.code,
@@ -360,16 +368,18 @@ def store_tokens(keyring: Keyring, authorization: Authorization, tokens: TokenSe
 
 async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
                        settings: dict[str, str], tokens: TokenSet,
-                       findings: extras.Findings | None = None) -> AccountInfo:
+                       findings: extras.Findings | None = None, *,
+                       scopes: Sequence[str] = ()) -> AccountInfo:
     """Who connected: from the template's account URL, the id_token, the token response,
-    the extras, or the answer of one of its lookups — the first source available."""
+    the extras, or the answer of one of its lookups — the first source available.
+    ``scopes`` (what was asked for) decide whether the token can read the account URL."""
     spec = template.account
     if spec is None:
         return AccountInfo(id=None, label=None)
     documents = findings.documents if findings else {}
     for source in spec.source:
         if source == "url":
-            url = template.account_url(settings)
+            url = template.account_url(settings, scopes)
             if url is None:
                 continue
             body = await extras.fetch_json(
@@ -412,17 +422,27 @@ async def _previous_account(session: AsyncSession, authorization: Authorization)
 
 async def _fail(session: AsyncSession, view: ConnectionView, authorization: Authorization,
                 code: str, message: str, *, notify: bool = True) -> CallbackOutcome:
+    """End the attempt in ``error``. The developer's backend hears ``connection.error`` only
+    when the connection is left unusable: a reconnect that was cancelled, denied or made with
+    another account leaves the earlier, working credential in place — nothing to act on."""
     authorization.status = ERROR
     authorization.error_code = code[:200]
     authorization.error_message = message
     authorization.pkce_verifier = None
-    if notify:
+    if notify and not await _still_connected(session, view.connection):
         await events.record_connection_event(session, view, events.CONNECTION_ERROR,
                                              status="error",
                                              error={"code": code, "message": message})
     await session.commit()
     log.info("authorization %s ended in error %s", authorization.id, code)
     return CallbackOutcome(authorization, ERROR, code, message)
+
+
+async def _still_connected(session: AsyncSession, connection: Connection) -> bool:
+    """Whether the connection still works: enabled, and the authorization that stands for it
+    (the newest that got tokens, see ``latest_authorizations``) is active."""
+    standing = (await latest_authorizations(session, [connection.id])).get(connection.id)
+    return connection.enabled and standing is not None and standing.status == ACTIVE
 
 
 def _provider_message(code: str) -> str:

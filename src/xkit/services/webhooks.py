@@ -22,7 +22,7 @@ from xkit.services import audit
 from xkit.services.events import EVENT_TYPES
 from xkit.services.keyring import column_aad
 from xkit.services.network import NonPublicAddress, UnresolvableHost, addresses_of, vetted_address
-from xkit.services.validation import check_http_url, check_length
+from xkit.services.validation import check_http_url, check_text
 
 SECRET_PREFIX = "whsec_"
 PENDING = "pending"
@@ -107,7 +107,7 @@ def _description(value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput("description must be text", details={"field": "description"})
-    return check_length(value.strip(), field="description", maximum=200)
+    return check_text(value.strip(), field="description", maximum=200)
 
 
 async def create_subscription(session: AsyncSession, policy: SubscriptionPolicy,

@@ -82,7 +82,11 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (the SIGKILL test)
+                    self.close_connection = True
+                    return
                 event_id = self.headers.get("xkit-event-id", "")
                 with receiver._lock:
                     if receiver._in_flight[event_id]:

@@ -97,6 +97,13 @@ class OAuthClient:
             http, {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
 
+    async def client_credentials(self, http: httpx.AsyncClient, *, scope: str) -> TokenSet:
+        """RFC 6749 section 4.4: a token for the app itself. No refresh token comes back;
+        when this one nears expiry, ask again."""
+        return await self._token_request(
+            http, {"grant_type": "client_credentials", "scope": scope}
+        )
+
     async def revoke(
         self, http: httpx.AsyncClient, *, token: str, token_type_hint: str = "refresh_token"
     ) -> None:
@@ -112,7 +119,7 @@ class OAuthClient:
         response = await self._post(http, self.token_url, {**self.token_params, **form})
         if response.status_code >= 400:
             raise errors.from_response(response)
-        return self._parse_token_response(response)
+        return parse_token_response(response, extras_to_keep=self.extras_to_keep)
 
     async def _post(
         self, http: httpx.AsyncClient, url: str, form: dict[str, str]
@@ -129,45 +136,46 @@ class OAuthClient:
         except httpx.HTTPError as exc:
             raise errors.from_transport(exc) from None
 
-    def _parse_token_response(self, response: httpx.Response) -> TokenSet:
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderError(
-                code="invalid_response",
-                transient=True,
-                http_status=response.status_code,
-                description="the token endpoint did not answer JSON",
-            ) from None
-        if not isinstance(body, dict):
-            raise ProviderError(
-                code="invalid_response",
-                transient=True,
-                description="the token endpoint answered JSON that is not an object",
-            )
-        if "error" in body:
-            raise errors.from_error_fields(body, http_status=response.status_code)
-        access_token = body.get("access_token")
-        if not isinstance(access_token, str) or not access_token:
-            raise ProviderError(
-                code="invalid_response",
-                transient=True,
-                description="the token response has no access_token",
-            )
-        scope = body.get("scope")
-        return TokenSet(
-            access_token=access_token,
-            token_type=str(body.get("token_type") or "Bearer"),
-            expires_in=_int_or_none(body.get("expires_in")),
-            refresh_token=body.get("refresh_token")
-            if isinstance(body.get("refresh_token"), str)
-            else None,
-            scopes=_split_scopes(scope) if isinstance(scope, str) else None,
-            id_token=body.get("id_token") if isinstance(body.get("id_token"), str) else None,
-            extras={
-                k: body[k] for k in self.extras_to_keep if k in body and k not in _STANDARD_FIELDS
-            },
+
+def parse_token_response(response: httpx.Response, *,
+                         extras_to_keep: Sequence[str] = ()) -> TokenSet:
+    """A 2xx token endpoint answer as a TokenSet, or ProviderError for anything unusable."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProviderError(
+            code="invalid_response",
+            transient=True,
+            http_status=response.status_code,
+            description="the token endpoint did not answer JSON",
+        ) from None
+    if not isinstance(body, dict):
+        raise ProviderError(
+            code="invalid_response",
+            transient=True,
+            description="the token endpoint answered JSON that is not an object",
         )
+    if "error" in body:
+        raise errors.from_error_fields(body, http_status=response.status_code)
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProviderError(
+            code="invalid_response",
+            transient=True,
+            description="the token response has no access_token",
+        )
+    scope = body.get("scope")
+    return TokenSet(
+        access_token=access_token,
+        token_type=str(body.get("token_type") or "Bearer"),
+        expires_in=_int_or_none(body.get("expires_in")),
+        refresh_token=body.get("refresh_token")
+        if isinstance(body.get("refresh_token"), str)
+        else None,
+        scopes=_split_scopes(scope) if isinstance(scope, str) else None,
+        id_token=body.get("id_token") if isinstance(body.get("id_token"), str) else None,
+        extras={k: body[k] for k in extras_to_keep if k in body and k not in _STANDARD_FIELDS},
+    )
 
 
 def _int_or_none(value: object) -> int | None:

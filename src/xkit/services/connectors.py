@@ -57,6 +57,13 @@ def client_secret_aad(connector_id: str) -> str:
     return column_aad("connectors", "client_secret", connector_id)
 
 
+def decrypt_client_secret(keyring: Keyring, connector: Connector) -> str | None:
+    """The connector's client secret (or service account key), decrypted; None if unset."""
+    if connector.client_secret is None:
+        return None
+    return keyring.decrypt(connector.client_secret, aad=client_secret_aad(connector.id))
+
+
 async def create_connector(
     session: AsyncSession,
     deps: ConnectorServices,
@@ -215,9 +222,15 @@ def describe_connector(
     }
 
 
+#: Auth types whose connectors hold the developer's app credentials — a client ID and secret,
+#: or a service account key — before any end user can connect. API keys and passwords come
+#: from each end user instead.
+APP_CREDENTIAL_TYPES = frozenset({"oauth2", "oauth2_admin_consent", "jwt_bearer"})
+
+
 def is_ready(connector: Connector, template: ProviderTemplate) -> bool:
-    """Whether end users could connect now: OAuth needs the app's credentials."""
-    if template.auth_type in ("oauth2", "oauth2_admin_consent"):
+    """Whether end users could connect now: the app's credentials are set if it needs them."""
+    if template.auth_type in APP_CREDENTIAL_TYPES:
         return bool(connector.client_id) and connector.client_secret is not None
     return True
 

@@ -17,9 +17,11 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
-from xkit.services.authorizations import decrypt_from, effective_settings
+from xkit.services.auth_types import auth_type_of
+from xkit.services.authorization_values import effective_settings
 from xkit.services.connections import ConnectionView
-from xkit.services.tokens import TokenDeps, fresh_authorization
+from xkit.services.provider_http import RequestAuth
+from xkit.services.tokens import TokenDeps, auth_context, fresh_authorization, token_for_subject
 
 FORWARDED_REQUEST_HEADERS = frozenset(
     {
@@ -122,9 +124,14 @@ async def check_public_address(url: str, *, allow_private: bool) -> None:
 
 
 async def forward(
-    deps: TokenDeps, view: ConnectionView, request: ProxyRequest, *, allow_private: bool
+    deps: TokenDeps, view: ConnectionView, request: ProxyRequest, *, allow_private: bool,
+    subject: str | None = None,
 ) -> ProxyResponse:
-    """Send the call; on a 401 refresh once and retry; on a 429 wait a bounded Retry-After once."""
+    """Send the call with the connection's credential; on a 401 renew once and retry (for
+    credentials that can be renewed); on a 429 wait a bounded Retry-After once.
+
+    ``subject`` (service accounts) makes the call as that user, with a token minted for it.
+    """
     template = deps.providers.get(view.connector.provider)
     base_url = template.api_base_url(
         effective_settings(deps.keyring, view.connector, view.authorization))
@@ -142,21 +149,28 @@ async def forward(
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)
 
+    kind = auth_type_of(template)
     authorization = await fresh_authorization(deps, view.authorization.id)
+    if subject is not None:
+        tokens = await token_for_subject(deps, authorization.id, subject)
+        auth = RequestAuth.bearer(tokens.access_token)
+    else:
+        auth = kind.request_auth(auth_context(deps, view, authorization))
+    renewable = kind.renewable and subject is None
     refreshed = throttled = False
     while True:
-        token = decrypt_from(deps.keyring, authorization, "access_token")
         upstream = await _send(
             deps.http,
             request.method,
-            url,
-            {**headers, "authorization": f"Bearer {token}"},
+            auth.url(url),
+            {**headers, **auth.headers},
             request.body,
         )
-        if upstream.status_code == 401 and not refreshed and request.replayable:
+        if upstream.status_code == 401 and renewable and not refreshed and request.replayable:
             await upstream.aclose()
             refreshed = True
             authorization = await fresh_authorization(deps, authorization.id, force=True)
+            auth = kind.request_auth(auth_context(deps, view, authorization))
             continue
         if upstream.status_code == 429 and not throttled and request.replayable:
             wait = _retry_after(upstream.headers.get("retry-after"))

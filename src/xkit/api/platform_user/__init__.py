@@ -19,7 +19,7 @@ from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
 from xkit.runtime import Runtime
 from xkit.services import authorizations, catalog, connections, events, one_time_tokens
-from xkit.services.collect import store_collected
+from xkit.services.collect import submit_collected
 from xkit.services.platforms import find_platform
 
 POPUP_TOKEN_TTL = dt.timedelta(seconds=60)
@@ -251,6 +251,8 @@ class CollectedFields(BaseModel):
 @router.post(
     "/authorizations/{authorization_id}/collect",
     summary="Submit the collect step (API key, subdomain, environment …)",
+    responses={422: {"description": "invalid_field, or invalid_credentials: the provider "
+                                    "refused the key or password; correct it and retry"}},
 )
 async def submit_collect(
     authorization_id: str,
@@ -259,9 +261,11 @@ async def submit_collect(
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> dict[str, Any]:
+    """For API keys and passwords the answers are checked with the provider at once: the
+    authorization comes back ``active``, or the call fails with ``invalid_credentials``."""
     authorization, view = await _my_authorization(session, caller, authorization_id)
     template = runtime.providers.get(view.connector.provider)
-    await store_collected(session, runtime.keyring, template, authorization, body.fields)
+    await submit_collected(session, flow_deps(runtime), template, authorization, body.fields)
     return catalog.public_authorization(authorization) or {}
 
 

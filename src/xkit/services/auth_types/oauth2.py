@@ -1,0 +1,58 @@
+"""``oauth2``: the authorization code grant (RFC 6749 section 4.1) with PKCE, and refresh.
+
+Everything that differs between OAuth providers (endpoints, scope separator, client
+authentication, extra parameters, how to read the account) is template data; this module is
+the protocol's order of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from xkit.oauth import TokenSet
+from xkit.services.accounts import read_account
+from xkit.services.auth_types.base import (
+    AuthContext,
+    AuthType,
+    CannotRenew,
+    ConnectFailed,
+    Grant,
+)
+
+MISSING_CODE = "The provider sent no authorization code back. Please try again."
+
+
+class OAuth2(AuthType):
+    name = "oauth2"
+    redirects = True
+    renewable = True
+
+    def authorize_url(self, ctx: AuthContext, *, state: str, code_challenge: str) -> str:
+        assert ctx.redirect_uri is not None
+        return ctx.oauth_client().authorization_url(
+            redirect_uri=ctx.redirect_uri, scopes=ctx.authorization.requested_scopes,
+            state=state, code_challenge=code_challenge)
+
+    async def complete(self, ctx: AuthContext, params: Mapping[str, str]) -> Grant:
+        tokens = await exchange_code(ctx, params)
+        account = await read_account(ctx.http, ctx.template, ctx.settings, tokens)
+        return Grant(account=account, tokens=tokens)
+
+    async def renew(self, ctx: AuthContext) -> TokenSet:
+        refresh_token = ctx.secret("refresh_token")
+        if refresh_token is None:
+            raise CannotRenew("The provider gave no refresh token, so the access token cannot "
+                              "be renewed: the user must reconnect.", code="no_refresh_token")
+        return await ctx.oauth_client().refresh(ctx.http, refresh_token=refresh_token)
+
+
+async def exchange_code(ctx: AuthContext, params: Mapping[str, str],
+                        settings: Mapping[str, str] | None = None) -> TokenSet:
+    """The callback's ``code`` traded for tokens, with the verifier of this authorization."""
+    code = params.get("code")
+    if not code:
+        raise ConnectFailed("missing_code", MISSING_CODE)
+    assert ctx.redirect_uri is not None
+    return await ctx.oauth_client(settings).exchange_code(
+        ctx.http, code=code, redirect_uri=ctx.redirect_uri,
+        code_verifier=ctx.secret("pkce_verifier"))

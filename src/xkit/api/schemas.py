@@ -36,6 +36,12 @@ class ConnectorFields(BaseModel):
         json_schema_extra=_WRITE_ONLY,
         description="Write-only; never returned.",
     )
+    service_account_key: str | dict[str, Any] | None = Field(
+        None,
+        json_schema_extra=_WRITE_ONLY,
+        description="Service-account connectors (jwt_bearer) only: the service account's JSON "
+        "key file, as an object or as text. Write-only; client_id becomes its client_email.",
+    )
     scopes: list[str] | None = Field(None, max_length=200)
     settings: dict[str, str] | None = None
     enabled: bool | None = None

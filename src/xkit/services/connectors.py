@@ -6,6 +6,7 @@ connector says only whether a secret is set and since when.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from xkit.crypto import Keyring
 from xkit.db.models import Connection, Connector, Platform
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
+from xkit.oauth.jwt_bearer import parse_service_account_key
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 from xkit.services import audit
@@ -24,6 +26,7 @@ from xkit.services.keyring import column_aad
 from xkit.services.validation import check_http_url, check_slug
 
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,500}$")  # printable ASCII, no spaces
+SECRET_FIELDS = frozenset({"client_secret", "service_account_key"})
 EDITABLE_FIELDS = (
     "slug",
     "name",
@@ -32,6 +35,7 @@ EDITABLE_FIELDS = (
     "logo_url",
     "client_id",
     "client_secret",
+    "service_account_key",
     "scopes",
     "settings",
     "enabled",
@@ -121,7 +125,7 @@ async def update_connector(
     actor: str,
 ) -> Connector:
     template = _template(deps.providers, connector.provider)
-    replacing_secret = "client_secret" in fields and fields["client_secret"]
+    replacing_secret = bool(fields.get("client_secret") or fields.get("service_account_key"))
     await _apply(session, deps, template, connector, fields, creating=False)
     audit.record(
         session,
@@ -130,7 +134,7 @@ async def update_connector(
         platform_id=connector.platform_id,
         target_type="connector",
         target_id=connector.slug,
-        details={"fields": sorted(k for k in fields if k != "client_secret")},
+        details={"fields": sorted(k for k in fields if k not in SECRET_FIELDS)},
     )
     if replacing_secret:
         audit.record(
@@ -323,7 +327,12 @@ async def _apply(
     for flag in ("enabled", "multiple_connections"):
         if flag in fields:
             setattr(connector, flag, bool(fields[flag]))
+    if fields.get("service_account_key"):
+        _set_service_account_key(deps, template, connector, fields["service_account_key"])
     if fields.get("client_secret"):
+        if template.jwt_bearer is not None:
+            raise InvalidInput(f"{template.name} connectors take a service_account_key, not a "
+                               "client_secret", details={"field": "client_secret"})
         secret = str(fields["client_secret"])
         if len(secret) > 2000 or any(ch in secret for ch in "\r\n"):
             raise InvalidInput(
@@ -331,3 +340,21 @@ async def _apply(
             )
         connector.client_secret = deps.keyring.encrypt(secret, aad=client_secret_aad(connector.id))
         connector.client_secret_set_at = utcnow()
+
+
+def _set_service_account_key(deps: ConnectorServices, template: ProviderTemplate,
+                             connector: Connector, value: Any) -> None:
+    """Check an uploaded service account key (the JSON file, as text or as an object) and keep
+    it encrypted where a client secret would go; its email becomes the client ID."""
+    if template.jwt_bearer is None:
+        raise InvalidInput(f"{template.name} connectors do not use a service account key",
+                           details={"field": "service_account_key"})
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        key = parse_service_account_key(text)
+    except ValueError as exc:
+        raise InvalidInput(f"service_account_key {exc}", code="invalid_service_account_key",
+                           details={"field": "service_account_key"}) from None
+    connector.client_id = key.client_email
+    connector.client_secret = deps.keyring.encrypt(text, aad=client_secret_aad(connector.id))
+    connector.client_secret_set_at = utcnow()

@@ -231,3 +231,29 @@ def test_an_expired_state_is_refused(
     assert result.status_code == 400 and "expired" in result.text
     status = user.api("GET", f"/authorizations/{authorization_id}").json()
     assert (status["status"], status["error_code"]) == ("error", "state_expired")
+
+
+@pytest.mark.parametrize(("provider", "scopes"), [
+    ("outlook-calendar", ["User.Read", "Calendars.ReadWrite"]),
+    ("onedrive", ["User.Read", "Files.ReadWrite"]),
+    ("microsoft-teams", ["User.Read", "Team.ReadBasic.All", "ChannelMessage.Send"]),
+])
+def test_the_other_microsoft_templates_connect_like_outlook(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    microsoft: MicrosoftEmulator,
+    provider: str,
+    scopes: list[str],
+) -> None:
+    outlook_connector(api, xkit_server, platform, microsoft, provider=provider, scopes=scopes)
+    microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
+    user = new_end_user(xkit_server, platform)
+    authorization_id, to_provider = user.start_popup(provider)
+    query = parse_qs(urlsplit(to_provider.headers["location"]).query)
+    assert query["scope"][0].split(" ") == ["offline_access", *scopes]
+    tenant = "organizations" if provider == "microsoft-teams" else "common"
+    assert to_provider.headers["location"].startswith(f"https://{microsoft.base_host}/{tenant}/")
+    assert follow_provider(to_provider, microsoft).status_code == 200
+    status = user.api("GET", f"/authorizations/{authorization_id}").json()
+    assert status["status"] == "active" and status["display_label"] == "ada@contoso.test"

@@ -11,11 +11,13 @@ import secrets
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.emulators.services.fixture import ServicesEmulator
 from tests.support.database import raw_dump
 from tests.support.flow import APP_ORIGIN, collect_form, new_end_user, with_opener
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from xkit.client import Xkit, XkitError
 
 
 def _connector(api: httpx.Client, provider: str, services: ServicesEmulator) -> dict[str, Any]:
@@ -112,6 +114,11 @@ def test_stripe_keys_are_checked_through_the_browser_api_and_sent_as_basic_auth(
 
     connection = api.get("/api/platform/contexts/stripe-user/connections/stripe").json()
     assert connection["authorization"]["credentials"] == {"secret_key": key}
+    with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key) as sdk:
+        assert sdk.get_connection("stripe-user", "stripe").credentials == {"secret_key": key}
+        with pytest.raises(XkitError) as not_a_service_account:
+            sdk.get_connection("stripe-user", "stripe", subject="someone@acme.test")
+    assert not_a_service_account.value.code == "subject_not_supported"
     customers = api.get(f"/api/platform/proxy/{connection['connection']['id']}/customers")
     assert customers.status_code == 200 and customers.json()["data"][0]["id"] == "cus_1"
     assert [r["auth_scheme"] for r in services.requests() if r["path"] == "/v1/customers"][-1] \

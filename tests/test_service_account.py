@@ -13,6 +13,7 @@ from tests.emulators.services.fixture import ServicesEmulator, service_account_k
 from tests.support.database import raw_dump
 from tests.support.flow import new_end_user
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from xkit.client import Xkit
 
 PROVIDER = "google-calendar-service-account"
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
@@ -64,6 +65,10 @@ def test_the_backend_acts_as_a_workspace_user_with_tokens_minted_from_the_key(
     assert as_sam.status_code == 200, as_sam.text
     assert as_sam.json()["authorization"]["subject"] == "sam@workspace.test"
     assert as_sam.json()["authorization"]["access_token"] != own["access_token"]
+
+    with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key) as sdk:
+        sam = sdk.get_connection("workspace", PROVIDER, subject="sam@workspace.test")
+    assert sam.access_token and sam.access_token != own["access_token"]
 
     connection_id = as_sam.json()["connection"]["id"]
     proxy = f"/api/platform/proxy/{connection_id}"

@@ -63,7 +63,8 @@ def create_app(
     emulator_state = state or EmulatorState()
     if seed:
         emulator_state.load_seed(seed)
-    app = Starlette(routes=[*control.routes, *graph.routes, *admin_consent.routes, *identity.routes])
+    routes = [*control.routes, *graph.routes, *admin_consent.routes, *identity.routes]
+    app = Starlette(routes=routes)
     app.state.emulator = emulator_state
     app.add_middleware(RequestLog, state=emulator_state)
     return app

@@ -33,7 +33,7 @@ from xkit.services.auth_types.base import (
     Continue,
     Grant,
 )
-from xkit.services.auth_types.oauth2 import exchange_code
+from xkit.services.auth_types.oauth2 import exchange_code, sign_in_url
 
 TENANT_ID = "tenant_id"  # the key in authorizations.extras, handed to backends as well
 
@@ -55,9 +55,8 @@ class AdminConsent(AuthType):
         spec = _spec(ctx)
         tenant = ctx.authorization.extras.get(TENANT_ID)
         if tenant is None:  # leg 1: learn, verifiably, whose organization this is
-            return ctx.oauth_client().authorization_url(
-                redirect_uri=ctx.redirect_uri, scopes=spec.sign_in_scopes, state=state,
-                code_challenge=code_challenge)
+            return sign_in_url(ctx, spec.sign_in_scopes, state=state,
+                               code_challenge=code_challenge)
         settings = _for_tenant(ctx, tenant)  # leg 2: consent for that organization
         assert ctx.connector.client_id is not None
         params = {

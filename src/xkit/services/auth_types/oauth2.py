@@ -7,7 +7,7 @@ the protocol's order of steps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from xkit.oauth import TokenSet
 from xkit.services.accounts import read_account
@@ -28,10 +28,8 @@ class OAuth2(AuthType):
     renewable = True
 
     def authorize_url(self, ctx: AuthContext, *, state: str, code_challenge: str) -> str:
-        assert ctx.redirect_uri is not None
-        return ctx.oauth_client().authorization_url(
-            redirect_uri=ctx.redirect_uri, scopes=ctx.authorization.requested_scopes,
-            state=state, code_challenge=code_challenge)
+        return sign_in_url(ctx, ctx.authorization.requested_scopes, state=state,
+                           code_challenge=code_challenge)
 
     async def complete(self, ctx: AuthContext, params: Mapping[str, str]) -> Grant:
         tokens = await exchange_code(ctx, params)
@@ -44,6 +42,14 @@ class OAuth2(AuthType):
             raise CannotRenew("The provider gave no refresh token, so the access token cannot "
                               "be renewed: the user must reconnect.", code="no_refresh_token")
         return await ctx.oauth_client().refresh(ctx.http, refresh_token=refresh_token)
+
+
+def sign_in_url(ctx: AuthContext, scopes: Sequence[str], *, state: str,
+                code_challenge: str) -> str:
+    """The template's authorize URL asking for ``scopes``, back to the platform's callback."""
+    assert ctx.redirect_uri is not None
+    return ctx.oauth_client().authorization_url(
+        redirect_uri=ctx.redirect_uri, scopes=scopes, state=state, code_challenge=code_challenge)
 
 
 async def exchange_code(ctx: AuthContext, params: Mapping[str, str],

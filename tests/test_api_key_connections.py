@@ -16,6 +16,7 @@ import pytest
 from tests.emulators.services.fixture import ServicesEmulator
 from tests.support.database import raw_dump
 from tests.support.flow import APP_ORIGIN, collect_form, new_end_user, with_opener
+from tests.support.processes import free_port
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.client import Xkit, XkitError
 
@@ -125,3 +126,21 @@ def test_stripe_keys_are_checked_through_the_browser_api_and_sent_as_basic_auth(
         == "Basic"
     again = user.api("POST", path, json={"fields": {"secret_key": key}})
     assert again.status_code == 409  # the authorization took its answer once
+
+
+def test_a_provider_that_cannot_be_reached_asks_to_try_again_and_loses_nothing(
+    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+) -> None:
+    nobody_listens = f"127.0.0.1:{free_port()}"
+    created = api.post("/api/platform/connectors",
+                       json={"provider": "stripe", "settings": {"api_host": nobody_listens}})
+    assert created.status_code == 201, created.text
+    user = new_end_user(xkit_server, platform, "offline-user")
+    authorization = user.api("POST", "/connections", json={"connector": "stripe"}).json()
+    path = f"/authorizations/{authorization['authorization']['id']}"
+    key = f"sk_test_{secrets.token_hex(12)}"
+    answer = user.api("POST", f"{path}/collect", json={"fields": {"secret_key": key}})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "provider_unavailable"
+    assert key not in answer.text
+    assert user.api("GET", path).json()["status"] == "awaiting_callback"

@@ -46,6 +46,9 @@ def xkit_environment(
             "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
             # test-only templates (e.g. one with collect fields)
             "XKIT_PROVIDERS_DIRS": str(Path(__file__).parent / "data" / "templates"),
+            # every test client is 127.0.0.1; test_rate_limits.py checks the limits
+            "XKIT_RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
+            "XKIT_RATE_LIMIT_PUBLIC_PER_MINUTE": "100000",
         }
         yield environment
 
@@ -135,15 +138,15 @@ def connected(
     microsoft: MicrosoftEmulator,
 ) -> dict[str, str]:
     """user-1 connected to Outlook with an access token that xkit must refresh before use
-    (it lives 200 s, under the 300 s xkit guarantees)."""
+    (it lives 200 s, under the 300 s xkit guarantees), and the connector app's secret."""
     microsoft.configure(access_token_lifetime=200)
-    outlook_connector(api, xkit_server, platform, microsoft)
+    app = outlook_connector(api, xkit_server, platform, microsoft)["app"]
     user = microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
     end_user = new_end_user(xkit_server, platform, "user-1")
     _, to_provider = end_user.start_popup("outlook-email")
     assert follow_provider(to_provider, microsoft).status_code == 200
     microsoft.configure(access_token_lifetime=3600)
-    return {"user_id": user["id"]}
+    return {"user_id": user["id"], "client_secret": app["secrets"][0]}
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,29 @@ def test_posts_without_the_right_csrf_token_are_refused_and_change_nothing(
     assert dashboard.submit(add, data={"provider": "outlook-email"}).status_code == 303
 
 
+def test_every_dashboard_form_refuses_a_missing_or_forged_csrf_token(
+        xkit_environment: XkitEnvironment, platform: PlatformCredentials,
+        dashboard: Dashboard, xkit_server: XkitServer) -> None:
+    """Every POST of the route map — each form the dashboard has, or will have."""
+    dashboard.log_in(create_admin(xkit_environment, admin_email(),
+                                  platform_slugs=(platform.slug,)))
+    before = dashboard.get(f"/admin/p/{platform.slug}/api-keys").text
+    forms = [path for method, path in dashboard_requests(platform.slug) if method == "POST"]
+    assert len(forms) > 10
+    for path in forms:
+        for token in ({}, {"csrf_token": "forged"}):
+            refused = dashboard.http.post(path, data={**token, "provider": "outlook-email",
+                                                      "label": "csrf", "name": "Hijacked"},
+                                          headers={"Origin": "https://evil.example"})
+            assert refused.status_code == 403, (path, refused.status_code)
+            assert "Nothing was changed" in refused.text, path
+    assert dashboard.get(f"/admin/p/{platform.slug}/api-keys").text.count("xkit_pk_") == \
+        before.count("xkit_pk_")
+    with platform.client(xkit_server) as api:
+        assert api.get("/api/platform/connectors").json()["connectors"] == []
+        assert api.get("/api/platform").json()["name"] != "Hijacked"
+
+
 def test_login_form_needs_its_double_submit_token(
         xkit_environment: XkitEnvironment, xkit_server: XkitServer) -> None:
     email = create_admin(xkit_environment, admin_email())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -37,4 +40,63 @@ def test_database_outage_is_a_503_and_recovery_needs_no_restart(
             assert api.get("/api/platform/connectors").status_code == 200
     finally:
         server.stop()
+    assert "Traceback" not in server.output()
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="needs a database server to take away")
+def test_a_database_restart_under_load_is_503s_then_recovery(
+        fresh_environment: XkitEnvironment, tmp_path: Path) -> None:
+    """As a restart looks from xkit: every connection dropped, new ones refused for a while,
+    then accepted again — while requests keep coming, reads and writes."""
+    server = XkitServer(fresh_environment, tmp_path / "serve.log")
+    platform = create_platform(fresh_environment, "acme")
+    name = fresh_environment.database_url.rsplit("/", 1)[1]
+    statuses: list[tuple[str, int, str]] = []
+    stop = threading.Event()
+
+    def load(worker: int) -> None:
+        with platform.client(server) as api:
+            for number in itertools.count():
+                if stop.is_set():
+                    return
+                if number % 2:
+                    response = api.get("/api/platform/connectors")
+                else:
+                    response = api.post("/api/platform/contexts", json={
+                        "context": {"external_id": f"user-{worker}-{number}"}})
+                code = response.json().get("error", {}).get("code", "") \
+                    if response.headers.get("content-type", "").startswith("application/json") \
+                    else "not json"
+                statuses.append((phase[0], response.status_code, code))
+
+    phase = ["before"]
+    workers = [threading.Thread(target=load, args=(n,)) for n in range(4)]
+    try:
+        for thread in workers:
+            thread.start()
+        time.sleep(1)
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            phase[0] = "down"
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+            time.sleep(3)
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            phase[0] = "recovering"
+        time.sleep(3)
+        phase[0] = "after"
+        time.sleep(1)
+    finally:
+        stop.set()
+        for thread in workers:
+            thread.join(timeout=60)
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        server.stop()
+
+    assert {s for _, s, _ in statuses} <= {200, 201, 503}, sorted(set(statuses))
+    assert {code for _, s, code in statuses if s == 503} == {"database_unavailable"}
+    assert any(p == "down" and s == 503 for p, s, _ in statuses), "the outage was noticed"
+    after = [s for p, s, _ in statuses if p == "after"]
+    assert after and set(after) <= {200, 201}, "recovered without restarting xkit"
     assert "Traceback" not in server.output()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import httpx
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from tests.test_tokens_microsoft import TOKEN_PATH
 from xkit.errors import Forbidden
 from xkit.services.proxy import ProxyRefused, check_public_address, target_url
@@ -144,3 +148,38 @@ def test_target_url_joins_and_refuses_escapes() -> None:
     for bad in ("../beta/me", "me/%2E%2E/%2e%2e/x", "/me", "a\\b"):
         with pytest.raises(ProxyRefused):
             target_url(base, bad, "")
+
+
+def test_encoded_characters_in_ids_reach_the_provider_still_encoded(
+    api: httpx.Client, proxy_base: str, microsoft: MicrosoftEmulator
+) -> None:
+    """Graph ids may hold '/' or '?', sent percent-encoded; decoding them on the way would
+    change which resource the provider reads."""
+    microsoft.clear_requests()
+    api.get(f"{proxy_base}/me/messages/AAMk%2Fab%3Fc%23d")
+    seen = [entry["raw_path"] for entry in microsoft.requests(path_prefix="/v1.0/me/messages")]
+    assert seen == ["/v1.0/me/messages/AAMk%2Fab%3Fc%23d"]
+
+
+def test_a_server_that_allows_no_private_networks_refuses_them(
+    proxy_base: str,
+    platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+    microsoft: MicrosoftEmulator,
+    tmp_path: Path,
+) -> None:
+    """The production default: the emulator listens on 127.0.0.1, so the proxy must refuse."""
+    strict = dataclasses.replace(
+        xkit_environment,
+        extra={**(xkit_environment.extra or {}), "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "false"},
+    )
+    server = XkitServer(strict, tmp_path / "strict.log")
+    try:
+        microsoft.clear_requests()
+        with platform.client(server) as client:
+            refused = client.get(f"{proxy_base}/me")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "proxy_target_refused"
+        assert microsoft.requests(path_prefix="/v1.0") == []
+    finally:
+        server.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +109,37 @@ def test_verify_webhook_accepts_good_and_refuses_bad_signatures() -> None:
     ]:
         with pytest.raises(WebhookVerificationError):
             verify_webhook(bad_body, bad_header, secret)
+
+
+def test_ids_with_url_characters_reach_the_right_route(sdk: Xkit) -> None:
+    context = sdk.create_context("team?42#eu")
+    assert context.external_id == "team?42#eu"
+    assert sdk.list_connections("team?42#eu") == []
+    with pytest.raises(NotFound):
+        sdk.get_connection("team?42#eu", "outlook-email")
+
+
+def test_the_guides_example_runs_as_written(
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    connected: dict[str, str],
+    microsoft: MicrosoftEmulator,
+) -> None:
+    """docs/python-sdk.md's first example, with this server's URL and keys filled in."""
+    guide = (Path(__file__).parent.parent / "docs" / "python-sdk.md").read_text()
+    example = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    example = (
+        example.replace("http://127.0.0.1:8000", xkit_server.url)
+        .replace("xkit_pk_…", platform.publishable_key)
+        .replace("xkit_sk_…", platform.secret_key)
+        .replace('"user-42"', '"user-1"')
+    )
+    microsoft.add_message(connected["user_id"], subject="Minutes of Monday")
+    namespace: dict[str, object] = {}
+    exec(compile(example, "docs/python-sdk.md", "exec"), namespace)
+    assert str(namespace["integrations_token"]("user-1")).count(".") == 2  # type: ignore[operator]
+    namespace["mail_digest"]("user-1")  # type: ignore[operator]
+    sent = microsoft.sent_mail(connected["user_id"])[-1]["message"]
+    assert sent["subject"] == "Your inbox today"
+    assert "Minutes of Monday" in sent["body"]["content"]
+    assert namespace["token"]

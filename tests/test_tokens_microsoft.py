@@ -4,6 +4,7 @@ Microsoft emulator."""
 from __future__ import annotations
 
 import concurrent.futures
+import time
 
 import httpx
 from sqlalchemy import select
@@ -169,3 +170,93 @@ def test_other_platform_cannot_read_the_token(
         assert theirs.get(TOKEN_PATH).status_code == 404
         assert theirs.get(f"/api/platform/connections/{connection_id}").status_code == 404
         assert theirs.delete(f"/api/platform/connections/{connection_id}").status_code == 404
+
+
+def test_a_refused_client_secret_does_not_break_the_connection(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    connected: dict[str, str],
+    xkit_environment: XkitEnvironment,
+) -> None:
+    """An expired or mistyped client secret is the developer's to fix: the users' grants are
+    fine, so no connection turns to *Reconnect* and no connection.error fires."""
+    api.patch("/api/platform/connectors/outlook-email", json={"client_secret": "not-the-secret"})
+    refused = api.get(TOKEN_PATH)
+    assert refused.status_code == 502, refused.text
+    assert refused.json()["error"]["code"] == "provider_refused"
+    listed = api.get("/api/platform/contexts/user-1/connections").json()["connections"]
+    assert listed[0]["connection"]["status"] == "connected"
+    events = xkit_environment.with_runtime(_event_types(platform.platform_id))
+    assert not [event for event in events if event[0] == "connection.error"]
+
+    api.patch(
+        "/api/platform/connectors/outlook-email",
+        json={"client_secret": connected["client_secret"]},
+    )
+    assert api.get(TOKEN_PATH).status_code == 200
+
+
+def test_a_long_retry_after_answers_at_once_and_holds_everyone_back(
+    api: httpx.Client, connected: dict[str, str], microsoft: MicrosoftEmulator
+) -> None:
+    microsoft.add_fault(
+        "token", "status", status=429, retry_after=30, count=5, grant_type="refresh_token"
+    )
+    started = time.monotonic()
+    throttled = api.get(TOKEN_PATH)
+    assert time.monotonic() - started < 4, "a 30 s Retry-After is not waited out in a request"
+    assert throttled.status_code == 503, throttled.text
+    assert 25 <= int(throttled.headers["Retry-After"]) <= 30
+    assert _refreshes(microsoft) == 1
+
+    again = api.get(TOKEN_PATH)
+    assert again.status_code == 503 and int(again.headers["Retry-After"]) <= 30
+    assert _refreshes(microsoft) == 1, "nobody asks the provider again during its Retry-After"
+    listed = api.get("/api/platform/contexts/user-1/connections").json()["connections"]
+    assert listed[0]["connection"]["status"] == "connected"
+
+
+def test_a_slow_provider_never_sees_the_same_refresh_twice(
+    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    connected: dict[str, str], microsoft: MicrosoftEmulator,
+) -> None:
+    """Three attempts that each time out (5 s in tests) outlast the lease a refresh starts
+    with; the owner renews it before each attempt, so a request waiting meanwhile never
+    takes over and sends the same refresh token alongside."""
+    microsoft.add_fault("token", "delay", seconds=7, count=3, grant_type="refresh_token")
+
+    def fetch() -> httpx.Response:
+        with platform.client(xkit_server, timeout=90) as client:
+            return client.get(TOKEN_PATH)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        owner = pool.submit(fetch)
+        time.sleep(1)
+        waiter = pool.submit(fetch)
+        answers = [owner.result(), waiter.result()]
+    assert [a.status_code for a in answers] == [503, 503], [a.text for a in answers]
+    assert _refreshes(microsoft) == 3
+
+    time.sleep(2.5)  # the cooldown after repeated failures
+    recovered = api.get(TOKEN_PATH)
+    assert recovered.status_code == 200, recovered.text
+    assert _refreshes(microsoft) == 4
+
+
+def test_a_connection_removed_during_its_refresh_is_not_found(
+    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    connected: dict[str, str], microsoft: MicrosoftEmulator,
+) -> None:
+    listed = api.get("/api/platform/contexts/user-1/connections").json()["connections"]
+    connection_id = listed[0]["connection"]["id"]
+    microsoft.add_fault("token", "delay", seconds=2, count=1, grant_type="refresh_token")
+    with (
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool,
+        platform.client(xkit_server) as client,
+    ):
+        fetching = pool.submit(client.get, TOKEN_PATH)
+        time.sleep(0.8)
+        assert api.delete(f"/api/platform/connections/{connection_id}").status_code == 200
+        answer = fetching.result()
+    assert answer.status_code == 404, answer.text
+    assert answer.json()["error"]["code"] == "connection_not_found"

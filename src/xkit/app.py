@@ -13,6 +13,7 @@ from xkit.api import platform as platform_api
 from xkit.api.cors import PlatformUserCors
 from xkit.api.errors import install_error_handlers
 from xkit.api.middleware import AccessLog, BodySizeLimit
+from xkit.api.rate_limit import RateLimit
 from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
 from xkit.web import admin as admin_dashboard
@@ -66,5 +67,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(PlatformUserCors)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        proxy_max_bytes=settings.proxy_max_body_bytes)
+    app.add_middleware(RateLimit, login_per_minute=settings.rate_limit_login_per_minute,
+                       public_per_minute=settings.rate_limit_public_per_minute)
     app.add_middleware(AccessLog)
     return app

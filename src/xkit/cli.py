@@ -86,9 +86,11 @@ def serve(
 
     async def _preflight(runtime: Runtime) -> str | None:
         """While no admin exists, a fresh one-time link to create the first one."""
-        from xkit.services import admin_sessions, admins
+        from xkit.services import admin_sessions, admins, authorizations
 
         async with runtime.sessions() as session:
+            # Callbacks cut short when a server died (the worker loop sweeps them too).
+            await authorizations.end_interrupted_callbacks(session)
             if await admins.count_admins(session):
                 return None
             return await admin_sessions.issue_setup_token(session)

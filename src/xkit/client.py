@@ -20,6 +20,7 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -28,6 +29,7 @@ __all__ = [
     "Connection",
     "Context",
     "NotFound",
+    "ProviderRefused",
     "ProviderUnavailable",
     "ReconnectRequired",
     "WebhookVerificationError",
@@ -66,6 +68,11 @@ class ProviderUnavailable(XkitError):
     @property
     def retry_after(self) -> float:
         return float(self.details.get("retry_after", 5))
+
+
+class ProviderRefused(XkitError):
+    """The provider refused the connector's own app credentials (an expired or wrong client
+    secret): fix the connector; the user's connection is fine and needs no reconnect."""
 
 
 class WebhookVerificationError(Exception):
@@ -150,10 +157,15 @@ def _raise_for_error(response: httpx.Response) -> None:
         code, message, details = error["code"], error["message"], error.get("details") or {}
     except (ValueError, KeyError, TypeError):
         code, message, details = "http_error", response.text[:200], {}
-    kind = {404: NotFound, 409: ReconnectRequired, 503: ProviderUnavailable}.get(
-        response.status_code, XkitError
-    )
-    if kind is ReconnectRequired and code != "reconnect_required":
+    kind = {
+        404: NotFound,
+        409: ReconnectRequired,
+        502: ProviderRefused,
+        503: ProviderUnavailable,
+    }.get(response.status_code, XkitError)
+    if (kind is ReconnectRequired and code != "reconnect_required") or (
+        kind is ProviderRefused and code != "provider_refused"
+    ):
         kind = XkitError
     raise kind(response.status_code, code, message, details if isinstance(details, dict) else {})
 
@@ -223,28 +235,28 @@ class Xkit:
         return _connection(
             self._json(
                 "GET",
-                f"/api/platform/contexts/{external_id}/connections/{connector}",
+                _context_connections_path(external_id, connector),
                 params=_token_params(force_refresh, subject),
             )
         )
 
     def get_connection_by_id(self, connection_id: str) -> Connection:
-        return _connection(self._json("GET", f"/api/platform/connections/{connection_id}"))
+        return _connection(self._json("GET", _connection_path(connection_id)))
 
     def get_access_token(self, external_id: str, connector: str) -> str:
         return _token_of(self.get_connection(external_id, connector))
 
     def list_connections(self, external_id: str) -> list[Connection]:
-        body = self._json("GET", f"/api/platform/contexts/{external_id}/connections")
+        body = self._json("GET", _context_connections_path(external_id))
         return [_connection(c) for c in body["connections"]]
 
     def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return self._json("DELETE", f"/api/platform/connections/{connection_id}")  # type: ignore[no-any-return]
+        return self._json("DELETE", _connection_path(connection_id))  # type: ignore[no-any-return]
 
     def proxy(self, connection_id: str, method: str, path: str, **options: Any) -> httpx.Response:
         """Call the provider's API through xkit; returns the provider's answer as it is."""
         return self._http.request(
-            method, f"/api/platform/proxy/{connection_id}/{path.lstrip('/')}", **options
+            method, f"/api/platform/proxy/{_segment(connection_id)}/{path.lstrip('/')}", **options
         )
 
     @staticmethod
@@ -301,29 +313,29 @@ class AsyncXkit:
         return _connection(
             await self._json(
                 "GET",
-                f"/api/platform/contexts/{external_id}/connections/{connector}",
+                _context_connections_path(external_id, connector),
                 params=_token_params(force_refresh, subject),
             )
         )
 
     async def get_connection_by_id(self, connection_id: str) -> Connection:
-        return _connection(await self._json("GET", f"/api/platform/connections/{connection_id}"))
+        return _connection(await self._json("GET", _connection_path(connection_id)))
 
     async def get_access_token(self, external_id: str, connector: str) -> str:
         return _token_of(await self.get_connection(external_id, connector))
 
     async def list_connections(self, external_id: str) -> list[Connection]:
-        body = await self._json("GET", f"/api/platform/contexts/{external_id}/connections")
+        body = await self._json("GET", _context_connections_path(external_id))
         return [_connection(c) for c in body["connections"]]
 
     async def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return await self._json("DELETE", f"/api/platform/connections/{connection_id}")  # type: ignore[no-any-return]
+        return await self._json("DELETE", _connection_path(connection_id))  # type: ignore[no-any-return]
 
     async def proxy(
         self, connection_id: str, method: str, path: str, **options: Any
     ) -> httpx.Response:
         return await self._http.request(
-            method, f"/api/platform/proxy/{connection_id}/{path.lstrip('/')}", **options
+            method, f"/api/platform/proxy/{_segment(connection_id)}/{path.lstrip('/')}", **options
         )
 
     @staticmethod
@@ -363,3 +375,17 @@ def verify_webhook(
     expected = sign_webhook(secret, body, timestamp).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, given):
         raise WebhookVerificationError("the signature does not match")
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: an id holding '/', '?' or '#' must not change the route."""
+    return quote(str(value), safe="")
+
+
+def _context_connections_path(external_id: str, connector: str | None = None) -> str:
+    path = f"/api/platform/contexts/{_segment(external_id)}/connections"
+    return f"{path}/{_segment(connector)}" if connector else path
+
+
+def _connection_path(connection_id: str) -> str:
+    return f"/api/platform/connections/{_segment(connection_id)}"

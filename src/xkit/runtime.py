@@ -55,6 +55,7 @@ class Runtime:
             keyring=self.keyring,
             http=self.provider_http,
             min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
+            provider_timeout=dt.timedelta(seconds=self.settings.provider_timeout_seconds),
         )
 
     async def close(self) -> None:

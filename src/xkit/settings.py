@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # must stay under it, with room for workers and migrations.
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=5, ge=0, le=500)
+    # Per client address and per process (see xkit.api.rate_limit).
+    rate_limit_login_per_minute: int = Field(default=10, ge=1)
+    rate_limit_public_per_minute: int = Field(default=300, ge=1)
 
     @field_validator("public_url")
     @classmethod

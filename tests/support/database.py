@@ -26,12 +26,14 @@ def backend() -> str:
 
 
 @contextmanager
-def temporary_database(directory: Path) -> Iterator[str]:
-    """Yield an async SQLAlchemy URL for an empty database of the selected backend."""
-    if backend() == "sqlite":
+def temporary_database(directory: Path, kind: str | None = None,
+                       prefix: str = "xkit_test") -> Iterator[str]:
+    """Yield an async SQLAlchemy URL for an empty database of ``kind`` (``sqlite`` or
+    ``postgresql``; by default the selected backend)."""
+    if (kind or backend()) == "sqlite":
         yield f"sqlite+aiosqlite:///{directory / 'xkit.db'}"
         return
-    name = f"xkit_test_{secrets.token_hex(6)}"
+    name = f"{prefix}_{secrets.token_hex(6)}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

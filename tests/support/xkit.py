@@ -134,7 +134,8 @@ class PlatformCredentials:
         return (self.publishable_key, self.secret_key)
 
     def client(self, server: XkitServer, **options: object) -> httpx.Client:
-        return httpx.Client(base_url=server.url, auth=self.basic_auth, timeout=30, **options)  # type: ignore[arg-type]
+        options.setdefault("timeout", 30)
+        return httpx.Client(base_url=server.url, auth=self.basic_auth, **options)  # type: ignore[arg-type]
 
 
 def create_platform(

@@ -21,14 +21,20 @@ def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-async def get_session(
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-) -> AsyncIterator[AsyncSession]:
+async def _runtime_dependency(request: Request) -> Runtime:
+    """``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, and
+    that hop was the largest single cost of a token fetch (bench/profile.py)."""
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime_dependency)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         yield session
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 

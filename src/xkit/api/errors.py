@@ -4,6 +4,8 @@ with a traceback, and no error echoes the input it refused (it may hold a secret
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,12 +57,23 @@ def is_database_outage(exc: BaseException) -> bool:
         exc, IntegrityError | DataError | ProgrammingError | NotSupportedError)
 
 
+def is_storage_full(exc: BaseException) -> bool:
+    """SQLite's SQLITE_FULL, or PostgreSQL's disk_full (SQLSTATE 53100): an operator's
+    problem to tell apart from an outage, since waiting alone will not fix it."""
+    original = getattr(exc, "orig", None)
+    return (getattr(original, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or getattr(original, "sqlstate", None) == "53100")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XkitError)
     async def _domain(_request: Request, exc: XkitError) -> JSONResponse:
         headers = (
             {"WWW-Authenticate": 'Basic realm="xkit", Bearer'} if exc.status_code == 401 else None
         )
+        retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
+        if isinstance(retry_after, int | float):
+            headers = {"Retry-After": str(math.ceil(retry_after))}
         return error_response(exc.status_code, exc.code, exc.message, exc.details or None, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -92,6 +105,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         if not is_database_outage(exc):
             return await _unexpected(request, exc)
+        if is_storage_full(exc):
+            log.error("database out of disk space on %s %s", request.method, request.url.path)
+            return error_response(503, "database_full",
+                                  "xkit's database has no disk space left. Nothing was saved; "
+                                  "retry once the operator has freed space.",
+                                  {"retry_after": 30}, headers={"Retry-After": "30"})
         # Down, restarting or saturated: a retryable answer, not a crash.
         log.warning("database unavailable on %s %s: %s", request.method,
                     request.url.path, type(exc).__name__)

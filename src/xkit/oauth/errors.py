@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-# RFC 6749 §5.2 codes that mean the grant itself is gone: the user must connect again.
-GRANT_REVOKED_CODES = frozenset(
-    {
-        "invalid_grant",
-        "unauthorized_client",
-        "access_denied",
-        "consent_required",
-        "interaction_required",
-    }
+# RFC 6749 §5.2 codes that point at the developer's app registration or at xkit's request, not
+# at the user's grant: reconnecting cannot fix them, so they must not mark a connection broken
+# (an expired client secret would otherwise "break" every connection of a connector at once).
+CLIENT_PROBLEM_CODES = frozenset(
+    {"invalid_client", "invalid_request", "invalid_scope", "unsupported_grant_type"}
 )
 
 
@@ -41,7 +39,10 @@ class ProviderError(Exception):
 
     @property
     def grant_revoked(self) -> bool:
-        return not self.transient and (self.oauth_error or self.code) in GRANT_REVOKED_CODES
+        """The grant is gone (``invalid_grant`` and kin, or a provider's own code for it): the
+        user must connect again. Unknown permanent codes count as revoked, so that a user is
+        offered *Reconnect* rather than a connection that fails forever."""
+        return not self.transient and (self.oauth_error or self.code) not in CLIENT_PROBLEM_CODES
 
 
 def from_error_fields(fields: dict[str, Any], *, http_status: int | None = None) -> ProviderError:
@@ -60,7 +61,7 @@ def from_error_fields(fields: dict[str, Any], *, http_status: int | None = None)
 
 def from_response(response: httpx.Response) -> ProviderError:
     """Classify a non-2xx (or unreadable) token endpoint answer."""
-    retry_after = _retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
     if response.status_code == 429 or response.status_code >= 500:
         error = _json_error(response)
         return ProviderError(
@@ -101,10 +102,18 @@ def _json_error(response: httpx.Response) -> ProviderError | None:
     return None
 
 
-def _retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date."""
     if value is None:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

@@ -50,6 +50,10 @@ from xkit.services.connectors import callback_url, find_connector, is_ready
 log = logging.getLogger("xkit.flow")
 
 STATE_TTL = dt.timedelta(minutes=10)
+# A callback exchanges the code and reads the account: two provider calls, each bounded by
+# XKIT_PROVIDER_TIMEOUT_SECONDS (at most 120 s). One still `retrieving_tokens` after this long
+# was cut short (the process died mid-callback) and will never finish by itself.
+INTERRUPTED_AFTER = dt.timedelta(minutes=5)
 AWAITING = "awaiting_callback"
 RETRIEVING = "retrieving_tokens"
 ACTIVE = "active"
@@ -66,6 +70,8 @@ FLOW_MESSAGES = {
                           "Please try again.",
     "provider_unavailable": "The provider could not be reached or answered with an error. "
                             "Please try again in a moment.",
+    "interrupted": "The connection was interrupted while it was being completed. "
+                   "Please try again.",
 }
 
 
@@ -434,6 +440,43 @@ async def _fail(session: AsyncSession, view: ConnectionView, authorization: Auth
 
 def _provider_message(code: str) -> str:
     return f"The provider refused the connection ({code}). Please try again."
+
+
+# --- interrupted callbacks -------------------------------------------------------------------
+
+def is_interrupted(authorization: Authorization, *, now: dt.datetime | None = None) -> bool:
+    return (authorization.status == RETRIEVING
+            and authorization.updated_at < (now or utcnow()) - INTERRUPTED_AFTER)
+
+
+async def settle_if_interrupted(session: AsyncSession, authorization: Authorization) -> bool:
+    """The on-read check: end an interrupted callback in ``error`` (retry-able) so that a
+    popup or a poll never waits on a process that is gone. True when this call ended it."""
+    if not is_interrupted(authorization):
+        return False
+    now = utcnow()
+    # Claimed by one conditional UPDATE: a concurrent sweep or read finds nothing to claim.
+    claimed = await session.execute(
+        update(Authorization)
+        .where(Authorization.id == authorization.id, Authorization.status == RETRIEVING,
+               Authorization.updated_at < now - INTERRUPTED_AFTER)
+        .values(status=ERROR, updated_at=now))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(authorization)
+        return False
+    view = await get_connection(session, authorization.platform_id, authorization.connection_id)
+    await _fail(session, view, authorization, "interrupted", FLOW_MESSAGES["interrupted"])
+    return True
+
+
+async def end_interrupted_callbacks(session: AsyncSession) -> int:
+    """The sweep: every interrupted callback ends in ``error`` with code ``interrupted`` and a
+    ``connection.error`` event; returns how many. Safe to run from any number of processes at
+    once; the worker loop should call it periodically (``xkit serve`` runs it at start-up)."""
+    stale = (await session.scalars(select(Authorization).where(
+        Authorization.status == RETRIEVING,
+        Authorization.updated_at < utcnow() - INTERRUPTED_AFTER))).all()
+    return sum([await settle_if_interrupted(session, a) for a in stale])
 
 
 # --- cancel -----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
@@ -15,14 +15,17 @@ from xkit.oauth import ProviderError, TokenSet
 from xkit.services import connections, events
 from xkit.services.auth_types import auth_type_of
 from xkit.services.authorization_values import decrypt_from, effective_settings
+from xkit.services.authorizations import ACTIVE
 from xkit.services.catalog import public_connection
-from xkit.services.connections import ConnectionView
+from xkit.services.connections import ConnectionView, current_authorizations
 from xkit.services.provider_http import oauth_client
 from xkit.services.tokens import (
+    AuthorizationGone,
     TokenDeps,
     auth_context,
     fresh_authorization,
-    healthiest_authorization,
+    healthiest,
+    needs_refresh,
     token_for_subject,
 )
 
@@ -75,6 +78,15 @@ def describe(
     return body
 
 
+async def _with_subject(deps: TokenDeps, view: ConnectionView, authorization: Authorization,
+                        subject: str | None) -> dict[str, Any]:
+    """``describe``, with a token acting as ``subject`` when the backend names one."""
+    if subject is None:
+        return describe(view, authorization, deps)
+    tokens = await token_for_subject(deps, authorization.id, subject)
+    return describe(view, authorization, deps, subject=subject, subject_tokens=tokens)
+
+
 async def context_connection_with_token(
     session: AsyncSession,
     deps: TokenDeps,
@@ -85,30 +97,25 @@ async def context_connection_with_token(
     force_refresh: bool = False,
     subject: str | None = None,
 ) -> dict[str, Any]:
-    context = await _context(session, platform_id, external_id)
-    connection_ids = list(
-        (
-            await session.scalars(
-                select(Connection.id)
-                .join(Connector, Connector.id == Connection.connector_id)
-                .where(
-                    Connection.context_id == context.id,
-                    Connector.slug == connector_slug,
-                    Connection.enabled.is_(True),
-                )
-            )
-        ).all()
-    )
-    authorization_id = await healthiest_authorization(session, connection_ids)
-    if authorization_id is None:
-        raise NotFound(
-            f"context {external_id!r} has no {connector_slug!r} connection",
-            code="connection_not_found",
-        )
-    await session.commit()  # give the pooled connection back while a refresh may run
-    authorization = await fresh_authorization(deps, authorization_id, force=force_refresh)
-    view = await connections.get_connection(session, platform_id, authorization.connection_id)
-    return await _with_subject(deps, view, authorization, subject)
+    """The context's healthiest connection to the connector, with a fresh access token.
+
+    This is the call on every backend's hot path, so the common case — an active token that
+    needs no refresh — is answered from one query; only a refresh takes the slower road
+    through :func:`fresh_authorization` (and its own sessions)."""
+    for last_try in (False, True):
+        view, chosen = await _healthiest(session, platform_id, external_id, connector_slug)
+        if _fresh(chosen, deps, force_refresh):
+            return await _with_subject(deps, view, chosen, subject)
+        await session.commit()  # give the pooled connection back while a refresh may run
+        try:
+            authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
+        except AuthorizationGone:
+            if last_try:
+                raise
+            continue  # reconnected or removed meanwhile: look again
+        view = await connections.get_connection(session, platform_id, authorization.connection_id)
+        return await _with_subject(deps, view, authorization, subject)
+    raise AssertionError("unreachable")
 
 
 async def connection_with_token(
@@ -120,20 +127,74 @@ async def connection_with_token(
     force_refresh: bool = False,
     subject: str | None = None,
 ) -> dict[str, Any]:
-    view = await connections.get_connection(session, platform_id, connection_id)
-    if view.authorization is None:
-        raise NotFound("this connection has no authorization yet", code="connection_not_found")
-    await session.commit()  # give the pooled connection back while a refresh may run
-    authorization = await fresh_authorization(deps, view.authorization.id, force=force_refresh)
-    return await _with_subject(deps, view, authorization, subject)
+    for last_try in (False, True):
+        view = await connections.get_connection(session, platform_id, connection_id)
+        if view.authorization is None:
+            raise NotFound("this connection has no authorization yet", code="connection_not_found")
+        if _fresh(view.authorization, deps, force_refresh):  # no second session needed
+            return await _with_subject(deps, view, view.authorization, subject)
+        await session.commit()  # give the pooled connection back while a refresh may run
+        try:
+            authorization = await fresh_authorization(
+                deps, view.authorization.id, force=force_refresh
+            )
+        except AuthorizationGone:
+            if last_try:
+                raise
+            continue  # reconnected meanwhile: its new authorization is the one to use
+        return await _with_subject(deps, view, authorization, subject)
+    raise AssertionError("unreachable")
 
 
-async def _with_subject(deps: TokenDeps, view: ConnectionView, authorization: Authorization,
-                        subject: str | None) -> dict[str, Any]:
-    if subject is None:
-        return describe(view, authorization, deps)
-    tokens = await token_for_subject(deps, authorization.id, subject)
-    return describe(view, authorization, deps, subject=subject, subject_tokens=tokens)
+def _fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool) -> bool:
+    return (
+        authorization.status == ACTIVE
+        and not force_refresh
+        and not needs_refresh(authorization, deps.min_validity)
+    )
+
+
+async def _healthiest(
+    session: AsyncSession, platform_id: str, external_id: str, connector_slug: str
+) -> tuple[ConnectionView, Authorization]:
+    """One query for the context, its connections to the connector and their authorizations;
+    the healthiest authorization with the view of its connection."""
+    rows = (
+        await session.execute(
+            select(Context, Connection, Connector, Authorization)
+            .select_from(Context)
+            .outerjoin(
+                Connection,
+                and_(
+                    Connection.context_id == Context.id,
+                    Connection.enabled.is_(True),
+                    Connection.connector_id.in_(
+                        select(Connector.id).where(
+                            Connector.platform_id == platform_id, Connector.slug == connector_slug
+                        )
+                    ),
+                ),
+            )
+            .outerjoin(Connector, Connector.id == Connection.connector_id)
+            .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+            .where(Context.platform_id == platform_id, Context.external_id == external_id)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    if not rows:
+        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
+    found = [row.Authorization for row in rows if row.Authorization is not None]
+    chosen = healthiest(found)
+    if chosen is None:
+        raise NotFound(
+            f"context {external_id!r} has no {connector_slug!r} connection",
+            code="connection_not_found",
+        )
+    row = next(r for r in rows if r.Authorization is chosen)
+    current = current_authorizations(a for a in found if a.connection_id == chosen.connection_id)
+    view = ConnectionView(connection=row.Connection, connector=row.Connector,
+                          context=row.Context, authorization=current.get(chosen.connection_id))
+    return view, chosen
 
 
 async def list_context_connections(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -55,8 +56,13 @@ async def latest_authorizations(
         .where(Authorization.connection_id.in_(connection_ids))
         .order_by(Authorization.created_at)
     )
+    return current_authorizations(rows.all())
+
+
+def current_authorizations(authorizations: Iterable[Authorization]) -> dict[str, Authorization]:
+    """:func:`latest_authorizations` over rows already loaded, in any order."""
     current: dict[str, Authorization] = {}
-    for authorization in rows.all():
+    for authorization in sorted(authorizations, key=lambda a: a.created_at):
         held = current.get(authorization.connection_id)
         if held is None or _established(authorization) or not _established(held):
             current[authorization.connection_id] = authorization

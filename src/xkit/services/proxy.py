@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
+from xkit.oauth.errors import parse_retry_after
 from xkit.services.auth_types import auth_type_of
 from xkit.services.authorization_values import effective_settings
 from xkit.services.connections import ConnectionView
@@ -104,23 +105,28 @@ def target_url(base_url: str, path: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def check_public_address(url: str, *, allow_private: bool) -> None:
-    """Refuse loopback, private, link-local and other non-public targets (SSRF)."""
+async def check_public_address(url: str, *, allow_private: bool) -> str | None:
+    """Refuse loopback, private, link-local and other non-public targets (SSRF).
+
+    Returns the vetted address the request must go to (``None`` when private networks are
+    allowed): connecting to it, instead of resolving the name again, means a DNS answer that
+    changes between the check and the connection cannot send the request inside.
+    """
     if allow_private:
-        return
+        return None
     host = urlsplit(url).hostname or ""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise UpstreamUnreachable(f"cannot resolve {host}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise Forbidden(
-                f"{host} resolves to a non-public address; an operator can allow "
-                "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
-                code="proxy_target_refused",
-            )
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses or any(not a.is_global or a.is_multicast for a in addresses):
+        raise Forbidden(
+            f"{host} resolves to a non-public address; an operator can allow "
+            "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
+            code="proxy_target_refused",
+        )
+    return str(addresses[0])
 
 
 async def forward(
@@ -142,7 +148,7 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    await check_public_address(url, allow_private=allow_private)
+    pinned_address = await check_public_address(url, allow_private=allow_private)
     template_headers = (
         {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
     )
@@ -165,15 +171,18 @@ async def forward(
             auth.url(url),
             {**headers, **auth.headers},
             request.body,
+            pinned_address=pinned_address,
         )
         if upstream.status_code == 401 and renewable and not refreshed and request.replayable:
             await upstream.aclose()
             refreshed = True
-            authorization = await fresh_authorization(deps, authorization.id, force=True)
+            authorization = await fresh_authorization(
+                deps, authorization.id, force=True, rejected=authorization
+            )
             auth = kind.request_auth(auth_context(deps, view, authorization))
             continue
         if upstream.status_code == 429 and not throttled and request.replayable:
-            wait = _retry_after(upstream.headers.get("retry-after"))
+            wait = parse_retry_after(upstream.headers.get("retry-after"))
             if wait is not None and wait <= MAX_RETRY_AFTER_SECONDS:
                 await upstream.aclose()
                 throttled = True
@@ -192,10 +201,25 @@ async def forward(
 
 
 async def _send(
-    http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: bytes
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes | AsyncIterator[bytes],
+    *,
+    pinned_address: str | None,
 ) -> httpx.Response:
     try:
-        request = http.build_request(method, url, headers=headers, content=body or None)
+        target = httpx.URL(url)
+        extensions: dict[str, str] = {}
+        if pinned_address is not None:
+            # Connect to the vetted address; Host and TLS (SNI and certificate) keep the name.
+            headers = {**headers, "host": target.netloc.decode("ascii")}
+            extensions["sni_hostname"] = target.host
+            target = target.copy_with(host=pinned_address)
+        request = http.build_request(
+            method, target, headers=headers, content=body or None, extensions=extensions
+        )
         return await http.send(request, stream=True)
     except httpx.TimeoutException:
         raise UpstreamUnreachable(
@@ -203,13 +227,6 @@ async def _send(
         ) from None
     except httpx.HTTPError as exc:
         raise UpstreamUnreachable(f"could not reach the provider ({type(exc).__name__})") from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def check_method(method: str) -> str:

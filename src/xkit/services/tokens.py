@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from xkit.crypto import Keyring
 from xkit.db.models import Authorization
@@ -33,18 +35,27 @@ from xkit.services.connections import ConnectionView, get_connection
 
 log = logging.getLogger("xkit.tokens")
 
-LEASE = dt.timedelta(seconds=60)
 # Waiters poll with growing pauses: quick when a refresh is quick, and light on the database
 # when many requests wait on a slow provider.
 WAIT_POLL_SECONDS = 0.05
 WAIT_POLL_MAX_SECONDS = 0.5
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 5.0
+# After the provider kept failing, nobody tries again for this long (or its Retry-After):
+# requests that arrive meanwhile answer 503 at once instead of each hammering the provider.
+COOLDOWN_SECONDS = 2.0
+MAX_COOLDOWN_SECONDS = 60.0
+COOLDOWN_OWNER = "cooldown"
 
 
 class ReconnectRequired(XkitError):
     status_code = 409
     code = "reconnect_required"
+
+
+class AuthorizationGone(ReconnectRequired):
+    """The authorization was deleted (connection removed, or replaced by a reconnect) while a
+    request was using it; the caller may look the connection up again."""
 
 
 class ProviderUnavailable(XkitError):
@@ -59,6 +70,14 @@ class SubjectRefused(XkitError):
     code = "subject_refused"
 
 
+class ProviderRefused(XkitError):
+    """The provider refused the app itself (e.g. an expired client secret): the user's grant
+    is fine and reconnecting would not help, so the connection is not marked broken."""
+
+    status_code = 502
+    code = "provider_refused"
+
+
 @dataclass(frozen=True)
 class TokenDeps:
     sessions: async_sessionmaker[AsyncSession]
@@ -67,6 +86,14 @@ class TokenDeps:
     http: httpx.AsyncClient
     min_validity: dt.timedelta
     wait_limit: dt.timedelta = dt.timedelta(seconds=30)
+    # How long one call to the provider may take; a lease must outlast one attempt.
+    provider_timeout: dt.timedelta = dt.timedelta(seconds=15)
+
+    @property
+    def lease(self) -> dt.timedelta:
+        """Renewed before every attempt, so it only has to cover one attempt and its backoff;
+        it expires on its own (and another process takes over) only if the owner died."""
+        return 2 * self.provider_timeout + dt.timedelta(seconds=MAX_RETRY_AFTER_SECONDS)
 
 
 def needs_refresh(authorization: Authorization, min_validity: dt.timedelta) -> bool:
@@ -76,12 +103,21 @@ def needs_refresh(authorization: Authorization, min_validity: dt.timedelta) -> b
 
 
 async def fresh_authorization(
-    deps: TokenDeps, authorization_id: str, *, force: bool = False
+    deps: TokenDeps,
+    authorization_id: str,
+    *,
+    force: bool = False,
+    rejected: Authorization | None = None,
 ) -> Authorization:
     """The authorization with an access token valid for at least ``min_validity``.
 
-    Raises :class:`ReconnectRequired` when the grant is gone and :class:`ProviderUnavailable`
-    when the provider kept failing transiently (the connection stays active).
+    ``force`` refreshes even a valid token; with ``rejected`` (the state whose token the
+    provider just refused) only if nobody has refreshed since, so many requests that all saw
+    a 401 cause one refresh, not one each.
+
+    Raises :class:`ReconnectRequired` when the grant is gone, :class:`ProviderUnavailable`
+    when the provider kept failing transiently (the connection stays active), and
+    :class:`ProviderRefused` when it refused the app's own credentials.
     """
     owner = secrets.token_hex(8)
     async with deps.sessions() as session:
@@ -89,27 +125,30 @@ async def fresh_authorization(
         if not force and not needs_refresh(authorization, deps.min_validity):
             return authorization
         seen_refresh = authorization.last_refreshed_at
+        if rejected is not None and rejected.last_refreshed_at != seen_refresh:
+            return authorization  # refreshed since that token was refused
     deadline = utcnow() + deps.wait_limit
     pause = WAIT_POLL_SECONDS
     while True:
         async with deps.sessions() as session:
             authorization = await _load(session, authorization_id)
             await session.commit()  # waiters hold no transaction (nor pooled connection)
-            if not _leased(authorization):
-                if authorization.last_refreshed_at != seen_refresh or (
-                    not force and not needs_refresh(authorization, deps.min_validity)
-                ):
-                    return authorization  # someone else refreshed it: theirs is ours
-                # Only now try to write: polling with reads keeps lock traffic low.
-                if await _take_lease(
-                    session,
-                    authorization_id,
-                    owner,
-                    deps.min_validity,
-                    force=force,
-                    refreshed_since=seen_refresh,
-                ):
-                    return await _refresh_as_owner(deps, authorization_id, owner)
+            if authorization.last_refreshed_at != seen_refresh or (
+                not force and not needs_refresh(authorization, deps.min_validity)
+            ):
+                return authorization  # someone else refreshed it: theirs is ours
+            if _cooling_down(authorization):
+                raise _unavailable(authorization)
+            # Only now try to write: polling with reads keeps lock traffic low.
+            if not _leased(authorization) and await _take_lease(
+                session,
+                authorization_id,
+                owner,
+                deps,
+                force=force,
+                refreshed_since=seen_refresh,
+            ):
+                return await _refresh_as_owner(deps, authorization_id, owner)
         if utcnow() > deadline:
             raise ProviderUnavailable(
                 "the token is being refreshed elsewhere and took too long; retry shortly",
@@ -126,12 +165,25 @@ def _leased(authorization: Authorization) -> bool:
     )
 
 
+def _cooling_down(authorization: Authorization) -> bool:
+    return _leased(authorization) and authorization.refresh_lease_owner == COOLDOWN_OWNER
+
+
+def _unavailable(authorization: Authorization) -> ProviderUnavailable:
+    assert authorization.refresh_lease_until is not None
+    wait = max(1, math.ceil((authorization.refresh_lease_until - utcnow()).total_seconds()))
+    return ProviderUnavailable(
+        "the provider could not renew the token a moment ago; the connection is fine, "
+        "retry shortly",
+        details={"retry_after": wait},
+    )
+
+
 async def _load(session: AsyncSession, authorization_id: str) -> Authorization:
     authorization = await session.get(Authorization, authorization_id, populate_existing=True)
     if authorization is None:
-        raise ReconnectRequired(
-            "the connection's authorization is gone; the user must connect again",
-            code="reconnect_required",
+        raise AuthorizationGone(
+            "the connection's authorization is gone; the user must connect again"
         )
     _raise_if_error(authorization)
     return authorization
@@ -153,7 +205,7 @@ async def _take_lease(
     session: AsyncSession,
     authorization_id: str,
     owner: str,
-    min_validity: dt.timedelta,
+    deps: TokenDeps,
     *,
     force: bool,
     refreshed_since: dt.datetime | None,
@@ -169,7 +221,8 @@ async def _take_lease(
         )
     else:
         still_needed = and_(
-            Authorization.expires_at.is_not(None), Authorization.expires_at < now + min_validity
+            Authorization.expires_at.is_not(None),
+            Authorization.expires_at < now + deps.min_validity,
         )
     result = await session.execute(
         update(Authorization)
@@ -181,7 +234,21 @@ async def _take_lease(
             ),
             still_needed,
         )
-        .values(refresh_lease_owner=owner, refresh_lease_until=now + LEASE)
+        .values(refresh_lease_owner=owner, refresh_lease_until=now + deps.lease)
+    )
+    await session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def _renew_lease(
+    session: AsyncSession, authorization_id: str, owner: str, lease: dt.timedelta
+) -> bool:
+    """Extend our lease before each attempt; False means it lapsed and someone else holds it,
+    so we must not send the refresh token (they may have already)."""
+    result = await session.execute(
+        update(Authorization)
+        .where(Authorization.id == authorization_id, Authorization.refresh_lease_owner == owner)
+        .values(refresh_lease_until=utcnow() + lease)
     )
     await session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -192,50 +259,65 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
         authorization = await _load(session, authorization_id)
         view = await get_connection(session, authorization.platform_id, authorization.connection_id)
         ctx = auth_context(deps, view, authorization)
-        kind = auth_type_of(ctx.template)
+        template, kind = ctx.template, auth_type_of(ctx.template)
         if not kind.renewable:  # an API key or password: there is nothing to renew
             await _release(session, authorization_id, owner)
             return authorization
         await session.commit()  # hold no transaction open while the provider answers
         last_error: ProviderError | None = None
         for attempt in range(MAX_ATTEMPTS):
+            if not await _renew_lease(session, authorization_id, owner, deps.lease):
+                raise ProviderUnavailable(
+                    "the token is being refreshed elsewhere; retry shortly",
+                    details={"retry_after": 1},
+                )
             try:
                 tokens = await kind.renew(ctx)
             except CannotRenew as exc:
-                return await _finish_error(session, view, authorization, owner, exc.code,
-                                           exc.message)
+                return await _finish_error(session, view, authorization, exc.code, exc.message)
             except ProviderError as exc:
                 last_error = exc
-                if not exc.transient:
-                    code, message = ctx.template.describe_error(
+                if exc.grant_revoked:
+                    code, message = template.describe_error(
                         exc.oauth_error or exc.code, exc.description
                     )
                     return await _finish_error(
                         session,
                         view,
                         authorization,
-                        owner,
                         code,
                         message or "The provider refused to renew access: the user must reconnect.",
                     )
-                if attempt + 1 < MAX_ATTEMPTS:
-                    await asyncio.sleep(_backoff(attempt, exc.retry_after))
+                if not exc.transient:
+                    await _release(session, authorization_id, owner)
+                    code, message = template.describe_error(
+                        exc.oauth_error or exc.code, exc.description
+                    )
+                    raise ProviderRefused(
+                        message
+                        or f"the provider refused the connector's app ({code}): check the "
+                        "connector's client ID and secret; the user's connection is fine",
+                        details={"provider_error": code},
+                    ) from None
+                if not _worth_retrying(exc, attempt):
+                    break
+                await asyncio.sleep(_backoff(attempt, exc.retry_after))
                 continue
             store_tokens(
                 deps.keyring, authorization, tokens, requested=authorization.requested_scopes
             )
             authorization.refresh_lease_owner = None
             authorization.refresh_lease_until = None
-            await session.commit()
+            await _commit_or_gone(session)
             log.info("refreshed authorization %s", authorization.id)
             return authorization
-        await _release(session, authorization_id, owner)
-        retry_after = last_error.retry_after if last_error and last_error.retry_after else 5
+        retry_after = _cooldown(last_error)
+        await _start_cooldown(session, authorization_id, owner, retry_after)
         reason = last_error.code if last_error else "error"
         raise ProviderUnavailable(
             f"the provider could not renew the token ({reason}); the connection is fine, "
             "retry shortly",
-            details={"retry_after": retry_after},
+            details={"retry_after": math.ceil(retry_after)},
         )
 
 
@@ -262,16 +344,58 @@ async def token_for_subject(deps: TokenDeps, authorization_id: str, subject: str
         if exc.transient:
             raise ProviderUnavailable(
                 f"the provider could not issue a token ({exc.code}); retry shortly",
-                details={"retry_after": exc.retry_after or 5}) from None
+                details={"retry_after": math.ceil(exc.retry_after or COOLDOWN_SECONDS)},
+            ) from None
         code, message = ctx.template.describe_error(exc.oauth_error or exc.code, exc.description)
         raise SubjectRefused(message or f"the provider refused a token for this subject ({code})",
                              details={"error_code": code}) from None
+
+
+def _worth_retrying(exc: ProviderError, attempt: int) -> bool:
+    """Another attempt now, or give up and cool down? Not when attempts are used up, and not
+    when the provider asks for a longer pause than a request should wait.
+
+    A request that timed out after it was sent may have rotated the refresh token at the
+    provider; sending it again is the only way to learn, now or later, so retrying costs
+    nothing more than a later request would."""
+    if attempt + 1 >= MAX_ATTEMPTS:
+        return False
+    return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER_SECONDS
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER_SECONDS)
     return min(0.2 * (2**attempt) + secrets.randbelow(100) / 1000, MAX_RETRY_AFTER_SECONDS)
+
+
+def _cooldown(error: ProviderError | None) -> float:
+    wanted = error.retry_after if error and error.retry_after is not None else COOLDOWN_SECONDS
+    return min(max(wanted, 1.0), MAX_COOLDOWN_SECONDS)
+
+
+async def _commit_or_gone(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except StaleDataError:  # the row was deleted while the provider answered
+        await session.rollback()
+        raise AuthorizationGone(
+            "the connection was removed or reconnected while its token was being renewed"
+        ) from None
+
+
+async def _start_cooldown(
+    session: AsyncSession, authorization_id: str, owner: str, seconds: float
+) -> None:
+    await session.execute(
+        update(Authorization)
+        .where(Authorization.id == authorization_id, Authorization.refresh_lease_owner == owner)
+        .values(
+            refresh_lease_owner=COOLDOWN_OWNER,
+            refresh_lease_until=utcnow() + dt.timedelta(seconds=seconds),
+        )
+    )
+    await session.commit()
 
 
 async def _release(session: AsyncSession, authorization_id: str, owner: str) -> None:
@@ -287,7 +411,6 @@ async def _finish_error(
     session: AsyncSession,
     view: ConnectionView,
     authorization: Authorization,
-    owner: str,
     code: str,
     message: str,
 ) -> Authorization:
@@ -304,24 +427,13 @@ async def _finish_error(
             view, status="error", error={"code": code, "message": message}
         ),
     )
-    await session.commit()
+    await _commit_or_gone(session)
     log.info("authorization %s needs reconnecting: %s", authorization.id, code)
     raise ReconnectRequired(message, details={"error_code": code})
 
 
-async def healthiest_authorization(session: AsyncSession, connection_ids: list[str]) -> str | None:
-    """Among connections' authorizations, an active one first, newest first."""
-    if not connection_ids:
-        return None
-    rows = (
-        await session.execute(
-            select(Authorization.id, Authorization.status)
-            .where(Authorization.connection_id.in_(connection_ids))
-            .order_by(Authorization.created_at.desc())
-        )
-    ).all()
-    for wanted in (ACTIVE,):
-        for row_id, status in rows:
-            if status == wanted:
-                return str(row_id)
-    return str(rows[0][0]) if rows else None
+def healthiest(authorizations: list[Authorization]) -> Authorization | None:
+    """Among connections' authorizations, the newest active one, else the newest."""
+    newest_first = sorted(authorizations, key=lambda a: a.created_at, reverse=True)
+    active = [a for a in newest_first if a.status == ACTIVE]
+    return (active or newest_first or [None])[0]

@@ -34,6 +34,7 @@ class RequestLog:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         entry = self.state.start_log_entry(scope["method"], scope["path"], query, headers)
+        entry["raw_path"] = scope.get("raw_path", b"").decode("latin-1")
         chunks: list[bytes] = []
 
         async def observed_receive() -> Message:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
@@ -37,10 +39,10 @@ async def proxy_call(
     await session.commit()
     outgoing = proxy.ProxyRequest(
         method=proxy.check_method(request.method),
-        path=path,
+        path=_raw_path(request, path),
         query=request.url.query,
         headers={k.lower(): v for k, v in request.headers.items()},
-        body=await request.body(),
+        body=await _body(request),
     )
     upstream = await proxy.forward(
         runtime.token_deps,
@@ -49,9 +51,45 @@ async def proxy_call(
         allow_private=runtime.settings.proxy_allow_private_networks,
         subject=request.headers.get(SUBJECT_HEADER),
     )
-    return StreamingResponse(
+    response = StreamingResponse(
         upstream.body,
         status_code=upstream.status_code,
-        headers=dict(upstream.headers),
-        background=BackgroundTask(upstream.close),
-    )  # type: ignore[arg-type]
+        background=BackgroundTask(upstream.close),  # type: ignore[arg-type]
+    )
+    # raw_headers, not a dict: repeated headers (Link, Vary …) must all come back.
+    response.raw_headers.extend(
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in upstream.headers
+    )
+    return response
+
+
+def _raw_path(request: Request, decoded: str) -> str:
+    """The path as the client sent it: ids with an encoded '/', '?' or '#' (Graph has them)
+    must reach the provider still encoded, not split into other path segments."""
+    raw = request.scope.get("raw_path")
+    if not raw:
+        return decoded
+    parts = raw.decode("latin-1").split("?", 1)[0].split("/", 5)
+    return parts[5] if len(parts) == 6 else ""
+
+
+async def _body(request: Request) -> bytes | AsyncIterator[bytes]:
+    """Small bodies in memory (a 401 or 429 can be retried with them); past
+    REPLAYABLE_BODY_BYTES the rest streams through as it arrives, sent once."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) <= REPLAYABLE_BODY_BYTES:
+        return await request.body()
+    chunks = request.stream()
+    buffered = bytearray()
+    async for chunk in chunks:
+        buffered += chunk
+        if len(buffered) > REPLAYABLE_BODY_BYTES:
+            return _continued(bytes(buffered), chunks)
+    return bytes(buffered)
+
+
+async def _continued(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in rest:
+        yield chunk

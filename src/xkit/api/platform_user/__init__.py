@@ -207,9 +207,14 @@ async def _my_authorization(
             Authorization.id == authorization_id, Authorization.platform_id == caller.platform.id
         )
     )
+    missing = NotFound(f"no authorization {authorization_id!r}", code="authorization_not_found")
     if authorization is None:
-        raise NotFound(f"no authorization {authorization_id!r}", code="authorization_not_found")
-    view = await _my_connection(session, caller, authorization.connection_id)
+        raise missing
+    try:
+        view = await _my_connection(session, caller, authorization.connection_id)
+    except NotFound:
+        raise missing from None  # another context's: say nothing of its connection
+    await authorizations.settle_if_interrupted(session, authorization)
     return authorization, view
 
 

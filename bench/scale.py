@@ -1,0 +1,69 @@
+"""Scale: the token fetch with 1,000, 100,000 and 1,000,000 connections in PostgreSQL.
+
+    python -m bench.scale [--sizes 1000,100000,1000000] [--seconds 10] [--concurrency 16]
+
+One database grows in bulk (``COPY``, tokens encrypted by the real keyring) from the smallest
+size to the largest; at each size ``xkit serve`` is started afresh and wrk fetches random
+connections among all of them. Target: throughput within 20% from smallest to largest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+
+from bench.seed import extend, seed
+from bench.support import (
+    Server,
+    bench_database,
+    duration_from_env,
+    machine_description,
+    print_table,
+    production_environment,
+    vacuum_analyze,
+)
+from bench.token_fetch import measure
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,100000,1000000")
+    parser.add_argument("--seconds", type=float, default=duration_from_env(10))
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    print(machine_description())
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="xkit-bench-") as tmp:
+        work = Path(tmp)
+        with bench_database("postgresql", work) as url:
+            installation = None
+            for size in sizes:
+                installation = asyncio.run(
+                    seed(url, work / "data", connections=size) if installation is None
+                    else extend(installation, size))
+                vacuum_analyze(url)
+                env = production_environment(url, installation.encryption_keys, work / "data")
+                server = Server.xkit(env, work / f"xkit-{size}.log")
+                try:
+                    (result,), rss = measure(server, installation, seconds=args.seconds,
+                                             concurrencies=(args.concurrency,), work_dir=work)
+                finally:
+                    server.stop()
+                rows.append([size, installation.seconds_to_seed, result.rps, result.p50_ms,
+                             result.p99_ms, result.errors, result.server_cpu, result.others_cpu,
+                             rss])
+    smallest, largest = rows[0][2], rows[-1][2]
+    change = (largest - smallest) / smallest if smallest else 0.0
+    print_table(f"Token fetch vs. connections seeded (PostgreSQL, c={args.concurrency}, "
+                f"{args.seconds:g} s each)",
+                ["connections", "seeding s", "req/s", "p50 ms", "p99 ms", "errors",
+                 "server CPU", "others CPU", "peak RSS MB"], rows)
+    verdict = "met" if abs(change) <= 0.20 else "MISSED"
+    print(f"\nsmallest → largest: {change:+.1%} throughput (target within 20%: {verdict})")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,8 +11,10 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.emulators.services.fixture import ServicesEmulator
+from tests.provider_cases import provider_hosts
 from tests.support.browser import chromium
 from tests.support.database import backend, temporary_database
 from tests.support.devapp import DeveloperApp, developer_app
@@ -32,8 +34,22 @@ def test_certificates(tmp_path_factory: pytest.TempPathFactory) -> TestCertifica
 
 
 @pytest.fixture(scope="session")
-def xkit_environment(
+def quirk_emulator(
     tmp_path_factory: pytest.TempPathFactory, test_certificates: TestCertificates
+) -> Iterator[QuirkEmulator]:
+    """One configurable OAuth provider answering for every built-in template's hosts."""
+    emulator = QuirkEmulator.launch(
+        tmp_path_factory.mktemp("oauth-quirks"), test_certificates, hosts=provider_hosts()
+    )
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def xkit_environment(
+    tmp_path_factory: pytest.TempPathFactory,
+    test_certificates: TestCertificates,
+    quirk_emulator: QuirkEmulator,
 ) -> Iterator[XkitEnvironment]:
     """One installation shared by the session; tests isolate themselves by platform."""
     data_dir = tmp_path_factory.mktemp("xkit-data")
@@ -49,6 +65,8 @@ def xkit_environment(
             # every test client is 127.0.0.1; test_rate_limits.py checks the limits
             "XKIT_RATE_LIMIT_LOGIN_PER_MINUTE": "100000",
             "XKIT_RATE_LIMIT_PUBLIC_PER_MINUTE": "100000",
+            # the built-in templates' real hosts, reached at the quirk emulator
+            "XKIT_PROVIDER_CONNECT_TO": quirk_emulator.connect_to,
         }
         yield environment
 

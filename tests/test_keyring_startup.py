@@ -156,3 +156,57 @@ def test_a_secret_pasted_into_another_row_does_not_decrypt(
                 )
 
     fresh_environment.with_runtime(_swap)
+
+
+def test_rotation_reaches_secret_extras_kept_inside_json(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    """Slack's user token lives encrypted inside authorizations.extras; rotation must not
+    leave it under a key that is about to be removed."""
+    create_platform(fresh_environment, "acme")
+    _add_connector(fresh_environment, "acme")
+    user_token = "xoxp-known-plaintext-user-token"
+
+    async def _store(runtime: Runtime) -> str:
+        from sqlalchemy import select
+
+        from xkit.db.models import Authorization, Connection, Context
+        from xkit.db.types import new_id
+        from xkit.services import extras
+
+        async with runtime.sessions() as session:
+            connector = await session.scalar(select(Connector))
+            assert connector is not None
+            context = Context(id=new_id(), platform_id=connector.platform_id, external_id="u")
+            connection = Connection(id=new_id(), platform_id=connector.platform_id,
+                                    context_id=context.id, connector_id=connector.id)
+            authorization = Authorization(id=new_id(), platform_id=connector.platform_id,
+                                          connection_id=connection.id, status="active")
+            for row in (context, connection, authorization):  # parents first
+                session.add(row)
+                await session.flush()
+            extras.store(runtime.keyring, authorization, extras.Findings(
+                values={"team_id": "T1"}, secrets={"user_token": user_token}))
+            await session.commit()
+            return authorization.id
+
+    authorization_id = fresh_environment.with_runtime(_store)
+    old_spec = fresh_environment.encryption_keys
+    new_key = EncryptionKey.generate()
+    fresh_environment.encryption_keys = f"{new_key.to_spec()},{old_spec}"
+    result = fresh_environment.run_cli("keys", "rotate-encryption")
+    assert result.returncode == 0, result.stderr
+    assert "authorizations.extras._encrypted" in result.stdout
+    fresh_environment.encryption_keys = new_key.to_spec()
+
+    async def _read(runtime: Runtime) -> dict[str, object]:
+        from xkit.db.models import Authorization
+        from xkit.services import extras
+
+        async with runtime.sessions() as session:
+            authorization = await session.get(Authorization, authorization_id)
+            assert authorization is not None
+            return extras.for_backend(runtime.keyring, authorization)
+
+    assert fresh_environment.with_runtime(_read) == {"team_id": "T1", "user_token": user_token}
+    assert user_token.encode() not in raw_dump(fresh_environment.database_url)

@@ -170,3 +170,50 @@ async def test_errors_never_carry_the_client_secret() -> None:
     assert "csecret" not in str(caught.value) + repr(caught.value)
     assert "csecret" not in repr(_client())
     assert json.dumps({"e": str(caught.value)})
+
+
+async def test_json_token_requests_carry_the_scope_when_the_provider_wants_it() -> None:
+    seen: dict[str, object] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["type"] = request.headers.get("content-type")
+        seen["body"] = json.loads(request.content)
+        seen["auth"] = request.headers.get("authorization")
+        return httpx.Response(200, json={"access_token": "at", "token_type": "bearer"})
+
+    client = _client(token_request_format="json", scope_in_token_request=True,
+                     token_auth_method="client_secret_basic")
+    async with _http(handler) as http:
+        await client.exchange_code(http, code="c", redirect_uri="https://x/cb",
+                                   code_verifier="v" * 50, scope="read write")
+    assert seen["type"] == "application/json"
+    assert seen["body"] == {"grant_type": "authorization_code", "code": "c",
+                            "redirect_uri": "https://x/cb", "code_verifier": "v" * 50,
+                            "scope": "read write"}
+    assert seen["auth"] == "Basic " + base64.b64encode(b"cid:csecret").decode()
+
+
+async def test_a_token_nested_in_the_answer_is_found_with_its_granted_scopes() -> None:
+    """Slack's user-only installation: no top-level token, the user's under authed_user."""
+    answer = {"ok": True, "team": {"id": "T1"},
+              "authed_user": {"id": "U1", "access_token": "xoxp-1", "scope": "search:read",
+                              "refresh_token": "xoxe-1", "expires_in": 43200}}
+    client = _client(access_token_paths=("access_token", "authed_user.access_token"),
+                     refresh_token_paths=("refresh_token", "authed_user.refresh_token"),
+                     expires_in_paths=("expires_in", "authed_user.expires_in"),
+                     granted_scope_fields=(("scope", ""), ("authed_user.scope", "user:")))
+    async with _http(lambda r: httpx.Response(200, json=answer)) as http:
+        tokens = await client.exchange_code(http, code="c", redirect_uri="https://x/cb",
+                                            code_verifier=None)
+    assert (tokens.access_token, tokens.refresh_token, tokens.expires_in) == (
+        "xoxp-1", "xoxe-1", 43200)
+    assert tokens.scopes == ["user:search:read"]
+    assert tokens.response == answer and "xoxp-1" not in repr(tokens)
+
+
+def test_extra_scope_parameters_ride_along_in_the_authorize_url() -> None:
+    url = _client(scope_separator=",").authorization_url(
+        redirect_uri="https://x/cb", scopes="chat:write", state="s", code_challenge=None,
+        extra_params={"user_scope": "search:read"})
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert query["scope"] == "chat:write" and query["user_scope"] == "search:read"

@@ -74,7 +74,8 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
         raise ConfigurationError(f"invalid provider template: {exc}") from None
     try:
         provider_http = create_provider_http(
-            timeout_seconds=settings.provider_timeout_seconds, ca_bundle=settings.ca_bundle
+            timeout_seconds=settings.provider_timeout_seconds, ca_bundle=settings.ca_bundle,
+            connect_to=settings.connect_to,
         )
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(

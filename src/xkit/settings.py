@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from xkit.connect_to import ConnectTo
+
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool | None = None
     ca_bundle: Path | None = None
     provider_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # "pattern=address:port,..." (see xkit.connect_to): reach provider hosts elsewhere.
+    provider_connect_to: str = ""
     token_min_validity_seconds: int = Field(default=300, ge=0, le=3600)
     proxy_allow_private_networks: bool = False
     sandbox: bool = False
@@ -79,6 +83,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part]
         return value
+
+    @field_validator("provider_connect_to")
+    @classmethod
+    def _connect_to_parses(cls, value: str) -> str:
+        ConnectTo.parse(value)  # a ValueError names the entry at fault
+        return value
+
+    @cached_property
+    def connect_to(self) -> ConnectTo:
+        return ConnectTo.parse(self.provider_connect_to)
 
     @cached_property
     def resolved_database_url(self) -> str:

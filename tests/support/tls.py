@@ -20,13 +20,17 @@ from cryptography.x509.oid import NameOID
 
 @dataclass(frozen=True)
 class TestCertificates:
-    """Paths of a CA certificate and of a server certificate it signed for localhost."""
+    """Paths of a CA certificate and of a server certificate it signed for localhost.
+
+    ``ca_key`` lets a test peer have a certificate of its own issued for other names (the
+    OAuth quirk emulator answers as slack.com, *.zendesk.com, ...)."""
 
     __test__ = False  # a name that starts with "Test", not a test class
 
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    ca_key: Path | None = None
 
 
 def _name(common_name: str) -> x509.Name:
@@ -66,6 +70,48 @@ def make_test_certificates(directory: Path) -> TestCertificates:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    paths = TestCertificates(
+        ca_cert=directory / "ca.pem",
+        server_cert=directory / "server.pem",
+        server_key=directory / "server-key.pem",
+        ca_key=directory / "ca-key.pem",
+    )
+    paths.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    assert paths.ca_key is not None
+    paths.ca_key.write_bytes(_private_pem(ca_key))
+    _write_server_certificate(
+        ca_cert, ca_key, [x509.DNSName("localhost"),
+                          x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        paths.server_cert, paths.server_key)
+    return paths
+
+
+def issue_server_certificate(
+    certificates: TestCertificates, directory: Path, names: list[str]
+) -> tuple[Path, Path]:
+    """A server certificate (and its key) from the test CA for ``names`` — DNS names, which
+    may be wildcards (``*.zendesk.com``) — plus localhost and 127.0.0.1."""
+    assert certificates.ca_key is not None, "these certificates were made without a CA key"
+    ca_cert = x509.load_pem_x509_certificate(certificates.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(certificates.ca_key.read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "server.pem", directory / "server-key.pem"
+    alternative: list[x509.GeneralName] = [x509.DNSName("localhost"),
+                                           x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    alternative += [x509.DNSName(name) for name in sorted(set(names))]
+    _write_server_certificate(ca_cert, ca_key, alternative, cert_path, key_path)
+    return cert_path, key_path
+
+
+def _write_server_certificate(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    names: list[x509.GeneralName],
+    cert_path: Path,
+    key_path: Path,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = (
         x509.CertificateBuilder()
@@ -75,12 +121,7 @@ def make_test_certificates(directory: Path) -> TestCertificates:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
@@ -90,18 +131,13 @@ def make_test_certificates(directory: Path) -> TestCertificates:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    paths = TestCertificates(
-        ca_cert=directory / "ca.pem",
-        server_cert=directory / "server.pem",
-        server_key=directory / "server-key.pem",
+    cert_path.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(_private_pem(server_key))
+
+
+def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    paths.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    paths.server_key.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths

@@ -313,3 +313,13 @@ ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (Authorization, "refresh_token"),
     (WebhookSubscription, "signing_secret"),
 )
+
+#: The key of ``authorizations.extras`` holding the secret extras (one keyring ciphertext of
+#: a JSON object, bound to the row like a column).
+SECRET_EXTRAS_KEY = "_encrypted"
+
+# (model, JSON column, key) holding a keyring ciphertext inside a JSON object; rotation walks
+# these too.
+ENCRYPTED_JSON_KEYS: tuple[tuple[type[Base], str, str], ...] = (
+    (Authorization, "extras", SECRET_EXTRAS_KEY),
+)

@@ -31,6 +31,8 @@ from pydantic import (
     model_validator,
 )
 
+from xkit.dotpath import dig
+
 # --------------------------------------------------------------------------------------------
 # Building blocks
 # --------------------------------------------------------------------------------------------
@@ -335,6 +337,143 @@ class Scope(_Model):
     required: bool = Field(False, description="always requested; the dashboard shows it locked")
 
 
+# --------------------------------------------------------------------------------------------
+# Connect-flow quirks: what providers do beyond RFC 6749, written as data
+# --------------------------------------------------------------------------------------------
+
+
+class ScopeParam(_Model):
+    """Scopes that travel in an authorize parameter of their own.
+
+    Slack asks for bot scopes in ``scope`` and user scopes in ``user_scope``, and the same
+    name may exist in both. The template lists user scopes with a prefix (``user:chat:write``)
+    that keeps them apart in xkit; the prefix is removed when they are sent.
+    """
+
+    param: Name = Field(description="the authorize parameter, e.g. user_scope")
+    prefix: str = Field(min_length=1, max_length=20, pattern=r"^[a-z][a-z0-9_-]*:$",
+                        description="scopes named with this prefix go in this parameter")
+    granted: DotPath | None = Field(
+        None, description="where the token response lists these scopes once granted")
+
+
+class TokenResponseFields(_Model):
+    """Where the token response holds each value; dot paths tried in order.
+
+    Slack answers a user-only installation with the token under ``authed_user``, not at the
+    top level, so its template says ``access_token: [access_token, authed_user.access_token]``.
+    """
+
+    access_token: Annotated[list[DotPath], BeforeValidator(_as_list),
+                            Field(min_length=1)] = ["access_token"]
+    refresh_token: Annotated[list[DotPath], BeforeValidator(_as_list),
+                             Field(min_length=1)] = ["refresh_token"]
+    expires_in: Annotated[list[DotPath], BeforeValidator(_as_list),
+                          Field(min_length=1)] = ["expires_in"]
+
+
+class LookupSpec(_Model):
+    """A call xkit makes with the new access token before the connection is active.
+
+    Some providers only say where an account's data lives after the token is issued:
+    Mailchimp's data centre, Atlassian's cloud id, Xero's tenants. Each lookup's JSON answer
+    is a *source* that ``extras`` and ``account`` can read. Lookups run in the order listed,
+    and a lookup's URL may use extras found before it; one whose placeholder is empty is
+    skipped.
+    """
+
+    name: Name
+    url: str
+    method: Literal["GET", "POST"] = "GET"
+    headers: dict[HeaderName, str] = {}
+    body: dict[str, Any] | None = Field(
+        None, description="sent as JSON (a GraphQL query, say); never templated")
+    token_prefix: str | None = Field(
+        None, pattern=r"^[\x21-\x7e ]*$",
+        description="overrides api.token_prefix for this call (Mailchimp's 'OAuth ')")
+
+
+ExtraType = Literal["string", "url", "host", "json"]
+WHOLE_DOCUMENT = "$"  # an extra's path for the whole answer of its source (a lookup's list)
+RESERVED_SOURCES = ("token", "callback")
+
+
+class ExtraSpec(_Model):
+    """A value the provider tells xkit while connecting, kept on the authorization.
+
+    Extras come from the token response (``source: token``: Salesforce's ``instance_url``),
+    the callback's query (``source: callback``: QuickBooks' ``realmId``) or a lookup (its
+    name). They are handed to backends with the connection and, unless ``json`` or
+    ``secret``, fill ``{name}`` placeholders in lookups, the account URL and the API block —
+    checked like settings first (a ``url`` must be https, a ``pattern`` must match), so a
+    provider's answer can never point the proxy somewhere unexpected.
+    """
+
+    name: Name
+    source: Name = Field("token", description="token, callback, or a lookup's name")
+    path: DotPath | None = Field(
+        None, description="where in the source; defaults to name; $ is the whole answer")
+    type: ExtraType = "string"
+    required: bool = Field(False, description="the connection fails without it")
+    secret: bool = Field(False, description="kept encrypted (Slack's user token)")
+    pattern: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _definition_is_consistent(self) -> Self:
+        if self.pattern is not None:
+            if self.type == "json":
+                raise FieldError("pattern", "a json extra is kept as it is; it has no pattern")
+            try:
+                _compiled(self.pattern)
+            except re.error as exc:
+                raise FieldError("pattern", f"is not a valid regular expression: {exc}") from None
+        return self
+
+    @property
+    def where(self) -> str:
+        return self.path or self.name
+
+    def read(self, document: Any) -> Any:
+        """This extra's raw value in its source's document, or None."""
+        return document if self.where == WHOLE_DOCUMENT else dig(document, self.where)
+
+    @property
+    def always_has_value(self) -> bool:
+        return self.required
+
+    @property
+    def placeholder(self) -> bool:
+        """Whether it may fill ``{name}`` placeholders: plain, non-secret values only."""
+        return not self.secret and self.type != "json"
+
+    def check(self, value: Any) -> Any:
+        """The value as kept, or ValueError saying why not (never quoting a secret)."""
+        if self.type == "json":
+            return value
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError("is not a text value")
+        text = str(value)
+        try:
+            if _CONTROL.search(text) or len(text) > 2000:
+                raise ValueError("is not a plain value")
+            if self.type == "host":
+                text = check_host(text)
+            elif self.type == "url":
+                text = check_https_url(text)
+            if self.pattern is not None and not _compiled(self.pattern).fullmatch(text):
+                raise ValueError(f"{_shorten(text)!r} is not in the expected format")
+        except ValueError:
+            if self.secret:
+                raise ValueError("is not in the expected format") from None
+            raise
+        return text
+
+
+#: Anything a ``{placeholder}`` may name.
+PlaceholderField = Setting | CollectField | ExtraSpec
+
+
 class OAuth2Spec(_Model):
     """The authorization-code flow's endpoints and the provider's quirks.
 
@@ -356,6 +495,16 @@ class OAuth2Spec(_Model):
         [], description="token response fields to keep and hand to backends (instance_url)")
     error_code_pattern: str | None = Field(
         None, description="finds a provider-specific code (AADSTS70008) in error_description")
+    # -- how the provider departs from RFC 6749 (see "Connect-flow quirks" below) --
+    token_request_format: Literal["form", "json"] = Field(
+        "form", description="json: the token endpoint wants a JSON body (Notion, Zendesk)")
+    scope_in_token_request: bool = Field(
+        False, description="send the scope again with the code (Zendesk documents it)")
+    scope_params: list[ScopeParam] = Field(
+        [], description="scopes sent in a parameter of their own (Slack's user_scope)")
+    token_response: TokenResponseFields = Field(
+        default_factory=lambda: TokenResponseFields(),
+        description="where the token response holds the token when not at the top level")
 
     @model_validator(mode="after")
     def _parts_are_consistent(self) -> Self:
@@ -375,6 +524,14 @@ class OAuth2Spec(_Model):
             except re.error as exc:
                 raise FieldError("error_code_pattern",
                                  f"is not a valid regular expression: {exc}") from None
+        seen_params: set[str] = set()
+        for index, scope_param in enumerate(self.scope_params):
+            where = f"scope_params.{index}.param"
+            if scope_param.param in RESERVED_AUTHORIZE_PARAMS | set(self.authorize_params):
+                raise FieldError(where, f"{scope_param.param!r} is already sent")
+            if scope_param.param in seen_params:
+                raise FieldError(where, f"{scope_param.param!r} is listed twice")
+            seen_params.add(scope_param.param)
         return self
 
 
@@ -467,13 +624,23 @@ _HOP_BY_HOP_HEADERS = frozenset({
 
 
 class ApiSpec(_Model):
-    """Where the proxy sends a connection's API calls, and headers every call needs."""
+    """Where the proxy sends a connection's API calls, and headers every call needs.
+
+    The access token goes in ``token_header`` after ``token_prefix`` — ``Authorization:
+    Bearer ...`` unless the provider wants otherwise (Shopify's ``X-Shopify-Access-Token``).
+    The account lookup and the other lookups send it the same way.
+    """
 
     base_url: str
     headers: dict[HeaderName, str] = {}
+    token_header: HeaderName = "Authorization"
+    token_prefix: str = Field("Bearer ", pattern=r"^[\x21-\x7e ]*$")
 
 
-AccountSource = Literal["url", "id_token", "token_response"]
+#: Where the account is read from: the account URL, the id_token, the token response, the
+#: extras, or the name of one of the template's ``lookups``.
+AccountSource = Annotated[str, StringConstraints(pattern=_NAME_RE, max_length=64)]
+BUILTIN_ACCOUNT_SOURCES = ("url", "id_token", "token_response", "extras")
 
 
 @dataclass(frozen=True)
@@ -489,8 +656,9 @@ class AccountSpec(_Model):
 
     ``source`` lists where to look, in order; the first *available* one is used — ``url``
     when its placeholders all have values, ``id_token`` when the token response has one,
-    ``token_response`` always. ``id`` and ``label`` are dot paths (``user.id``, ``emails.0``)
-    tried in order; the first non-empty value wins.
+    ``token_response`` and ``extras`` always, a lookup's name when that lookup ran. ``id``
+    and ``label`` are dot paths (``user.id``, ``emails.0``) tried in order; the first
+    non-empty value wins.
     """
 
     source: Annotated[list[AccountSource], BeforeValidator(_as_list)] = ["url"]
@@ -510,26 +678,13 @@ class AccountSpec(_Model):
             raise FieldError("url", "is only used when source includes 'url'")
         return self
 
-    def extract(self, document: Mapping[str, Any]) -> AccountInfo:
+    def extract(self, document: Any) -> AccountInfo:
         """Read the id and label from a JSON document (API response, id_token claims...)."""
         return AccountInfo(id=_first_value(document, self.id),
                            label=_first_value(document, self.label))
 
 
-def dig(document: Any, path: str) -> Any:
-    """Follow a dot path through dicts and lists (``"emails.0.value"``); None if absent."""
-    current = document
-    for part in path.split("."):
-        if isinstance(current, Mapping):
-            current = current.get(part)
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
-
-
-def _first_value(document: Mapping[str, Any], paths: Sequence[str]) -> str | None:
+def _first_value(document: Any, paths: Sequence[str]) -> str | None:
     for path in paths:
         value = dig(document, path)
         if isinstance(value, bool) or value is None:
@@ -558,6 +713,14 @@ class OAuth2Endpoints:
     authorize_params: dict[str, str]
     token_params: dict[str, str]
     token_extras: tuple[str, ...] = ()
+    token_request_format: Literal["form", "json"] = "form"
+    scope_in_token_request: bool = False
+    access_token_paths: tuple[str, ...] = ("access_token",)
+    refresh_token_paths: tuple[str, ...] = ("refresh_token",)
+    expires_in_paths: tuple[str, ...] = ("expires_in",)
+    #: (dot path, prefix): where the token response lists granted scopes, and the prefix that
+    #: xkit's name for those scopes carries (``("authed_user.scope", "user:")`` for Slack).
+    granted_scope_fields: tuple[tuple[str, str], ...] = (("scope", ""),)
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,6 +754,8 @@ class ProviderTemplate(_Model):
 
     api: ApiSpec | None = None
     account: AccountSpec | None = None
+    lookups: list[LookupSpec] = []
+    extras: list[ExtraSpec] = []
     errors: dict[str, OneLine] = {}
     refresh: RefreshSpec = RefreshSpec(idle_lapse_days=None)
     setup_guide: str = ""
@@ -607,6 +772,7 @@ class ProviderTemplate(_Model):
         self._check_admin_consent()
         self._check_credentials_are_verified()
         self._check_setup_guide()
+        self._check_lookups_and_extras()
         if len(set(self.categories)) != len(self.categories):
             raise FieldError("categories", "lists a category twice")
         return self
@@ -622,12 +788,12 @@ class ProviderTemplate(_Model):
 
     def _check_field_names(self) -> None:
         seen: set[str] = set()
-        for group in ("settings", "collect"):
+        for group in ("settings", "collect", "extras"):
             for index, field in enumerate(getattr(self, group)):
                 if field.name in seen:
                     raise FieldError(f"{group}.{index}.name",
-                                     f"{field.name!r} is used twice (settings and collect "
-                                     "fields share one set of names)")
+                                     f"{field.name!r} is used twice (settings, collect "
+                                     "fields and extras share one set of names)")
                 seen.add(field.name)
         if "callback_url" in seen:
             raise FieldError("settings", "'callback_url' is reserved for the setup guide")
@@ -641,6 +807,8 @@ class ProviderTemplate(_Model):
             if separator in name:
                 raise FieldError(f"scopes.{index}.name",
                                  f"{name!r} contains the scope separator {separator!r}")
+            if self._scope_param_of(name)[1] == "":
+                raise FieldError(f"scopes.{index}.name", f"{name!r} is only a prefix")
         required = set(self.required_scopes)
         for index, name in enumerate(self.default_scopes):
             if name not in names:
@@ -688,6 +856,10 @@ class ProviderTemplate(_Model):
                 yield f"api.headers.{key}", value, False, False
         if self.account and self.account.url:
             yield "account.url", self.account.url, True, False
+        for index, lookup in enumerate(self.lookups):
+            yield f"lookups.{index}.url", lookup.url, True, False
+            for key, value in lookup.headers.items():
+                yield f"lookups.{index}.headers.{key}", value, False, False
 
     def _check_placeholders(self) -> None:
         fields = self._fields()
@@ -701,12 +873,14 @@ class ProviderTemplate(_Model):
                 if field is None:
                     raise FieldError(path, f"unknown placeholder {{{name}}}; declare a "
                                            "setting or collect field with that name")
+                if isinstance(field, ExtraSpec):
+                    self._check_extra_placeholder(path, field)
                 if is_url and isinstance(field, CollectField) and field.type == "secret":
                     raise FieldError(path, f"{{{name}}} is secret and cannot be part of a URL")
                 if always_needed and not field.always_has_value:
                     raise FieldError(path, f"{{{name}}} may be empty; make it required or "
                                            "give it a default")
-                if (is_url and isinstance(field, Setting) and field.type == "url"
+                if (is_url and isinstance(field, Setting | ExtraSpec) and field.type == "url"
                         and not (position == 0 and text.startswith("{"))):
                     raise FieldError(path, f"{{{name}}} is a whole URL, so it may only start "
                                            "the string")
@@ -715,6 +889,48 @@ class ProviderTemplate(_Model):
                     check_https_url(fill(text, lambda name: _SAMPLES[fields[name].type]))
                 except ValueError as exc:
                     raise FieldError(path, f"does not make a valid URL: {exc}") from None
+
+    def _check_extra_placeholder(self, path: str, extra: ExtraSpec) -> None:
+        """Extras are known only after the token exchange: not in the OAuth endpoints, and
+        in a lookup only when found before it (in the token, the callback or an earlier
+        lookup). Secret and json extras never fill a placeholder."""
+        if not extra.placeholder:
+            raise FieldError(path, f"{{{extra.name}}} is a {'secret' if extra.secret else 'json'}"
+                                   " extra and cannot fill a placeholder")
+        lookup_names = [lookup.name for lookup in self.lookups]
+        if path.startswith(("api.", "account.")):
+            return
+        if path.startswith("lookups."):
+            index = int(path.split(".")[1])
+            known_before = {*RESERVED_SOURCES, *lookup_names[:index]}
+            if extra.source in known_before:
+                return
+            raise FieldError(path, f"{{{extra.name}}} comes from {extra.source!r}, which this "
+                                   "lookup runs before")
+        raise FieldError(path, f"{{{extra.name}}} is only known after connecting; use it in "
+                               "lookups, account.url or the api block")
+
+    def _check_lookups_and_extras(self) -> None:
+        names = [lookup.name for lookup in self.lookups]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise FieldError(f"lookups.{index}.name", f"{name!r} is listed twice")
+            if name in RESERVED_SOURCES or name in BUILTIN_ACCOUNT_SOURCES:
+                raise FieldError(f"lookups.{index}.name", f"{name!r} is reserved")
+        sources = {*RESERVED_SOURCES, *names}
+        for index, extra in enumerate(self.extras):
+            if extra.source not in sources:
+                raise FieldError(f"extras.{index}.source",
+                                 f"{extra.source!r} is not token, callback or a lookup's name")
+        if self.account:
+            for index, source in enumerate(self.account.source):
+                if source not in BUILTIN_ACCOUNT_SOURCES and source not in names:
+                    known = ", ".join(BUILTIN_ACCOUNT_SOURCES)
+                    raise FieldError(f"account.source.{index}",
+                                     f"{source!r} is not one of {known} or a lookup's name")
+        if (self.lookups or self.extras) and self.oauth2 is None:
+            raise FieldError("lookups" if self.lookups else "extras",
+                             "needs an OAuth token; this auth type has none")
 
     def _check_token_auth_method(self) -> None:
         if not self.oauth2 or self.oauth2.token_auth_method in TOKEN_AUTH_METHODS:
@@ -801,13 +1017,34 @@ class ProviderTemplate(_Model):
 
     def scope_param(self, chosen: Sequence[str]) -> str:
         """The ``scope`` parameter value, joined with the provider's separator."""
+        return self.authorize_scopes(self.effective_scopes(chosen))[0]
+
+    def authorize_scopes(self, requested: Sequence[str]) -> tuple[str, dict[str, str]]:
+        """Requested scopes as sent: the ``scope`` value, and the parameters of
+        ``oauth2.scope_params`` (``{"user_scope": "search:read"}``) with prefixes removed.
+        Parameters with no scope are left out."""
         separator = self.oauth2.scope_separator if self.oauth2 else " "
-        return separator.join(self.effective_scopes(chosen))
+        main: list[str] = []
+        others: dict[str, list[str]] = {}
+        for scope in requested:
+            param, value = self._scope_param_of(scope)
+            if param is None:
+                main.append(value)
+            else:
+                others.setdefault(param, []).append(value)
+        return separator.join(main), {k: separator.join(v) for k, v in others.items()}
+
+    def _scope_param_of(self, scope: str) -> tuple[str | None, str]:
+        """(parameter, value sent) for one of xkit's scope names; None is ``scope``."""
+        for scope_param in self.oauth2.scope_params if self.oauth2 else ():
+            if scope.startswith(scope_param.prefix):
+                return scope_param.param, scope[len(scope_param.prefix):]
+        return None, scope
 
     # -- settings and collect fields -------------------------------------------------------
 
-    def _fields(self) -> dict[str, InputField]:
-        fields: list[InputField] = [*self.settings, *self.collect]
+    def _fields(self) -> dict[str, PlaceholderField]:
+        fields: list[PlaceholderField] = [*self.settings, *self.collect, *self.extras]
         return {field.name: field for field in fields}
 
     def resolve_settings(self, values: Mapping[str, str]) -> dict[str, str]:
@@ -866,11 +1103,40 @@ class ProviderTemplate(_Model):
             authorize_params=self._params(spec.authorize_params, settings),
             token_params=self._params(spec.token_params, settings),
             token_extras=tuple(spec.token_extras),
+            token_request_format=spec.token_request_format,
+            scope_in_token_request=spec.scope_in_token_request,
+            access_token_paths=tuple(spec.token_response.access_token),
+            refresh_token_paths=tuple(spec.token_response.refresh_token),
+            expires_in_paths=tuple(spec.token_response.expires_in),
+            granted_scope_fields=(("scope", ""), *((p.granted, p.prefix)
+                                                   for p in spec.scope_params if p.granted)),
         )
 
     def api_base_url(self, settings: Mapping[str, str]) -> str | None:
         """Where the proxy sends this connector's calls; None when the proxy cannot be used."""
         return self.render_optional(self.api.base_url if self.api else None, settings)
+
+    def api_headers(self, settings: Mapping[str, str]) -> dict[str, str]:
+        """Headers every API call carries (``Notion-Version``, Xero's tenant id)."""
+        return self.render_headers(self.api.headers if self.api else {}, settings)
+
+    def render_headers(self, headers: Mapping[str, str],
+                       settings: Mapping[str, str]) -> dict[str, str]:
+        """Headers with placeholders filled; one whose placeholder has no value is left out."""
+        return self._params(headers, settings)
+
+    def token_header(self, access_token: str, lookup: LookupSpec | None = None) -> dict[str, str]:
+        """How the access token goes to the provider's API (and to a lookup)."""
+        header = self.api.token_header if self.api else "Authorization"
+        prefix = self.api.token_prefix if self.api else "Bearer "
+        if lookup is not None and lookup.token_prefix is not None:
+            prefix = lookup.token_prefix
+        return {header: f"{prefix}{access_token}"}
+
+    @property
+    def placeholder_extras(self) -> list[ExtraSpec]:
+        """Extras that may fill placeholders once a connection is made."""
+        return [extra for extra in self.extras if extra.placeholder]
 
     def account_url(self, settings: Mapping[str, str]) -> str | None:
         """The URL to read the connected account from; None when the account comes from
@@ -910,14 +1176,14 @@ class ProviderTemplate(_Model):
         if not value:
             raise MissingValue(f"{name} is not set")
         try:
-            return field.check(value)
+            return str(field.check(value))
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
 
     def _url_piece(self, name: str, values: Mapping[str, str]) -> str:
         value = self._value(name, values)
         field = self._fields()[name]
-        if isinstance(field, Setting) and field.type in ("host", "url"):
+        if isinstance(field, Setting | ExtraSpec) and field.type in ("host", "url"):
             return value  # already checked to be exactly a host, or a whole https URL
         return quote(value, safe="")
 

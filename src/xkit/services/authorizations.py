@@ -33,7 +33,7 @@ from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnav
 from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
-from xkit.services import audit, events
+from xkit.services import audit, events, extras
 from xkit.services.auth_types import (
     AuthContext,
     CannotRenew,
@@ -70,6 +70,9 @@ FLOW_MESSAGES = {
                           "Please try again.",
     "provider_unavailable": "The provider could not be reached or answered with an error. "
                             "Please try again in a moment.",
+    "lookup_failed": "Signed in, but the provider refused to say which account or workspace "
+                     "was connected. Please try again; if it keeps failing, the app's team "
+                     "should check the integration's permissions.",
     "interrupted": "The connection was interrupted while it was being completed. "
                    "Please try again.",
 }
@@ -102,6 +105,14 @@ class CallbackOutcome:
 def needs_collect(template: ProviderTemplate, authorization: Authorization) -> bool:
     """The template asks the user for input (the collect step) and none was given yet."""
     return bool(template.collect) and authorization.collected is None
+
+
+def connected_values(keyring: Keyring, template: ProviderTemplate, connector: Connector,
+                     authorization: Authorization | None) -> dict[str, str]:
+    """What a connected authorization's placeholders (API base URL, API headers) are filled
+    from: its effective settings plus the extras the provider told us while connecting."""
+    return {**effective_settings(keyring, connector, authorization),
+            **extras.placeholder_values(template, authorization)}
 
 
 # --- 1. begin ---------------------------------------------------------------------------------
@@ -286,7 +297,8 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
             return await _fail(session, view, authorization, exc.code,
                                FLOW_MESSAGES["provider_unavailable"])
         code, message = template.describe_error(exc.code, exc.description)
-        return await _fail(session, view, authorization, code, message or _provider_message(code))
+        message = message or FLOW_MESSAGES.get(code) or _provider_message(code)
+        return await _fail(session, view, authorization, code, message)
     except (Conflict, ConnectFailed) as exc:
         return await _fail(session, view, authorization, exc.code, exc.message)
     if isinstance(result, Continue):
@@ -364,6 +376,8 @@ async def _activate(session: AsyncSession, deps: FlowDeps, view: ConnectionView,
     if grant.tokens is not None:
         store_tokens(deps.keyring, authorization, grant.tokens,
                      requested=authorization.requested_scopes)
+    if grant.findings is not None:
+        extras.store(deps.keyring, authorization, grant.findings)
     if grant.granted_scopes is not None:
         authorization.granted_scopes = grant.granted_scopes
     elif not authorization.granted_scopes:

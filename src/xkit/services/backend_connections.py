@@ -12,7 +12,7 @@ from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.db.types import utcnow
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError, TokenSet
-from xkit.services import connections, events
+from xkit.services import connections, events, extras
 from xkit.services.auth_types import auth_type_of
 from xkit.services.authorization_values import decrypt_from, effective_settings
 from xkit.services.authorizations import ACTIVE
@@ -66,7 +66,7 @@ def describe(
             "granted_scopes": list(authorization.granted_scopes),
             "provider_account_id": authorization.provider_account_id,
             "display_label": authorization.display_label,
-            "extras": dict(authorization.extras),
+            "extras": extras.for_backend(deps.keyring, authorization),
         }
         if subject is not None:
             body["authorization"]["subject"] = subject

@@ -20,7 +20,7 @@ from xkit.crypto import (
     parse_key_spec,
     read_key_file,
 )
-from xkit.db.models import ENCRYPTED_COLUMNS, KeyringCanary
+from xkit.db.models import ENCRYPTED_COLUMNS, ENCRYPTED_JSON_KEYS, KeyringCanary
 from xkit.errors import ConfigurationError
 from xkit.settings import Settings
 
@@ -138,12 +138,58 @@ async def rotate_encryption(
                 )
                 report.re_encrypted[label] += result.rowcount  # type: ignore[attr-defined]
             await session.commit()
+    await _rotate_json_secrets(session, keyring, report, batch_size)
     for canary in (await session.scalars(select(KeyringCanary))).all():
         if canary.key_id != keyring.primary_key_id:
             report.retired_keys.append(canary.key_id)
             await session.delete(canary)
     await session.commit()
     return report
+
+
+async def _rotate_json_secrets(
+    session: AsyncSession, keyring: Keyring, report: RotationReport, batch_size: int
+) -> None:
+    """Re-encrypt ciphertexts kept inside JSON columns (an authorization's secret extras).
+
+    JSON has no equality in PostgreSQL, so instead of a compare-and-set each row is re-read
+    under ``FOR UPDATE`` and rewritten from what is stored then."""
+    for model, column_name, key in ENCRYPTED_JSON_KEYS:
+        table = model.__tablename__
+        label = f"{table}.{column_name}.{key}"
+        report.re_encrypted[label] = 0
+        report.already_current[label] = 0
+        column = getattr(model, column_name)
+        last_id = ""
+        while True:
+            rows = (
+                await session.execute(
+                    select(model.id, column)  # type: ignore[attr-defined]
+                    .where(model.id > last_id)  # type: ignore[attr-defined]
+                    .order_by(model.id)  # type: ignore[attr-defined]
+                    .limit(batch_size)
+                )
+            ).all()
+            if not rows:
+                break
+            for row_id, document in rows:
+                last_id = row_id
+                ciphertext = document.get(key) if isinstance(document, dict) else None
+                if not isinstance(ciphertext, str):
+                    continue
+                if not keyring.needs_rotation(ciphertext):
+                    report.already_current[label] += 1
+                    continue
+                locked = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+                row = await session.scalar(locked.with_for_update())  # type: ignore[arg-type]
+                current = getattr(row, column_name) if row is not None else None
+                if not isinstance(current, dict) or not isinstance(current.get(key), str):
+                    continue
+                aad = column_aad(table, column_name, row_id)
+                fresh = keyring.encrypt(keyring.decrypt(current[key], aad=aad), aad=aad)
+                setattr(row, column_name, {**current, key: fresh})
+                report.re_encrypted[label] += 1
+            await session.commit()
 
 
 __all__ = ["column_aad", "open_keyring", "rotate_encryption", "RotationReport"]

@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import certifi
 import httpx
 
+from xkit.connect_to import ConnectTo, ConnectToTransport
 from xkit.crypto import Keyring
 from xkit.db.models import Connector
 from xkit.errors import Conflict
@@ -30,9 +31,10 @@ class RequestAuth:
     query: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def bearer(cls, access_token: str) -> RequestAuth:
-        """RFC 6750; providers that answer ``token_type: bearer`` mean the same scheme."""
-        return cls(headers={"authorization": f"Bearer {access_token}"})
+    def token(cls, template: ProviderTemplate, access_token: str) -> RequestAuth:
+        """An access token, as the template sends it (RFC 6750's ``Bearer`` unless it says
+        otherwise)."""
+        return cls(headers={k.lower(): v for k, v in template.token_header(access_token).items()})
 
     def url(self, url: str) -> str:
         """``url`` with this auth's query parameters added to the ones it has."""
@@ -44,18 +46,25 @@ class RequestAuth:
         return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
-def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None) -> httpx.AsyncClient:
+def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
+                         connect_to: ConnectTo | None = None) -> httpx.AsyncClient:
     """One pooled client for all provider calls. ``ca_bundle`` adds trusted CAs (a corporate
-    proxy, a private provider, the test emulators) to the usual public ones."""
+    proxy, a private provider, the test emulators) to the usual public ones; ``connect_to``
+    sends some hosts' connections to another address (``XKIT_PROVIDER_CONNECT_TO``)."""
     context = ssl.create_default_context(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    # Always this transport, even with no rules: the proxy pins vetted addresses through it.
+    transport = ConnectToTransport(connect_to or ConnectTo(),
+                                   options={"verify": context, "limits": limits})
     return httpx.AsyncClient(
         verify=context,
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        limits=limits,
+        transport=transport,
     )
 
 
@@ -80,4 +89,10 @@ def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyr
         token_params=endpoints.token_params,
         pkce=endpoints.pkce,
         extras_to_keep=endpoints.token_extras,
+        token_request_format=endpoints.token_request_format,
+        scope_in_token_request=endpoints.scope_in_token_request,
+        access_token_paths=endpoints.access_token_paths,
+        refresh_token_paths=endpoints.refresh_token_paths,
+        expires_in_paths=endpoints.expires_in_paths,
+        granted_scope_fields=endpoints.granted_scope_fields,
     )

@@ -16,10 +16,11 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from xkit.connect_to import PINNED_ADDRESS, ConnectTo
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
 from xkit.services.auth_types import auth_type_of
-from xkit.services.authorization_values import effective_settings
+from xkit.services.authorizations import connected_values
 from xkit.services.connections import ConnectionView
 from xkit.services.provider_http import RequestAuth
 from xkit.services.tokens import TokenDeps, auth_context, fresh_authorization, token_for_subject
@@ -105,16 +106,23 @@ def target_url(base_url: str, path: str, query: str) -> str:
     return f"{url}?{query}" if query else url
 
 
-async def check_public_address(url: str, *, allow_private: bool) -> str | None:
+async def check_public_address(url: str, *, allow_private: bool,
+                               connect_to: ConnectTo | None = None) -> str | None:
     """Refuse loopback, private, link-local and other non-public targets (SSRF).
 
     Returns the vetted address the request must go to (``None`` when private networks are
     allowed): connecting to it, instead of resolving the name again, means a DNS answer that
-    changes between the check and the connection cannot send the request inside.
+    changes between the check and the connection cannot send the request inside. When
+    ``XKIT_PROVIDER_CONNECT_TO`` redirects the host, the address checked is the one the
+    operator named, and the connection goes there (with its port) through the provider
+    client's transport: nothing is pinned then (``None``).
     """
     if allow_private:
         return None
     host = urlsplit(url).hostname or ""
+    target = connect_to.target(host) if connect_to else None
+    if target is not None:
+        host = target[0]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror:
@@ -126,11 +134,16 @@ async def check_public_address(url: str, *, allow_private: bool) -> str | None:
             "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
             code="proxy_target_refused",
         )
-    return str(addresses[0])
+    return None if target is not None else str(addresses[0])
 
 
 async def forward(
-    deps: TokenDeps, view: ConnectionView, request: ProxyRequest, *, allow_private: bool,
+    deps: TokenDeps,
+    view: ConnectionView,
+    request: ProxyRequest,
+    *,
+    allow_private: bool,
+    connect_to: ConnectTo | None = None,
     subject: str | None = None,
 ) -> ProxyResponse:
     """Send the call with the connection's credential; on a 401 renew once and retry (for
@@ -139,8 +152,8 @@ async def forward(
     ``subject`` (service accounts) makes the call as that user, with a token minted for it.
     """
     template = deps.providers.get(view.connector.provider)
-    base_url = template.api_base_url(
-        effective_settings(deps.keyring, view.connector, view.authorization))
+    values = connected_values(deps.keyring, template, view.connector, view.authorization)
+    base_url = template.api_base_url(values)
     if not base_url:
         raise Conflict(
             f"{view.connector.name} has no API base URL for the proxy", code="proxy_unavailable"
@@ -148,10 +161,9 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    pinned_address = await check_public_address(url, allow_private=allow_private)
-    template_headers = (
-        {k.lower(): v for k, v in template.api.headers.items()} if template.api else {}
-    )
+    pinned_address = await check_public_address(url, allow_private=allow_private,
+                                                connect_to=connect_to)
+    template_headers = {k.lower(): v for k, v in template.api_headers(values).items()}
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)
 
@@ -159,7 +171,7 @@ async def forward(
     authorization = await fresh_authorization(deps, view.authorization.id)
     if subject is not None:
         tokens = await token_for_subject(deps, authorization.id, subject)
-        auth = RequestAuth.bearer(tokens.access_token)
+        auth = RequestAuth.token(template, tokens.access_token)
     else:
         auth = kind.request_auth(auth_context(deps, view, authorization))
     renewable = kind.renewable and subject is None
@@ -210,15 +222,11 @@ async def _send(
     pinned_address: str | None,
 ) -> httpx.Response:
     try:
-        target = httpx.URL(url)
-        extensions: dict[str, str] = {}
-        if pinned_address is not None:
-            # Connect to the vetted address; Host and TLS (SNI and certificate) keep the name.
-            headers = {**headers, "host": target.netloc.decode("ascii")}
-            extensions["sni_hostname"] = target.host
-            target = target.copy_with(host=pinned_address)
+        # Connect to the vetted address; Host and TLS (SNI and certificate) keep the name,
+        # and the connection pool stays the host's own (see ConnectToTransport).
+        extensions = {PINNED_ADDRESS: pinned_address} if pinned_address else {}
         request = http.build_request(
-            method, target, headers=headers, content=body or None, extensions=extensions
+            method, url, headers=headers, content=body or None, extensions=extensions
         )
         return await http.send(request, stream=True)
     except httpx.TimeoutException:

@@ -27,7 +27,7 @@ from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.oauth import ProviderError, TokenSet
 from xkit.providers.registry import ProviderRegistry
-from xkit.services import events
+from xkit.services import events, extras
 from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
 from xkit.services.authorization_values import effective_settings
 from xkit.services.authorizations import ACTIVE, ERROR, store_tokens
@@ -306,6 +306,7 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             store_tokens(
                 deps.keyring, authorization, tokens, requested=authorization.requested_scopes
             )
+            extras.refresh_from_token(deps.keyring, template, authorization, tokens)
             authorization.refresh_lease_owner = None
             authorization.refresh_lease_until = None
             await _commit_or_gone(session)

@@ -49,6 +49,7 @@ async def proxy_call(
         view,
         outgoing,
         allow_private=runtime.settings.proxy_allow_private_networks,
+        connect_to=runtime.settings.connect_to,
         subject=request.headers.get(SUBJECT_HEADER),
     )
     response = StreamingResponse(

@@ -21,6 +21,7 @@ from xkit.errors import InvalidInput, XkitError
 from xkit.oauth import OAuthClient, TokenSet
 from xkit.providers.schema import AccountInfo, ProviderTemplate
 from xkit.services.authorization_values import collected_values, decrypt_from
+from xkit.services.extras import Findings
 from xkit.services.provider_http import RequestAuth, oauth_client
 
 
@@ -61,6 +62,8 @@ class Grant:
     tokens: TokenSet | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     granted_scopes: list[str] | None = None
+    # What the template's extras and lookups found (Salesforce's instance_url, ...).
+    findings: Findings | None = None
 
 
 class Continue:
@@ -131,7 +134,7 @@ class AuthType:
 
     def request_auth(self, ctx: AuthContext) -> RequestAuth:
         """How the proxy's calls (and the account lookup) prove whose they are."""
-        return RequestAuth.bearer(ctx.secret("access_token") or "")
+        return RequestAuth.token(ctx.template, ctx.secret("access_token") or "")
 
     def backend_credentials(self, ctx: AuthContext) -> dict[str, str] | None:
         """Credentials handed to the developer's backend besides the access token."""

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.templates import with_change
 from tests.provider_cases import CASES_BY_SLUG
+from tests.support.templates import with_change
 from xkit.providers.registry import (
     BUILTIN_TEMPLATES_DIR,
     ProviderRegistry,

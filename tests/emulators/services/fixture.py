@@ -7,40 +7,25 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.support.processes import ManagedProcess, free_port, wait_for_http
+from tests.support.processes import free_port
 from tests.support.tls import TestCertificates
 from tests.support.tls_service import TlsTestService
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ServicesEmulator(TlsTestService):
     def __init__(self, certificates: TestCertificates, *, log_path: Path) -> None:
         self.certificates = certificates
         self.port = free_port()
-        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-        self.process = ManagedProcess(
-            [sys.executable, "-m", "tests.emulators.services", "--port", str(self.port),
-             "--cert", str(certificates.server_cert), "--key", str(certificates.server_key)],
-            log_path=log_path, cwd=REPO_ROOT, env={"PYTHONPATH": python_path})
-        try:
-            wait_for_http(f"{self.base_url}/_emulator/health", verify=self.ssl_context(),  # type: ignore[arg-type]
-                          process=self.process.process)
-        except Exception as exc:
-            self.process.stop()
-            raise RuntimeError(f"{exc}\n--- emulator output ---\n{self.process.output()}") from exc
-        self.control = httpx.Client(base_url=f"{self.base_url}/_emulator",
-                                    verify=self.ssl_context(), timeout=10.0)
+        self.launch_emulator("tests.emulators.services", port=self.port,
+                             cert=certificates.server_cert, key=certificates.server_key,
+                             log_path=log_path)
 
     @property
     def host(self) -> str:

@@ -14,7 +14,13 @@ import pytest
 
 from tests.emulators.services.fixture import service_account_key_file
 from tests.support.browser import Dashboard, create_admin
-from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from tests.support.database import backend
+from tests.support.xkit import (
+    PlatformCredentials,
+    XkitEnvironment,
+    XkitServer,
+    seed_connector_without_template,
+)
 from xkit.db.models import Authorization, Connection
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
@@ -213,6 +219,22 @@ def test_scope_search_works_without_javascript_and_keeps_hidden_choices(
         "User.Read", "Mail.Read", "Mail.Send"]
 
 
+def test_mixing_graph_and_mail_protocol_scopes_is_refused_next_to_the_scopes(
+        dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
+    page = dashboard.get(outlook + "/settings").text
+    assert "https://outlook.office.com/IMAP.AccessAsUser.All" in page
+    assert "an Exchange Online permission: not with Graph ones in one connector" in page
+    refused = dashboard.submit(outlook + "/settings", data={
+        "scopes": ["User.Read", "Mail.Read", "https://outlook.office.com/IMAP.AccessAsUser.All"],
+        "setting.tenant": "common", "setting.login_host": "", "setting.graph_host": ""})
+    assert refused.status_code == 422
+    message = inline_error(refused, "scopes").replace("&#39;", "'")
+    assert "cannot be combined with 'User.Read'" in message
+    assert "make a second connector" in message
+    assert api.get("/api/platform/connectors/outlook-email").json()["scopes"] == [
+        "User.Read", "Mail.Read"]
+
+
 def test_a_bad_provider_setting_is_shown_next_to_it(
         dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
     refused = dashboard.submit(outlook + "/settings", data={
@@ -250,6 +272,35 @@ def test_enable_disable_and_delete_saying_how_many_connections_go(
     after = dashboard.get(deleted.headers["location"]).text
     assert "Outlook Email deleted, with 2 connections." in after
     assert api.get("/api/platform/connectors/outlook-email").status_code == 404
+
+
+def test_the_first_secret_of_a_connector_added_from_the_list_is_audited_as_set(
+        dashboard: Dashboard, outlook: str, base: str) -> None:
+    dashboard.submit(outlook, data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    audit = dashboard.get(f"{base}/audit").text
+    assert "Client secret set" in audit and "Client secret replaced" not in audit
+    dashboard.submit(outlook, data={"client_id": CLIENT_ID, "client_secret": "a-new-secret"})
+    assert "Client secret replaced" in dashboard.get(f"{base}/audit").text
+
+
+def test_a_connector_whose_template_is_gone_can_still_be_seen_and_deleted(
+        dashboard: Dashboard, base: str, xkit_environment: XkitEnvironment,
+        platform: PlatformCredentials, api: httpx.Client) -> None:
+    seed_connector_without_template(xkit_environment, platform)
+    listing = dashboard.get(f"{base}/connectors")
+    assert listing.status_code == 200 and "Provider missing" in listing.text
+    for tab in ("", "/catalog", "/settings"):
+        page = dashboard.get(f"{base}/connectors/crm{tab}")
+        assert page.status_code == 409, tab
+        assert "is not loaded on this server" in page.text.replace("&#39;", "'")
+        assert "Delete connector" in page.text
+    context_id = api.get("/api/platform/contexts/user-1").json()["id"]
+    context_page = dashboard.get(f"{base}/contexts/{context_id}")
+    assert context_page.status_code == 200 and "Old CRM" in context_page.text
+    deleted = dashboard.submit(f"{base}/connectors/crm/delete")
+    assert deleted.status_code == 303
+    assert "Old CRM deleted, with 1 connection." in dashboard.get(deleted.headers["location"]).text
+    assert api.get("/api/platform/connectors/crm").status_code == 404
 
 
 def test_a_second_connector_of_one_provider_gets_its_own_slug(
@@ -497,3 +548,54 @@ def test_odd_requests_get_a_clear_answer_never_a_500(
         response = dashboard.get(path)
         assert response.status_code in (200, 404), path
         assert response.headers["content-type"].startswith("text/html")
+
+
+def test_control_characters_are_refused_next_to_the_field(
+        dashboard: Dashboard, outlook: str, base: str) -> None:
+    keys_before = dashboard.get(f"{base}/api-keys").text.count("xkit_pk_")
+    for path, form, field in [
+        (f"{base}/settings", {"name": "Acme\x00", "slug": base.rsplit("/", 1)[1]}, "name"),
+        (outlook + "/catalog", {"name": "Mail\x00", "action": "save"}, "name"),
+        (f"{base}/api-keys", {"label": "ci\x00"}, "label"),
+        ("/admin/platforms/new", {"name": "Globex\nInc"}, "name"),
+    ]:
+        response = dashboard.submit(path, data=form)
+        assert response.status_code == 422, (path, response.status_code)
+        assert "must not contain control characters" in inline_error(response, field), path
+    assert dashboard.get(f"{base}/api-keys").text.count("xkit_pk_") == keys_before
+
+
+def test_lookups_with_a_nul_character_get_a_page_never_a_500(
+        dashboard: Dashboard, base: str) -> None:
+    """PostgreSQL cannot even compare text holding a NUL: that is the request's fault (400);
+    SQLite compares it and finds nothing."""
+    postgres = backend() == "postgresql"
+    for path, elsewhere in [(f"{base}/contexts?q=%00", 200), (f"{base}/contexts/a%00b", 404),
+                            (f"{base}/connectors/a%00b", 404)]:
+        response = dashboard.get(path)
+        assert response.status_code == (400 if postgres else elsewhere), path
+        assert response.headers["content-type"].startswith("text/html")
+        if postgres:
+            assert "cannot store or look up" in response.text
+
+
+def test_oversize_form_posts_get_an_html_page(
+        dashboard: Dashboard, outlook: str, platform: PlatformCredentials) -> None:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', dashboard.get(outlook).text).group(1)
+    huge = f"csrf_token={token}&client_id=".encode() + b"x" * 1_100_000
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit is found while reading
+        yield huge[:500_000]
+        yield huge[500_000:]
+
+    popup_collect = f"/p/{platform.slug}/authorizations/x/collect"
+    for path, body in [(outlook, huge), (outlook, chunks()), (popup_collect, huge),
+                       (popup_collect, chunks())]:
+        response = dashboard.http.post(path, content=body, headers=form)
+        assert response.status_code == 413, (path, response.text[:200])
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert "too large" in response.text.lower(), path
+    api = dashboard.http.post(f"/p/{platform.slug}/api/platform_user/connections", content=huge,
+                              headers={"Content-Type": "application/json"})
+    assert api.status_code == 413 and api.json()["error"]["code"] == "payload_too_large"

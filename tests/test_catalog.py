@@ -231,3 +231,27 @@ def test_without_a_login_redirect_url_the_page_explains(
         f"sessionStorage.getItem('xkit:context_token:{platform.slug}')") is None
     assert refused == ["invalid_context_token"]
     page.context.close()
+
+
+@pytest.mark.browser
+def test_a_connection_that_broke_is_marked_needs_attention(
+        browser: Browser, connected: dict[str, str], api: httpx.Client,
+        microsoft: MicrosoftEmulator, xkit_server: XkitServer,
+        platform: PlatformCredentials) -> None:
+    """Microsoft revokes the grant; the next token request finds out, and the catalog asks
+    the user to reconnect."""
+    microsoft.revoke_refresh_tokens(connected["user_id"])
+    refused = api.get("/api/platform/contexts/user-1/connections/outlook-email")
+    assert refused.status_code == 409, refused.text
+    user = new_end_user(xkit_server, platform)
+
+    page, complaints = new_page(browser)
+    page.goto(f"{base_of(xkit_server, platform)}/#context_token={user.token}")
+    card = page.locator('.card[data-connector="outlook-email"]')
+    expect(card.locator(".badge")).to_have_text("Needs attention")
+    card.click()
+    expect(page.locator(".account-status")).to_contain_text("Needs attention: ")
+    expect(page.get_by_role("button", name="Reconnect")).to_be_visible()
+    screenshot(page, "catalog-05-needs-attention")
+    assert complaints == []
+    page.context.close()

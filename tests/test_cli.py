@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import httpx
 
+from tests.support.processes import ManagedProcess, free_port, wait_for_http
 from tests.support.xkit import XkitEnvironment, XkitServer
 
 
@@ -56,6 +59,10 @@ def test_errors_are_one_line_without_traceback(fresh_environment: XkitEnvironmen
         (("platforms", "create", "long", "--name", "n" * 300), "at most 200"),
         (("platforms", "create", "badorigin", "--origin", "https://[oops"), "not a valid URL"),
         (("platforms", "create", "pathorigin", "--origin", "https://a.test/x"), "not an origin"),
+        (("platforms", "create", "portorigin", "--origin", "https://a.test:99999"),
+         "invalid port: use 1-65535"),
+        (("platforms", "create", "longorigin", "--origin", f"https://{'a' * 3000}.test"),
+         "longer than 253 characters"),
     ]:
         result = env.run_cli(*args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
@@ -85,3 +92,44 @@ def test_served_server_answers_health_readiness_and_docs(xkit_server: XkitServer
     assert "/api/platform/connectors" in schema["paths"]
     assert "/api/platform/contexts" in schema["paths"]
     assert httpx.get(f"{xkit_server.url}/docs").status_code == 200
+
+
+def test_log_level_may_be_written_in_any_case(fresh_environment: XkitEnvironment) -> None:
+    for level in ("INFO", "Warning", "debug"):
+        result = fresh_environment.run_cli("providers", "list", env={"XKIT_LOG_LEVEL": level})
+        assert result.returncode == 0, (level, result.stderr)
+
+
+def test_invalid_configuration_is_one_clear_line_per_problem(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    result = fresh_environment.run_cli(
+        "serve", env={"XKIT_PORT": "eighty", "XKIT_LOG_LEVEL": "verbose",
+                      "XKIT_PUBLIC_URL": "ftp://xkit.example.com"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "error: invalid configuration:"
+    problems = sorted(line.strip() for line in lines[1:])
+    assert [p.split(":")[0] for p in problems] == [
+        "XKIT_LOG_LEVEL", "XKIT_PORT", "XKIT_PUBLIC_URL"]
+    assert "'debug', 'info', 'warning' or 'error'" in problems[0]
+    assert "pydantic" not in result.stderr and "Traceback" not in result.stderr
+    assert "eighty" not in result.stderr and "ftp://" not in result.stderr  # values never echoed
+
+
+def test_serve_on_all_interfaces_warns_about_a_public_url_nobody_can_open(
+    fresh_environment: XkitEnvironment, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = ManagedProcess(
+        [sys.executable, "-m", "xkit", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env={**fresh_environment.variables(), "XKIT_PUBLIC_URL": ""},
+        log_path=tmp_path / "serve.log",
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", process=server.process, timeout=60)
+        assert f"warning: the public URL is http://0.0.0.0:{port}, which nobody can open" in (
+            server.output())
+        assert "set XKIT_PUBLIC_URL" in server.output()
+    finally:
+        server.stop()

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
-from urllib.parse import parse_qs, urlsplit
+import hashlib
+import json
+import re
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.support.database import raw_dump
 from tests.support.flow import (
     APP_ORIGIN,
+    EndUser,
+    connected_to_oidc_provider,
     follow_provider,
     new_end_user,
     outlook_connector,
+    sign_in_at_provider,
     with_opener,
 )
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.db.models import Authorization
+from xkit.crypto import fingerprint
+from xkit.db.models import Authorization, OneTimeToken, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
+from xkit.services.authorization_values import decrypt_from
 
 
 def test_outlook_connect_ends_active_with_account_and_encrypted_tokens(
@@ -231,6 +242,206 @@ def test_an_expired_state_is_refused(
     assert result.status_code == 400 and "expired" in result.text
     status = user.api("GET", f"/authorizations/{authorization_id}").json()
     assert (status["status"], status["error_code"]) == ("error", "state_expired")
+
+
+@pytest.fixture
+def outlook_user(
+    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    microsoft: MicrosoftEmulator,
+) -> EndUser:
+    """user-1 of ``platform``, whose catalog offers Outlook Email (at the emulator)."""
+    outlook_connector(api, xkit_server, platform, microsoft)
+    return new_end_user(xkit_server, platform)
+
+
+# --- webhook events of a failed reconnect -----------------------------------------------------
+
+def _events(environment: XkitEnvironment, platform_id: str) -> list[tuple[str, str | None]]:
+    """The platform's outbox: (event type, error code) of each event, oldest first."""
+
+    async def read(runtime: Runtime) -> list[tuple[str, str | None]]:
+        async with runtime.sessions() as session:
+            rows = await session.scalars(
+                select(WebhookEvent).where(WebhookEvent.platform_id == platform_id)
+                .order_by(WebhookEvent.created_at))
+            return [(e.event_type, (e.payload.get("error") or {}).get("code")) for e in rows]
+
+    return environment.with_runtime(read)
+
+
+def test_a_failed_reconnect_leaves_the_connection_working_and_fires_no_error_event(
+    outlook_user: EndUser, platform: PlatformCredentials, xkit_server: XkitServer,
+    xkit_environment: XkitEnvironment, microsoft: MicrosoftEmulator,
+) -> None:
+    for mail in ("ada@contoso.test", "grace@contoso.test"):
+        microsoft.add_user(mail=mail, password="pw")
+    user = outlook_user
+    _, to_provider = user.start_popup("outlook-email")
+    assert sign_in_at_provider(to_provider, microsoft, login="ada@contoso.test",
+                               password="pw").status_code == 200
+    [connection] = user.api("GET", "/connections").json()["connections"]
+
+    def reconnect() -> httpx.Response:
+        attempt = user.api("POST", f"/connections/{connection['id']}/reconnect").json()
+        return user.open_popup(attempt["authorization"]["id"])
+
+    another = sign_in_at_provider(reconnect(), microsoft, login="grace@contoso.test",
+                                  password="pw")
+    assert another.status_code == 400 and "different account" in another.text
+    state = parse_qs(urlsplit(reconnect().headers["location"]).query)["state"][0]
+    denied = httpx.get(f"{user.base}/callback", params={"error": "access_denied", "state": state})
+    assert denied.status_code == 400
+
+    [still] = user.api("GET", "/connections").json()["connections"]
+    assert still["status"] == "connected"
+    assert still["authorization"]["display_label"] == "ada@contoso.test"
+    assert _events(xkit_environment, platform.platform_id) == [("connection.enabled", None)]
+
+    # A first connect that fails does leave a broken connection: that one is reported.
+    newcomer = new_end_user(xkit_server, platform, "user-2")
+    _, to_provider = newcomer.start_popup("outlook-email")
+    state = parse_qs(urlsplit(to_provider.headers["location"]).query)["state"][0]
+    httpx.get(f"{newcomer.base}/callback", params={"error": "access_denied", "state": state})
+    assert _events(xkit_environment, platform.platform_id)[-1] == (
+        "connection.error", "access_denied")
+
+
+# --- what the popup and the database never give away ------------------------------------------
+
+def test_the_popup_reports_only_to_the_origin_that_opened_it(
+    outlook_user: EndUser, api: httpx.Client, microsoft: MicrosoftEmulator
+) -> None:
+    assert APP_ORIGIN in api.get("/api/platform").json()["allowed_origins"]
+    microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
+    _, to_provider = outlook_user.start_popup("outlook-email", opener_origin=APP_ORIGIN)
+    page = follow_provider(to_provider, microsoft)
+    found = re.search(r"<script[^>]*>(.*?)</script>", page.text, re.S)
+    assert found, page.text
+    script = found.group(1)
+    assert f"var origin = {json.dumps(APP_ORIGIN)};" in script
+    assert "postMessage(message, origin)" in script
+    assert '"*"' not in script and "'*'" not in script
+
+
+def test_redirect_mode_refuses_a_return_url_on_another_origin(outlook_user: EndUser) -> None:
+    authorization_id = outlook_user.new_authorization("outlook-email")
+    link = outlook_user.api("POST", f"/authorizations/{authorization_id}/popup").json()["url"]
+    refused = httpx.get(f"{link}&{urlencode({'return_url': 'https://evil.example/back'})}")
+    assert refused.status_code == 403 and "not allowed" in refused.text
+    assert "evil.example" not in refused.headers.get("location", "")
+    status = outlook_user.api("GET", f"/authorizations/{authorization_id}").json()["status"]
+    assert status == "awaiting_callback"
+
+
+def test_state_and_pkce_verifier_are_never_stored_in_plaintext(
+    outlook_user: EndUser, xkit_environment: XkitEnvironment
+) -> None:
+    authorization_id, to_provider = outlook_user.start_popup("outlook-email")
+    query = parse_qs(urlsplit(to_provider.headers["location"]).query)
+    state, challenge = query["state"][0], query["code_challenge"][0]
+
+    async def verifier(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            authorization = await session.get(Authorization, authorization_id)
+            assert authorization is not None
+            return decrypt_from(runtime.keyring, authorization, "pkce_verifier") or ""
+
+    plain_verifier = xkit_environment.with_runtime(verifier)
+    digest = hashlib.sha256(plain_verifier.encode()).digest()
+    assert base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == challenge
+    dump = raw_dump(xkit_environment.database_url)
+    assert state.encode() not in dump and plain_verifier.encode() not in dump
+    assert fingerprint(state).encode() in dump  # what is kept instead: its hash
+
+
+def test_the_popup_link_token_is_stored_hashed_and_expires(
+    outlook_user: EndUser, xkit_environment: XkitEnvironment
+) -> None:
+    authorization_id = outlook_user.new_authorization("outlook-email")
+    issued = outlook_user.api("POST", f"/authorizations/{authorization_id}/popup").json()
+    assert 0 < issued["expires_in"] <= 60
+    token = parse_qs(urlsplit(issued["url"]).query)["token"][0]
+    dump = raw_dump(xkit_environment.database_url)
+    assert token.encode() not in dump and fingerprint(token).encode() in dump
+
+    async def age(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            await session.execute(
+                update(OneTimeToken).where(OneTimeToken.token_hash == fingerprint(token))
+                .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+            await session.commit()
+
+    xkit_environment.with_runtime(age)
+    late = httpx.get(with_opener(issued["url"], APP_ORIGIN))
+    assert late.status_code == 400 and "expired" in late.text
+
+
+def test_the_session_says_whose_token_it_is(
+    platform: PlatformCredentials, other_platform: PlatformCredentials, xkit_server: XkitServer
+) -> None:
+    user = new_end_user(xkit_server, platform, "user-42")
+    session = user.api("GET", "/session")
+    assert session.status_code == 200
+    body = session.json()
+    assert body["context"] == {"external_id": "user-42", "external_name": None}
+    assert body["platform"]["slug"] == platform.slug
+    foreign = new_end_user(xkit_server, other_platform, "user-42")
+    foreign.platform = platform
+    assert foreign.api("GET", "/session").status_code == 401
+    anonymous = httpx.get(f"{user.base}/api/platform_user/session")
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "missing_context_token"
+
+
+# --- removal from the browser -----------------------------------------------------------------
+
+def test_removing_a_connection_from_the_browser_revokes_the_grant_at_the_provider(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    oidc_provider: OidcProvider,
+) -> None:
+    oidc_provider.reset_stats()
+    user = connected_to_oidc_provider(api, xkit_server, platform, oidc_provider, "ada")
+    [connection] = user.api("GET", "/connections").json()["connections"]
+    assert user.api("DELETE", f"/connections/{connection['id']}").status_code == 204
+    assert oidc_provider.stats()["grants_revoked_by_reason"].get("revocation", 0) == 1
+    assert user.api("GET", "/connections").json() == {"connections": []}
+    assert api.get(f"/api/platform/connections/{connection['id']}").status_code == 404
+
+
+# --- Outlook over IMAP/SMTP: Exchange Online's resource ---------------------------------------
+
+def test_an_outlook_connector_for_imap_and_smtp_gets_an_exchange_token_and_the_account(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    microsoft: MicrosoftEmulator,
+) -> None:
+    protocols = ["https://outlook.office.com/IMAP.AccessAsUser.All",
+                 "https://outlook.office.com/SMTP.Send"]
+    mixed = api.post("/api/platform/connectors", json={
+        "provider": "outlook-email", "scopes": ["Mail.Read", *protocols]})
+    assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "invalid_scope"
+    assert "make a second connector" in mixed.json()["error"]["message"]
+
+    outlook_connector(api, xkit_server, platform, microsoft,
+                      scopes=[*protocols, "openid", "profile", "email"])
+    microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
+    user = new_end_user(xkit_server, platform)
+    _, to_provider = user.start_popup("outlook-email")
+    scope = parse_qs(urlsplit(to_provider.headers["location"]).query)["scope"][0].split(" ")
+    assert scope[:3] == ["offline_access", *protocols]
+    assert follow_provider(to_provider, microsoft).status_code == 200
+
+    connection = api.get("/api/platform/contexts/user-1/connections/outlook-email").json()
+    authorization = connection["authorization"]
+    assert authorization["display_label"] == "ada@contoso.test"  # from the id_token
+    assert set(protocols) <= set(authorization["granted_scopes"])
+    with microsoft.client() as graph:  # an IMAP/SMTP token, which Graph refuses
+        me = graph.get(microsoft.graph_url("/me"),
+                       headers={"Authorization": f"Bearer {authorization['access_token']}"})
+    assert me.status_code == 401
 
 
 @pytest.mark.parametrize(("provider", "scopes"), [

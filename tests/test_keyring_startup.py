@@ -210,3 +210,45 @@ def test_rotation_reaches_secret_extras_kept_inside_json(
 
     assert fresh_environment.with_runtime(_read) == {"team_id": "T1", "user_token": user_token}
     assert user_token.encode() not in raw_dump(fresh_environment.database_url)
+
+
+def test_rotation_stops_at_a_value_that_does_not_decrypt_and_says_where(
+    fresh_environment: XkitEnvironment,
+) -> None:
+    create_platform(fresh_environment, "acme")
+
+    async def _three_connectors_last_one_broken(runtime: Runtime) -> str:
+        """Three connectors with secrets; the last by id (rotation's order) gets the first's
+        ciphertext, as if a row had been copied by hand: it no longer decrypts."""
+        from sqlalchemy import select, update
+
+        from xkit.services import platforms
+
+        async with runtime.sessions() as session:
+            platform = await platforms.get_platform(session, "acme")
+            for slug in ("mail-a", "mail-b", "mail-c"):
+                await connectors.create_connector(
+                    session, runtime.connector_services, platform,
+                    {"provider": "outlook-email", "slug": slug, "client_id": "cid",
+                     "client_secret": f"{SECRET}-{slug}"}, actor="test")
+            rows = (await session.execute(
+                select(Connector.id, Connector.client_secret).order_by(Connector.id))).all()
+            await session.execute(update(Connector).where(Connector.id == rows[-1].id)
+                                  .values(client_secret=rows[0].client_secret))
+            await session.commit()
+            return str(rows[-1].id)
+
+    broken_id = fresh_environment.with_runtime(_three_connectors_last_one_broken)
+    old_spec = fresh_environment.encryption_keys
+    fresh_environment.encryption_keys = f"{EncryptionKey.generate().to_spec()},{old_spec}"
+    result = fresh_environment.run_cli("keys", "rotate-encryption")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"connectors.client_secret of row {broken_id} does not decrypt" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    counts = next(line for line in result.stdout.splitlines()
+                  if line.startswith("connectors.client_secret"))
+    assert "re-encrypted      2" in counts
+    assert "may be removed" not in result.stdout  # the old key still protects a value
+    assert SECRET not in result.stdout + result.stderr

@@ -151,6 +151,39 @@ def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return decode(header), decode(claims)
 
 
+# --- Exchange Online's mail protocols: another resource ----------------------------------------
+
+EXCHANGE_SCOPE = (
+    "openid profile email offline_access https://outlook.office.com/IMAP.AccessAsUser.All "
+    "https://outlook.office.com/SMTP.Send"
+)
+
+
+def test_imap_and_smtp_permissions_get_a_token_for_exchange_that_graph_refuses(
+    emulator: MicrosoftEmulator, http: httpx.Client, ada: Registration
+) -> None:
+    tokens = connect(http, emulator, ada, scope=EXCHANGE_SCOPE)
+    granted = set(tokens["scope"].split())
+    assert {"https://outlook.office.com/IMAP.AccessAsUser.All",
+            "https://outlook.office.com/SMTP.Send"} <= granted
+    assert "Mail.Read" not in granted and "User.Read" not in granted
+    me = http.get(emulator.graph_url("me"), headers=bearer(tokens["access_token"]))
+    assert me.status_code == 401 and me.json()["error"]["code"] == "InvalidAuthenticationToken"
+    _, claims = jwt_parts(tokens["id_token"])
+    assert claims["oid"] == ada.user_id and claims["email"] == ada.mail
+    renewed = refresh(http, emulator, ada, tokens["refresh_token"]).json()
+    assert "https://outlook.office.com/IMAP.AccessAsUser.All" in renewed["scope"].split()
+
+
+def test_one_request_cannot_mix_graph_and_exchange_permissions(
+    emulator: MicrosoftEmulator, http: httpx.Client, ada: Registration
+) -> None:
+    response, _ = authorize(http, emulator, ada, scope=f"{EXCHANGE_SCOPE} Mail.Read")
+    params = redirect_params(response)
+    assert params["error"] == "invalid_scope"
+    assert params["error_description"].startswith("AADSTS70011: ")
+
+
 # --- the happy path ---------------------------------------------------------------------------
 
 

@@ -99,3 +99,30 @@ def test_one_platforms_key_cannot_see_anothers_connector(
         still = theirs.get("/api/platform/connectors/their-outlook").json()
         assert still["enabled"] is True
         assert theirs.get("/api/platform/contexts/their-user").status_code == 200
+
+
+def test_the_openapi_schema_declares_both_ways_to_send_the_api_key(
+    xkit_server: XkitServer,
+) -> None:
+    """So the "Authorize" button of /docs works, and generated clients know how to sign in."""
+    schema = httpx.get(f"{xkit_server.url}/openapi.json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert {(s["type"], s["scheme"]) for s in schemes.values()} == {
+        ("http", "basic"), ("http", "bearer")}
+    either = [{name: []} for name in schemes]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/api/platform") and not path.startswith("/api/platform_user"):
+                assert sorted(map(str, operation["security"])) == sorted(map(str, either)), (
+                    method, path)
+    assert "security" not in schema["paths"]["/healthz"]["get"]
+
+
+def test_provider_templates_are_typed_in_the_schema(xkit_server: XkitServer) -> None:
+    schema = httpx.get(f"{xkit_server.url}/openapi.json").json()
+    listed = schema["paths"]["/api/platform/providers"]["get"]["responses"]["200"]
+    one = schema["paths"]["/api/platform/providers/{slug}"]["get"]["responses"]["200"]
+    assert listed["content"]["application/json"]["schema"]["$ref"].endswith("/ProviderList")
+    assert one["content"]["application/json"]["schema"]["$ref"].endswith("/ProviderDetail")
+    detail = schema["components"]["schemas"]["ProviderDetail"]["properties"]
+    assert {"scopes", "settings", "oauth2", "setup_guide", "required_scopes"} <= set(detail)

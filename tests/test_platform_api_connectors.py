@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
 from tests.support.database import raw_dump
-from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from tests.support.flow import new_end_user
+from tests.support.xkit import (
+    PlatformCredentials,
+    XkitEnvironment,
+    XkitServer,
+    seed_connector_without_template,
+)
 
 OUTLOOK = {
     "provider": "outlook-email",
@@ -142,6 +152,8 @@ def test_providers_are_listed_and_shown(api: httpx.Client) -> None:
             "invalid_setting",
         ),
         ({"provider": "outlook-email", "client_id": "has spaces in it"}, 422, "invalid_input"),
+        ({"provider": "outlook-email", "name": "Mail\u0000"}, 422, "invalid_input"),
+        ({"provider": "outlook-email", "client_secret": "s3cr\u0000t"}, 422, "invalid_input"),
         ({"provider": "outlook-email", "colour": "blue"}, 422, "invalid_input"),
         ({"provider": "outlook-email", "enabled": "maybe"}, 422, "invalid_input"),
         (
@@ -194,3 +206,133 @@ def test_unknown_connector_and_route_are_json_404(api: httpx.Client) -> None:
     assert missing_route.status_code == 404 and "error" in missing_route.json()
     wrong_method = api.request("TRACE", "/api/platform/connectors")
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
+
+
+# --- explicit nulls ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "field",
+    ["slug", "name", "client_secret", "scopes", "settings", "enabled", "multiple_connections"],
+)
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_null_is_refused_for_fields_that_always_hold_a_value(
+    api: httpx.Client, field: str, method: str
+) -> None:
+    before = api.post("/api/platform/connectors", json=OUTLOOK).json()
+    body = {field: None} if method == "PATCH" else {**OUTLOOK, field: None}
+    response = api.request(method, "/api/platform/connectors/outlook-email", json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["message"].startswith(f"{field}: ") and "cannot be null" in error["message"]
+    after = api.get("/api/platform/connectors/outlook-email").json()
+    assert after == before
+
+
+def test_null_clears_the_fields_that_may_be_empty(api: httpx.Client) -> None:
+    api.post(
+        "/api/platform/connectors",
+        json={**OUTLOOK, "logo_url": "https://acme.test/logo.png", "description": "Mail"},
+    ).raise_for_status()
+    cleared = api.patch(
+        "/api/platform/connectors/outlook-email",
+        json={"logo_url": None, "description": None, "short_description": None,
+              "client_id": None},
+    )
+    assert cleared.status_code == 200, cleared.text
+    body = cleared.json()
+    assert (body["logo_url"], body["description"], body["short_description"]) == (None, "", "")
+    assert body["client_id"] is None and body["ready"] is False
+    assert body["client_secret_set"] is True
+
+
+def test_the_schema_says_which_fields_refuse_null(api: httpx.Client) -> None:
+    schema = api.get("/openapi.json").json()["components"]["schemas"]["ConnectorUpdate"]
+    fields = schema["properties"]
+    assert fields["scopes"]["type"] == "array" and "default" not in fields["scopes"]
+    assert "Not nullable" in fields["enabled"]["description"]
+    assert {"type": "null"} in fields["logo_url"]["anyOf"]
+
+
+# --- races ------------------------------------------------------------------------------------
+
+def _at_once(count: int, call: Callable[[], httpx.Response]) -> list[httpx.Response]:
+    """``count`` requests sent together from as many threads, as parallel deploys would."""
+    start = threading.Barrier(count)
+
+    def one() -> httpx.Response:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: one(), range(count)))
+
+
+def test_parallel_creates_of_one_slug_make_one_connector_and_clear_conflicts(
+    platform: PlatformCredentials, xkit_server: XkitServer, api: httpx.Client
+) -> None:
+    def create() -> httpx.Response:
+        with platform.client(xkit_server) as client:
+            return client.post("/api/platform/connectors", json={**OUTLOOK, "slug": "mail"})
+
+    responses = _at_once(6, create)
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 5, [
+        r.text for r in responses
+    ]
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {
+        "slug_taken"
+    }
+    assert [c["slug"] for c in api.get("/api/platform/connectors").json()["connectors"]] == [
+        "mail"
+    ]
+
+
+def test_parallel_puts_of_one_configuration_all_succeed(
+    platform: PlatformCredentials, xkit_server: XkitServer, api: httpx.Client
+) -> None:
+    def put() -> httpx.Response:
+        with platform.client(xkit_server) as client:
+            return client.put("/api/platform/connectors/mail", json=OUTLOOK)
+
+    responses = _at_once(4, put)
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201], [
+        r.text for r in responses
+    ]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len(api.get("/api/platform/connectors").json()["connectors"]) == 1
+
+
+# --- a connector whose provider template is gone ----------------------------------------------
+
+def test_a_connector_whose_template_is_gone_is_shown_not_ready_and_can_be_deleted(
+    api: httpx.Client, platform: PlatformCredentials, xkit_environment: XkitEnvironment,
+    xkit_server: XkitServer,
+) -> None:
+    api.post("/api/platform/connectors", json=OUTLOOK).raise_for_status()
+    connection_id = seed_connector_without_template(xkit_environment, platform)
+
+    one = api.get("/api/platform/connectors/crm")
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert (body["provider"], body["ready"], body["auth_type"]) == ("retired-crm", False, None)
+    assert body["problem"]["code"] == "provider_missing"
+    assert "retired-crm" in body["problem"]["message"]
+    listed = {c["slug"]: c for c in api.get("/api/platform/connectors").json()["connectors"]}
+    assert listed["crm"]["problem"]["code"] == "provider_missing"
+    assert listed["outlook-email"]["problem"] is None and listed["outlook-email"]["ready"]
+
+    changed = api.patch("/api/platform/connectors/crm", json={"name": "New CRM"})
+    assert changed.status_code == 409 and changed.json()["error"]["code"] == "provider_missing"
+
+    # End users never see it; their connection to it is listed, and connecting is refused.
+    end_user = new_end_user(xkit_server, platform, "user-1")
+    catalog = end_user.api("GET", "/connectors").json()["connectors"]
+    assert [c["slug"] for c in catalog] == ["outlook-email"]
+    [mine] = end_user.api("GET", "/connections").json()["connections"]
+    assert mine["id"] == connection_id and mine["connector"]["slug"] == "crm"
+    refused = end_user.api("POST", "/connections", json={"connector": "crm"})
+    assert refused.status_code == 404
+    assert httpx.get(f"{end_user.base}/connectors/crm").status_code == 200  # the page shell
+
+    deleted = api.delete("/api/platform/connectors/crm")
+    assert deleted.json() == {"deleted": True, "connections_removed": 1}

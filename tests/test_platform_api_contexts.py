@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
 
 import httpx
 import jwt
 import pytest
 
-from tests.support.xkit import PlatformCredentials, XkitEnvironment
+from tests.support.database import backend
+from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 
 
 def test_create_then_update_a_context_and_get_a_token(
@@ -100,3 +104,64 @@ def test_bad_context_input_is_refused(api: httpx.Client, body: object) -> None:
     response = api.post("/api/platform/contexts", json=body)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["code"] == "invalid_input"
+
+
+def test_parallel_first_requests_for_a_new_user_all_get_the_one_context(
+    platform: PlatformCredentials, xkit_server: XkitServer
+) -> None:
+    """A backend asks for a token on every page view; a new user's first views race."""
+    start = threading.Barrier(6)
+
+    def upsert(_: int) -> httpx.Response:
+        with platform.client(xkit_server) as client:
+            start.wait()
+            return client.post("/api/platform/contexts",
+                               json={"context": {"external_id": "new-user", "plan": "pro"}})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(upsert, range(6)))
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [201], [
+        r.text for r in responses
+    ]
+    assert len({r.json()["context"]["id"] for r in responses}) == 1
+    assert all(r.json()["access_token"] for r in responses)
+
+
+@pytest.mark.parametrize(
+    ("external_id", "says"),
+    [
+        ("team/42", "must not contain '/'"),
+        ("..", "must not contain '/' or be '.' or '..'"),
+        ("user\u00001", "must not contain control characters"),
+        ("user\n1", "must not contain control characters"),
+    ],
+)
+def test_external_ids_that_could_not_be_fetched_back_are_refused(
+    api: httpx.Client, external_id: str, says: str
+) -> None:
+    response = api.post("/api/platform/contexts", json={"context": {"external_id": external_id}})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_input" and error["details"] == {"field": "external_id"}
+    assert error["message"].startswith("external_id ") and says in error["message"]
+
+
+def test_every_accepted_external_id_can_be_fetched_back(api: httpx.Client) -> None:
+    for external_id in ("ada@example.test", "team 42", "a%2Fb", "ünïcødé", "x?y#z"):
+        created = api.post("/api/platform/contexts", json={"context": {"external_id": external_id}})
+        assert created.status_code == 201, (external_id, created.text)
+        fetched = api.get(f"/api/platform/contexts/{quote(external_id, safe='')}")
+        assert fetched.status_code == 200, (external_id, fetched.text)
+        assert fetched.json()["external_id"] == external_id
+
+
+def test_nul_characters_are_refused_as_input_not_reported_as_an_outage(api: httpx.Client) -> None:
+    named = api.post("/api/platform/contexts",
+                     json={"context": {"external_id": "ok", "external_name": "Ada\u0000"}})
+    assert named.status_code == 422
+    assert named.json()["error"]["details"] == {"field": "external_name"}
+    assert api.get("/api/platform/contexts/ok").status_code == 404  # nothing was created
+    # A lookup by a value no context can have: PostgreSQL cannot even compare it.
+    lookup = api.get("/api/platform/contexts/u%00x")
+    expected = (400, "invalid_input") if backend() == "postgresql" else (404, "context_not_found")
+    assert (lookup.status_code, lookup.json()["error"]["code"]) == expected

@@ -28,7 +28,11 @@ OUTLOOK_SCOPES = {
     "Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite", "Mail.Send",
     "Mail.ReadBasic.Shared", "Mail.Read.Shared", "Mail.ReadWrite.Shared", "Mail.Send.Shared",
     "MailboxSettings.Read", "MailboxSettings.ReadWrite",
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/POP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send",
 }
+MAIL_PROTOCOLS = ["https://outlook.office.com/IMAP.AccessAsUser.All",
+                  "https://outlook.office.com/SMTP.Send"]
 CUSTOM_SETTINGS = {"authorize_url": "https://auth.acme.test/authorize",
                    "token_url": "https://auth.acme.test/token"}
 
@@ -221,6 +225,25 @@ def test_unknown_scopes_are_refused(outlook: ProviderTemplate, chosen: Any) -> N
         outlook.effective_scopes(chosen)
 
 
+def test_outlook_mail_protocol_scopes_are_for_exchange_and_never_mixed_with_graph(
+        outlook: ProviderTemplate) -> None:
+    """IMAP/POP/SMTP tokens are Exchange Online's; Graph ones cannot log in to IMAP, and one
+    token request cannot ask for both."""
+    protocols = outlook.effective_scopes([*MAIL_PROTOCOLS, "openid", "profile", "email"])
+    assert protocols[:3] == ["offline_access", *MAIL_PROTOCOLS]
+    assert outlook.scope_resource(protocols) == "https://outlook.office.com"
+    assert outlook.scope_resource(["Mail.Read"]) == "https://graph.microsoft.com"
+    with pytest.raises(ValueError) as mixed:
+        outlook.effective_scopes(["Mail.Read", "https://outlook.office.com/SMTP.Send"])
+    assert "'https://outlook.office.com/SMTP.Send' (for https://outlook.office.com) cannot " \
+           "be combined with 'Mail.Read' (for https://graph.microsoft.com)" in str(mixed.value)
+    # Such a connector's token cannot call Graph's /me: the account comes from the id_token.
+    assert outlook.account_url({}, protocols) is None
+    assert outlook.account_url({}, ["Mail.Read"]) == "https://graph.microsoft.com/v1.0/me"
+    descriptions = {s.name: s.description for s in outlook.scopes}
+    assert all("Exchange Online" in descriptions[name] for name in MAIL_PROTOCOLS)
+
+
 def test_custom_template_accepts_any_well_formed_scope(custom: ProviderTemplate) -> None:
     assert custom.effective_scopes(["crm.read", "https://api.acme.test/write"]) == [
         "crm.read", "https://api.acme.test/write"]
@@ -290,6 +313,11 @@ def _deep(change: str, value: Any) -> dict[str, Any]:
     (minimal(colour="red"), "colour", "not a known key"),
     (minimal(default_scopes=["admin"]), "default_scopes.0", "'admin' is not in scopes"),
     (minimal(default_scopes=["read"]), "default_scopes.0", "required"),
+    (minimal(scopes=[{"name": "read", "description": "Read", "resource": "https://a.test"},
+                     {"name": "write", "description": "Write", "resource": "https://b.test"}],
+             default_scopes=["read", "write"]), "default_scopes", "cannot be combined"),
+    (minimal(account={"url": "https://eu.acme.test/me", "id": "id",
+                      "resource": "https://c.test"}), "account.resource", "no scope is for"),
     (minimal(scopes=[{"name": "read", "description": "Read"}, {"name": "read",
                                                                "description": "Again"}]),
      "scopes.1.name", "listed twice"),

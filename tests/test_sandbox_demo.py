@@ -91,5 +91,22 @@ def test_demo_connects_the_sandbox_from_the_sample_app(demo) -> None:  # type: i
     assert notes.json()["notes"][0]["text"] == "Buy milk"
 
 
+def test_the_sandbox_sends_people_back_only_to_this_xkits_callbacks(demo) -> None:  # type: ignore[no-untyped-def]
+    """Otherwise its authorize page would be an open redirect on xkit's own origin."""
+    authorize = f"{demo['xkit']}/sandbox/authorize"
+    own = {"client_id": "sandbox", "state": "s", "redirect_uri": f"{demo['xkit']}/p/demo/callback"}
+    assert httpx.get(authorize, params=own).status_code == 200
+    for elsewhere in ("https://evil.example/p/demo/callback", f"{demo['xkit']}/admin/login",
+                      f"{demo['xkit']}/p/demo/callback/../../admin", "javascript:alert(1)"):
+        for answer in (
+            httpx.get(authorize, params={**own, "redirect_uri": elsewhere}),
+            httpx.post(authorize, data={**own, "redirect_uri": elsewhere, "action": "deny"}),
+            httpx.post(authorize, data={**own, "redirect_uri": elsewhere, "action": "approve"}),
+        ):
+            assert answer.status_code == 400, (elsewhere, answer.status_code)
+            assert "location" not in answer.headers
+            assert "not the callback URL" in answer.text
+
+
 def test_sandbox_is_off_unless_asked(xkit_server) -> None:  # type: ignore[no-untyped-def]
     assert httpx.get(f"{xkit_server.url}/sandbox/authorize").status_code == 404

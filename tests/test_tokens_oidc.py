@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.emulators.oidc_provider.fixture import OidcProvider
-from tests.support.flow import new_end_user
+from tests.support.flow import connected_to_oidc_provider
 from tests.support.xkit import PlatformCredentials, XkitServer
 
 
@@ -18,29 +18,7 @@ def _connect(
     *,
     revoke_url: str,
 ) -> str:
-    client = oidc.register_client(redirect_uris=[f"{server.url}/p/{platform.slug}/callback"])
-    created = api.post(
-        "/api/platform/connectors",
-        json={
-            "provider": "oauth2",
-            "slug": "acme-idp",
-            "name": "Acme IdP",
-            "client_id": client["client_id"],
-            "client_secret": client["client_secret"],
-            "scopes": ["openid", "offline_access", "email"],
-            "settings": {
-                "authorize_url": oidc.authorize_url,
-                "token_url": oidc.token_url,
-                "userinfo_url": oidc.userinfo_url,
-                "revoke_url": revoke_url,
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    end_user = new_end_user(server, platform, "ada")
-    _, to_provider = end_user.start_popup("acme-idp")
-    callback = oidc.complete_authorization(to_provider.headers["location"], login="ada")
-    assert httpx.get(callback, timeout=30).status_code == 200
+    connected_to_oidc_provider(api, server, platform, oidc, "ada", revoke_url=revoke_url)
     connection = api.get("/api/platform/contexts/ada/connections/acme-idp").json()
     assert connection["authorization"]["display_label"] == "ada@example.test"
     return str(connection["connection"]["id"])

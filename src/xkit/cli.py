@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from xkit.errors import ConfigurationError, XkitError
 from xkit.logs import configure_logging
 from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
+
+if TYPE_CHECKING:
+    from xkit.providers.registry import ProviderRegistry
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"
@@ -40,9 +44,20 @@ PlatformOption = Annotated[str, typer.Option("--platform", "-p", help="Platform 
 def _settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
-    except Exception as exc:
-        _fail(f"invalid configuration: {exc}")
+    except ValidationError as exc:
+        _fail("invalid configuration:\n" + "\n".join(_problems(exc)))
         raise
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """One line per refused setting, named as the variable the operator set — never with the
+    value, which may be a key."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "_".join(str(part) for part in error["loc"][:1]).upper()
+        variable = f"XKIT_{name}" if name else "configuration"
+        lines.append(f"  {variable}: {error['msg']}")
+    return lines
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -96,6 +111,8 @@ def serve(
             return await admin_sessions.issue_setup_token(session)
 
     setup_token = _with_runtime(_preflight, settings=settings)
+    if settings.public_url_problem:
+        typer.secho(f"warning: {settings.public_url_problem}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"xkit is running at {settings.public_url}")
     typer.echo(f"  dashboard: {settings.public_url}/admin")
     typer.echo(f"  API docs:  {settings.public_url}/docs")
@@ -317,23 +334,35 @@ def keys_generate_encryption_key() -> None:
 @keys_app.command("rotate-encryption")
 def keys_rotate_encryption() -> None:
     """Re-encrypt every stored secret under the first key of XKIT_ENCRYPTION_KEYS."""
-    from xkit.services.keyring import rotate_encryption
+    from xkit.services.keyring import RotationReport, RotationStopped, rotate_encryption
 
-    async def _work(runtime: Runtime) -> None:
-        async with runtime.sessions() as session:
-            report = await rotate_encryption(session, runtime.keyring)
-        typer.echo(f"primary key: {runtime.keyring.primary_key_id}")
+    def _print_counts(report: RotationReport) -> None:
         for column, count in report.re_encrypted.items():
             typer.echo(
                 f"{column:36} re-encrypted {count:6}   already current "
                 f"{report.already_current[column]:6}"
             )
-        total = sum(report.re_encrypted.values())
-        typer.echo(f"re-encrypted {total} value(s)")
+        typer.echo(f"re-encrypted {sum(report.re_encrypted.values())} value(s)")
+
+    async def _work(runtime: Runtime) -> None:
+        typer.echo(f"primary key: {runtime.keyring.primary_key_id}")
+        async with runtime.sessions() as session:
+            try:
+                report = await rotate_encryption(session, runtime.keyring)
+            except RotationStopped as stopped:
+                _print_counts(stopped.report)
+                _fail(str(stopped), code=1)
+                raise
+        _print_counts(report)
         if report.retired_keys:
+            where = (
+                "XKIT_ENCRYPTION_KEYS"
+                if runtime.settings.encryption_keys is not None
+                else f"the key file {runtime.settings.key_file}"
+            )
             typer.echo(
                 f"no data uses key(s) {', '.join(report.retired_keys)} any more; "
-                "they may be removed from XKIT_ENCRYPTION_KEYS"
+                f"they may be removed from {where}"
             )
 
     _with_runtime(_work)
@@ -387,7 +416,7 @@ def providers_show(slug: str) -> None:
     typer.echo(json.dumps(describe_template(template), indent=2))
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry() -> ProviderRegistry:
     from xkit.providers.registry import ProviderRegistry, TemplateError
 
     try:

@@ -93,10 +93,6 @@ class Keyring:
         self.primary_key_id = keys[0].key_id
         self._derived: dict[tuple[str, bytes], bytes] = {}
 
-    @classmethod
-    def from_spec(cls, spec: str) -> Keyring:
-        return cls(parse_key_spec(spec))
-
     @property
     def key_ids(self) -> list[str]:
         return list(self._keys)

@@ -22,12 +22,6 @@ class XkitError(Exception):
             self.code = code
         self.details = details or {}
 
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
-
 
 class InvalidInput(XkitError):
     status_code = 422

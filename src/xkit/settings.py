@@ -10,6 +10,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
             self.public_url = f"http://{self.host}:{self.port}"
         return self
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        """``XKIT_LOG_LEVEL=INFO`` is what people write (Python's own levels are upper case)."""
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("encryption_keys", "database_url", "ca_bundle", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -120,3 +127,14 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.data_dir / "encryption.key"
+
+    @property
+    def public_url_problem(self) -> str | None:
+        """Why the public URL cannot be what people and providers reach, if it cannot: a
+        wildcard bind address is where the server listens, not an address anyone can open."""
+        host = (urlsplit(self.public_url).hostname or "").strip("[]")
+        if host in ("0.0.0.0", "::"):
+            return (f"the public URL is {self.public_url}, which nobody can open, and callback "
+                    "URLs are built from it: set XKIT_PUBLIC_URL to the address people and "
+                    "providers reach this server at (e.g. https://xkit.example.com)")
+        return None

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import httpx
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.support.xkit import PlatformCredentials, XkitServer
 
 APP_ORIGIN = "https://app.example.test"
@@ -47,6 +48,12 @@ class EndUser:
         to_provider = self.open_popup(authorization_id, opener_origin=opener_origin)
         assert to_provider.status_code == 302, to_provider.text
         return authorization_id, to_provider
+
+    def new_authorization(self, connector: str) -> str:
+        """What Connect does first: a connection whose authorization awaits the provider."""
+        created = self.api("POST", "/connections", json={"connector": connector})
+        assert created.status_code == 201, created.text
+        return str(created.json()["authorization"]["id"])
 
     def open_popup(
         self, authorization_id: str, *, opener_origin: str = APP_ORIGIN
@@ -128,3 +135,31 @@ def sign_in_at_provider(
         )
     assert back.status_code == 302, back.text
     return httpx.get(back.headers["location"], timeout=30)
+
+
+def connected_to_oidc_provider(
+    api: httpx.Client,
+    server: XkitServer,
+    platform: PlatformCredentials,
+    oidc: OidcProvider,
+    external_id: str,
+    *,
+    revoke_url: str | None = None,
+) -> EndUser:
+    """A Custom OAuth 2.0 connector ``acme-idp`` on panva's oidc-provider (which revokes
+    grants, at ``revoke_url``: its own endpoint unless told), and ``external_id`` connected
+    to it through the popup."""
+    client = oidc.register_client(redirect_uris=[f"{server.url}/p/{platform.slug}/callback"])
+    created = api.post("/api/platform/connectors", json={
+        "provider": "oauth2", "slug": "acme-idp", "name": "Acme IdP",
+        "client_id": client["client_id"], "client_secret": client["client_secret"],
+        "scopes": ["openid", "offline_access", "email"],
+        "settings": {"authorize_url": oidc.authorize_url, "token_url": oidc.token_url,
+                     "userinfo_url": oidc.userinfo_url,
+                     "revoke_url": revoke_url or oidc.revocation_url}})
+    assert created.status_code == 201, created.text
+    end_user = new_end_user(server, platform, external_id)
+    _, to_provider = end_user.start_popup("acme-idp")
+    callback = oidc.complete_authorization(to_provider.headers["location"], login=external_id)
+    assert httpx.get(callback, timeout=30).status_code == 200
+    return end_user

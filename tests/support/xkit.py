@@ -16,8 +16,9 @@ import httpx
 
 from tests.support.processes import ManagedProcess, free_port, wait_for_http
 from xkit.crypto import EncryptionKey
+from xkit.db.models import Connection, Connector
 from xkit.runtime import Runtime, start_runtime
-from xkit.services import api_keys, platforms
+from xkit.services import api_keys, contexts, platforms
 from xkit.settings import Settings
 
 T = TypeVar("T")
@@ -153,5 +154,28 @@ def create_platform(
                 publishable_key=key.publishable_key,
                 secret_key=secret,
             )
+
+    return environment.with_runtime(_work)
+
+
+def seed_connector_without_template(
+    environment: XkitEnvironment, platform: PlatformCredentials
+) -> str:
+    """A connector ``crm`` made from a template the server no longer loads (its YAML file was
+    taken out of XKIT_PROVIDERS_DIRS), connected once by ``user-1``; the connection's id."""
+
+    async def _work(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            connector = Connector(platform_id=platform.platform_id, provider="retired-crm",
+                                  slug="crm", name="Old CRM", scopes=["crm.read"])
+            found = await platforms.get_platform(session, platform.slug)
+            context, _ = await contexts.upsert_context(session, found, external_id="user-1")
+            session.add(connector)
+            await session.flush()
+            connection = Connection(platform_id=platform.platform_id, context_id=context.id,
+                                    connector_id=connector.id)
+            session.add(connection)
+            await session.commit()
+            return connection.id
 
     return environment.with_runtime(_work)

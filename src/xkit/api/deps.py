@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBasic, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from xkit.db.models import ApiKey, Platform
 from xkit.errors import Unauthorized
@@ -74,7 +76,37 @@ def parse_credentials(authorization: str | None) -> tuple[str | None, str]:
     raise missing
 
 
-async def require_api_key(request: Request, session: SessionDep) -> ApiCaller:
+class _DeclaredBasic(HTTPBasic):
+    """HTTP Basic as the OpenAPI schema declares it, so /docs can send an API key. Reading the
+    header stays with :func:`parse_credentials`, which answers malformed credentials with
+    xkit's own error body (FastAPI's HTTPBasic would answer them itself)."""
+
+    async def __call__(self, request: HTTPConnection) -> None:  # type: ignore[override]
+        return None
+
+
+class _DeclaredBearer(HTTPBearer):
+    """``Authorization: Bearer <secret>`` as the OpenAPI schema declares it (see above)."""
+
+    async def __call__(self, request: HTTPConnection) -> None:  # type: ignore[override]
+        return None
+
+
+API_KEY_BASIC = _DeclaredBasic(
+    scheme_name="ApiKeyBasic", description="Your API key as publishable key : secret key.",
+    auto_error=False)
+API_KEY_BEARER = _DeclaredBearer(
+    scheme_name="ApiKeyBearer", description="Your secret API key as a bearer token.",
+    auto_error=False)
+
+
+async def require_api_key(
+    request: Request,
+    session: SessionDep,
+    _basic: Annotated[None, Security(API_KEY_BASIC)] = None,
+    _bearer: Annotated[None, Security(API_KEY_BEARER)] = None,
+) -> ApiCaller:
+    """The caller of a Platform API request, from either form of its API key."""
     publishable, secret = parse_credentials(request.headers.get("authorization"))
     key, platform = await api_keys.authenticate(session, secret=secret, publishable_key=publishable)
     return ApiCaller(platform=platform, api_key=key)

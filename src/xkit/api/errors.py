@@ -1,5 +1,6 @@
-"""Every API error is JSON shaped ``{"error": {"code", "message"}}``; no request gets a 500
-with a traceback, and no error echoes the input it refused (it may hold a secret)."""
+"""Every API error is JSON shaped ``{"error": {"code", "message"}}`` (a page a person opened
+gets the same message as a small HTML page instead); no request gets a 500 with a traceback,
+and no error echoes the input it refused (it may hold a secret)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import (
-    DataError,
-    DBAPIError,
-    IntegrityError,
-    NotSupportedError,
-    ProgrammingError,
-)
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
+from xkit.db.errors import EXPLANATIONS, DatabaseProblem, classify, sqlstate
 from xkit.errors import XkitError
+from xkit.web import error_page
 
 log = logging.getLogger("xkit.api")
 
@@ -48,13 +46,27 @@ _HTTP_CODES = {
 }
 
 
-def is_database_outage(exc: BaseException) -> bool:
-    """Pool exhausted, connection lost or refused, database gone — not a bug in a query
-    (integrity, data or programming errors stay 500s, loudly)."""
-    if isinstance(exc, SQLAlchemyTimeoutError | ConnectionError):
-        return True
-    return isinstance(exc, DBAPIError) and not isinstance(
-        exc, IntegrityError | DataError | ProgrammingError | NotSupportedError)
+_PAGE_TITLES = {
+    400: "That request was not valid",
+    404: "Not found",
+    409: "That did not work",
+    413: "That was too large",
+    503: "Please try again in a moment",
+}
+
+
+def answer(
+    request: Request, status: int, code: str, message: str, details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error as JSON for APIs, or as a small HTML page for a page a person opened."""
+    if not error_page.is_page_path(request.url.path):
+        return error_response(status, code, message, details, headers)
+    sentence = message[:1].upper() + message[1:]
+    page = error_page.response(status, _PAGE_TITLES.get(status, "Something went wrong"),
+                               sentence if sentence.endswith((".", "!", "?")) else sentence + ".")
+    page.headers.update(headers or {})
+    return page
 
 
 def is_storage_full(exc: BaseException) -> bool:
@@ -67,14 +79,15 @@ def is_storage_full(exc: BaseException) -> bool:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(XkitError)
-    async def _domain(_request: Request, exc: XkitError) -> JSONResponse:
+    async def _domain(request: Request, exc: XkitError) -> Response:
         headers = (
             {"WWW-Authenticate": 'Basic realm="xkit", Bearer'} if exc.status_code == 401 else None
         )
         retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
         if isinstance(retry_after, int | float):
             headers = {"Retry-After": str(math.ceil(retry_after))}
-        return error_response(exc.status_code, exc.code, exc.message, exc.details or None, headers)
+        return answer(request, exc.status_code, exc.code, exc.message, exc.details or None,
+                      headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,34 +105,42 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, "invalid_input", summary or "invalid input", problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-        return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+        return answer(request, exc.status_code, code, message,
+                      headers=getattr(exc, "headers", None))
 
     # Registered for these classes (not only under Exception) so Starlette's inner exception
     # layer answers them, instead of the outermost one, which re-raises into the server log.
     @app.exception_handler(DBAPIError)
     @app.exception_handler(SQLAlchemyTimeoutError)
     @app.exception_handler(ConnectionError)
-    async def _database(request: Request, exc: Exception) -> JSONResponse:
-        if not is_database_outage(exc):
+    async def _database(request: Request, exc: Exception) -> Response:
+        problem = classify(exc)
+        if problem is None:
             return await _unexpected(request, exc)
-        if is_storage_full(exc):
+        # Never the statement or its parameters: they may hold what the request sent.
+        state = sqlstate(exc) if isinstance(exc, DBAPIError) else None
+        log.warning("database %s on %s %s: %s%s", problem, request.method, request.url.path,
+                    type(exc).__name__, f" (SQLSTATE {state})" if state else "")
+        if is_storage_full(exc):  # waiting alone will not fix it: tell the operator
             log.error("database out of disk space on %s %s", request.method, request.url.path)
-            return error_response(503, "database_full",
-                                  "xkit's database has no disk space left. Nothing was saved; "
-                                  "retry once the operator has freed space.",
-                                  {"retry_after": 30}, headers={"Retry-After": "30"})
-        # Down, restarting or saturated: a retryable answer, not a crash.
-        log.warning("database unavailable on %s %s: %s", request.method,
-                    request.url.path, type(exc).__name__)
-        return error_response(503, "database_unavailable",
-                              "xkit's database is busy or unreachable; retry shortly",
-                              {"retry_after": 1}, headers={"Retry-After": "1"})
+            return answer(request, 503, "database_full",
+                          "xkit's database has no disk space left. Nothing was saved; "
+                          "retry once the operator has freed space.",
+                          {"retry_after": 30}, headers={"Retry-After": "30"})
+        message = EXPLANATIONS[problem]
+        if problem is DatabaseProblem.OUTAGE:
+            # Down, restarting or saturated: a retryable answer, not a crash.
+            return answer(request, 503, "database_unavailable", message, {"retry_after": 1},
+                          headers={"Retry-After": "1"})
+        if problem is DatabaseProblem.INVALID_DATA:
+            return answer(request, 400, "invalid_input", message)
+        return answer(request, 409, "conflict", message)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error(
             "unexpected %s on %s %s",
             type(exc).__name__,
@@ -127,6 +148,5 @@ def install_error_handlers(app: FastAPI) -> None:
             request.url.path,
             exc_info=exc,
         )
-        return error_response(
-            500, "internal_error", "xkit hit an unexpected error; it is logged on the server"
-        )
+        return answer(request, 500, "internal_error",
+                      "xkit hit an unexpected error; it is logged on the server")

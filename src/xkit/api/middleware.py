@@ -9,11 +9,14 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xkit.web import error_page
+
 access_log = logging.getLogger("xkit.access")
 
 
 class BodySizeLimit:
-    """Refuse bodies over ``max_bytes`` with a JSON 413, whether or not Content-Length is sent."""
+    """Refuse bodies over ``max_bytes`` with a 413, whether or not Content-Length is sent:
+    JSON for APIs, a small HTML page for the pages people post forms from."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, proxy_max_bytes: int | None = None) -> None:
         self.app = app
@@ -29,7 +32,7 @@ class BodySizeLimit:
         max_bytes = self.proxy_max_bytes if proxied else self.default_max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
-            await _too_large(send, max_bytes)
+            await _too_large(send, max_bytes, page=error_page.is_page_path(scope["path"]))
             return
         received = 0
 
@@ -46,20 +49,20 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
-async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps(
-        {"error": {"code": "payload_too_large", "message": f"request body over {max_bytes} bytes"}}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+async def _too_large(send: Send, max_bytes: int, *, page: bool) -> None:
+    message = f"request body over {max_bytes} bytes"
+    if page:
+        body = error_page.render(413, "That was too large",
+                                 f"What you sent is over the limit of {max_bytes} bytes. "
+                                 "Go back, shorten it and try again.")
+        headers = error_page.headers(body)
+    else:
+        body = json.dumps({"error": {"code": "payload_too_large", "message": message}}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from xkit.providers.schema import AuthType, Mark, ProviderTemplate
+from xkit.services.connectors import NOT_NULLABLE_FIELDS
 
 _WRITE_ONLY = {"writeOnly": True, "format": "password"}
 
@@ -20,32 +23,70 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class ConnectorFields(BaseModel):
-    """Fields a developer may set on a connector. Unknown fields are refused, not ignored."""
+_NOT_NULL = "Not nullable: leave it out to keep the current value."
 
-    model_config = ConfigDict(extra="forbid")
-    slug: str | None = Field(None, max_length=64, examples=["outlook-email"])
-    name: str | None = Field(None, max_length=200)
-    short_description: str | None = Field(None, max_length=500)
-    description: str | None = Field(None, max_length=20_000, description="Markdown")
-    logo_url: str | None = Field(None, max_length=2048)
-    client_id: str | None = Field(None, max_length=500)
-    client_secret: str | None = Field(
+
+def _no_default_for_not_nullable(schema: dict[str, Any]) -> None:
+    """Fields that refuse null still default to "left out"; the schema should not claim
+    their default is null."""
+    for name in NOT_NULLABLE_FIELDS:
+        schema.get("properties", {}).get(name, {}).pop("default", None)
+
+
+class ConnectorFields(BaseModel):
+    """Fields a developer may set on a connector. Unknown fields are refused, not ignored.
+
+    A field left out keeps its current value (when creating: the template's default).
+    ``null`` clears the fields that may be empty — ``short_description`` and ``description``
+    become empty, ``logo_url`` and ``client_id`` are removed (without a client ID the connector
+    is not ready) — and is refused, with a 422, for every other field."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_default_for_not_nullable)
+    slug: str = Field(None, max_length=64, examples=["outlook-email"], description=_NOT_NULL)
+    name: str = Field(None, max_length=200, description=_NOT_NULL)
+    short_description: str | None = Field(None, max_length=500, description="null clears it.")
+    description: str | None = Field(
+        None, max_length=20_000, description="Markdown; null clears it."
+    )
+    logo_url: str | None = Field(None, max_length=2048, description="null removes the logo.")
+    client_id: str | None = Field(
+        None, max_length=500, description="null removes it (the connector is then not ready)."
+    )
+    client_secret: str = Field(
         None,
         max_length=2000,
         json_schema_extra=_WRITE_ONLY,
-        description="Write-only; never returned.",
+        description="Write-only; never returned. Replaces the stored secret. " + _NOT_NULL,
     )
-    service_account_key: str | dict[str, Any] | None = Field(
+    service_account_key: str | dict[str, Any] = Field(
         None,
         json_schema_extra=_WRITE_ONLY,
         description="Service-account connectors (jwt_bearer) only: the service account's JSON "
-        "key file, as an object or as text. Write-only; client_id becomes its client_email.",
+        "key file, as an object or as text. Write-only; client_id becomes its client_email. "
+        + _NOT_NULL,
     )
-    scopes: list[str] | None = Field(None, max_length=200)
-    settings: dict[str, str] | None = None
-    enabled: bool | None = None
-    multiple_connections: bool | None = None
+    scopes: list[str] = Field(
+        None,
+        max_length=200,
+        description="Replaces the chosen scopes; the template's required scopes are always "
+                    "added. [] keeps only those. " + _NOT_NULL,
+    )
+    settings: dict[str, str] = Field(
+        None,
+        description="Replaces the provider settings; {} resets them to the template's "
+                    "defaults. " + _NOT_NULL,
+    )
+    enabled: bool = Field(None, description="Shown in the catalog. " + _NOT_NULL)
+    multiple_connections: bool = Field(
+        None, description="A context may connect several accounts. " + _NOT_NULL
+    )
+
+    @field_validator(*(f for f in NOT_NULLABLE_FIELDS if f != "provider"), mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null; leave the field out to keep its current value")
+        return value
 
 
 class ConnectorCreate(ConnectorFields):
@@ -53,14 +94,28 @@ class ConnectorCreate(ConnectorFields):
 
 
 class ConnectorUpdate(ConnectorFields):
-    provider: str | None = Field(None, max_length=64)
+    provider: str = Field(
+        None, max_length=64, description="Cannot change; if given, it must be the current one."
+    )
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _provider_not_null(cls, value: object) -> object:
+        return cls._not_null(value)
+
+
+class ConnectorProblem(BaseModel):
+    """Why a connector cannot be used right now, and what to do about it."""
+
+    code: str = Field(..., examples=["provider_missing"])
+    message: str
 
 
 class ConnectorOut(BaseModel):
     id: str
     slug: str
     provider: str
-    auth_type: str
+    auth_type: str | None = Field(..., description="null when the provider template is missing")
     name: str
     short_description: str
     description: str
@@ -69,12 +124,17 @@ class ConnectorOut(BaseModel):
     client_secret_set: bool
     client_secret_set_at: dt.datetime | None
     scopes: list[str]
-    required_scopes: list[str]
+    # Named apart from ProviderTemplate.required_scopes (the property it is computed from).
+    always_requested: list[str] = Field(..., alias="required_scopes")
     effective_scopes: list[str]
     settings: dict[str, str]
     enabled: bool
     multiple_connections: bool
-    ready: bool
+    ready: bool = Field(..., description="End users can connect now")
+    problem: ConnectorProblem | None = Field(
+        ..., description="Set when the connector cannot work as configured, e.g. "
+                         "provider_missing: its provider template is not loaded on this server"
+    )
     callback_url: str
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -140,3 +200,26 @@ class PlatformOut(BaseModel):
     name: str
     allowed_origins: list[str]
     login_redirect_url: str | None
+
+
+class ProviderSummary(BaseModel):
+    """A provider template in the list: enough to pick one."""
+
+    slug: str = Field(..., examples=["outlook-email"])
+    name: str
+    description: str
+    auth_type: AuthType
+    categories: list[str]
+    mark: Mark
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderSummary]
+
+
+class ProviderDetail(ProviderTemplate):
+    """The whole template (it is public data: no secret is ever in one), plus the scopes a
+    connector made from it always requests."""
+
+    # Named apart from ProviderTemplate.required_scopes (the property it is computed from).
+    always_requested: list[str] = Field(..., alias="required_scopes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -52,3 +53,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def rollback_and_reload(session: AsyncSession) -> None:
+    """Roll back, then reload every row the session still holds.
+
+    A rollback expires them all, and an async session cannot load an expired attribute when
+    it is read (it raises ``MissingGreenlet``), so code that goes on after a refused commit —
+    using the request's platform, say — would break. A row deleted meanwhile is let go."""
+    await session.rollback()
+    for row in list(session.identity_map.values()):
+        try:
+            await session.refresh(row)
+        except InvalidRequestError:
+            session.expunge(row)

@@ -335,6 +335,11 @@ class Scope(_Model):
     name: ScopeToken
     description: OneLine
     required: bool = Field(False, description="always requested; the dashboard shows it locked")
+    resource: str | None = Field(
+        None, description="the API this permission is for, where a provider issues each token "
+                          "for one API only (Microsoft: Graph, or Exchange Online's IMAP/POP/"
+                          "SMTP); scopes of two resources cannot be asked for together, scopes "
+                          "without one (OpenID Connect's) go with any")
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,6 +668,9 @@ class AccountSpec(_Model):
 
     source: Annotated[list[AccountSource], BeforeValidator(_as_list)] = ["url"]
     url: str | None = None
+    resource: str | None = Field(
+        None, description="the resource whose token can read url; a connector whose scopes are "
+                          "for another resource skips url and tries the next source")
     id: Annotated[list[DotPath], BeforeValidator(_as_list), Field(min_length=1)]
     label: Annotated[list[DotPath], BeforeValidator(_as_list)] = []
 
@@ -801,6 +809,9 @@ class ProviderTemplate(_Model):
     def _check_scopes(self) -> None:
         names = [scope.name for scope in self.scopes]
         separator = self.oauth2.scope_separator if self.oauth2 else " "
+        resources = {scope.resource for scope in self.scopes if scope.resource}
+        if self.account and self.account.resource and self.account.resource not in resources:
+            raise FieldError("account.resource", f"no scope is for {self.account.resource!r}")
         for index, name in enumerate(names):
             if name in names[:index]:
                 raise FieldError(f"scopes.{index}.name", f"{name!r} is listed twice")
@@ -819,6 +830,10 @@ class ProviderTemplate(_Model):
                                  "list only optional scopes here")
             if name in self.default_scopes[:index]:
                 raise FieldError(f"default_scopes.{index}", f"{name!r} is listed twice")
+        try:
+            self._check_one_resource([*self.required_scopes, *self.default_scopes])
+        except ValueError as exc:
+            raise FieldError("default_scopes", str(exc)) from None
 
     def _templated_strings(self) -> Iterator[tuple[str, str, bool, bool]]:
         """Every string that may hold placeholders: (path, text, is_url, always_needed).
@@ -994,8 +1009,8 @@ class ProviderTemplate(_Model):
         return [scope.name for scope in self.scopes if scope.required]
 
     def validate_scopes(self, chosen: Sequence[str]) -> None:
-        """Refuse scopes this template does not list (unless it allows custom scopes) and
-        anything that could not travel in a scope parameter."""
+        """Refuse scopes this template does not list (unless it allows custom scopes),
+        anything that could not travel in a scope parameter, and scopes of two resources."""
         if isinstance(chosen, str):
             raise ValueError("scopes must be a list of scope names, not a single string")
         known = set(self.scope_names)
@@ -1008,6 +1023,29 @@ class ProviderTemplate(_Model):
                                  f"{separator!r}")
             if scope not in known and not self.custom_scopes:
                 raise ValueError(f"unknown scope {_shorten(scope)!r} for {self.name}")
+        self._check_one_resource([*self.required_scopes, *chosen])
+
+    def _check_one_resource(self, scopes: Sequence[str]) -> None:
+        """A token is for one resource: refuse scopes of two (say, Graph's Mail.Read with
+        Exchange Online's IMAP permission) with a message that says which and why."""
+        resource_of = {scope.name: scope.resource for scope in self.scopes if scope.resource}
+        first: dict[str, str] = {}
+        for name in scopes:
+            resource = resource_of.get(name)
+            if resource and resource not in first:
+                first[resource] = name
+        if len(first) > 1:
+            (one, a), (other, b) = list(first.items())[:2]
+            raise ValueError(
+                f"{b!r} (for {other}) cannot be combined with {a!r} (for {one}): a token is "
+                "for one API, so a connector asks for one API's scopes; make a second "
+                "connector for the other")
+
+    def scope_resource(self, chosen: Sequence[str]) -> str | None:
+        """The one resource the chosen scopes (with the required ones) are for, if any."""
+        resource_of = {scope.name: scope.resource for scope in self.scopes}
+        return next((resource_of[name] for name in self.effective_scopes(chosen)
+                     if resource_of.get(name)), None)
 
     def effective_scopes(self, chosen: Sequence[str]) -> list[str]:
         """The scopes actually requested: required ones first, then the chosen ones, each once,
@@ -1138,10 +1176,17 @@ class ProviderTemplate(_Model):
         """Extras that may fill placeholders once a connection is made."""
         return [extra for extra in self.extras if extra.placeholder]
 
-    def account_url(self, settings: Mapping[str, str]) -> str | None:
+    def account_url(self, settings: Mapping[str, str],
+                    scopes: Sequence[str] = ()) -> str | None:
         """The URL to read the connected account from; None when the account comes from
-        elsewhere (id_token, token response) or its URL setting is empty."""
-        return self.render_optional(self.account.url if self.account else None, settings)
+        elsewhere (id_token, token response), its URL setting is empty, or the connector's
+        ``scopes`` get a token for another resource than the URL's (``account.resource``)."""
+        if self.account is None:
+            return None
+        resource = self.scope_resource(scopes) if scopes else None
+        if self.account.resource and resource and resource != self.account.resource:
+            return None
+        return self.render_optional(self.account.url, settings)
 
     def render_setup_guide(self, callback_url: str,
                            settings: Mapping[str, str] | None = None) -> str:

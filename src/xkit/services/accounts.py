@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -24,8 +24,10 @@ REJECTED_STATUSES = frozenset({401, 403})
 async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
                        settings: Mapping[str, str], tokens: TokenSet | None,
                        findings: extras.Findings | None = None, *,
-                       auth: RequestAuth | None = None) -> AccountInfo:
-    """The account, from the first source the template lists that is available.
+                       auth: RequestAuth | None = None,
+                       scopes: Sequence[str] = ()) -> AccountInfo:
+    """The account, from the first source the template lists that is available;
+    ``scopes`` (what was asked for) decide whether the token can read the account URL.
 
     The account URL is called with ``auth`` (an API key, Basic credentials), or else with the
     new access token. Raises ProviderError: ``invalid_credentials`` when the URL refuses the
@@ -38,7 +40,7 @@ async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
     documents = findings.documents if findings else {}
     for source in spec.source:
         if source == "url":
-            url = template.account_url(settings)
+            url = template.account_url(settings, scopes)
             if url is None:
                 continue
             if auth is not None:

@@ -19,6 +19,7 @@ from xkit.db.models import ApiKey, Platform
 from xkit.db.types import utcnow
 from xkit.errors import NotFound, Unauthorized
 from xkit.services import audit
+from xkit.services.validation import check_text
 
 PUBLISHABLE_PREFIX = "xkit_pk_"
 SECRET_PREFIX = "xkit_sk_"
@@ -29,10 +30,11 @@ async def create_api_key(
     session: AsyncSession, platform: Platform, *, actor: str, label: str = ""
 ) -> tuple[ApiKey, str]:
     """Returns the stored key and the secret, which exists in plaintext only in this return."""
+    label = check_text(label.strip(), field="label", maximum=200)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         platform_id=platform.id,
-        label=label.strip(),
+        label=label,
         publishable_key=PUBLISHABLE_PREFIX + secrets.token_urlsafe(12),
         secret_hash=fingerprint(secret),
         secret_hint=secret[-4:],

@@ -44,8 +44,8 @@ from xkit.services.auth_types import (
     auth_type_of,
 )
 from xkit.services.authorization_values import effective_settings, encrypt_for
-from xkit.services.connections import ConnectionView, get_connection
-from xkit.services.connectors import callback_url, find_connector, is_ready
+from xkit.services.connections import ConnectionView, get_connection, latest_authorizations
+from xkit.services.connectors import callback_url, find_connector, is_ready, template_of
 
 log = logging.getLogger("xkit.flow")
 
@@ -75,6 +75,8 @@ FLOW_MESSAGES = {
                      "should check the integration's permissions.",
     "interrupted": "The connection was interrupted while it was being completed. "
                    "Please try again.",
+    "provider_missing": "This integration is not available on this server any more. "
+                        "Please contact the app's team.",
 }
 
 
@@ -161,11 +163,12 @@ async def begin_connection(session: AsyncSession, deps: FlowDeps, platform: Plat
 async def _connectable_connector(session: AsyncSession, deps: FlowDeps, platform: Platform,
                                  slug: str) -> Connector:
     connector = await find_connector(session, platform.id, slug)
-    if connector is None or connector.provider not in deps.providers:
+    template = template_of(deps.providers, connector) if connector else None
+    if connector is None or template is None:
         raise NotFound(f"no connector {slug!r}", code="connector_not_found")
     if not connector.enabled:
         raise Conflict(f"{connector.name} is disabled", code="connector_disabled")
-    if not is_ready(connector, deps.providers.get(connector.provider)):
+    if not is_ready(connector, template):
         raise Conflict(f"{connector.name} is not set up yet", code="connector_not_ready")
     return connector
 
@@ -225,9 +228,10 @@ async def next_step(session: AsyncSession, deps: FlowDeps, platform: Platform,
         authorization.return_url = check_return_url(platform, return_url, own_origin=own_origin)
     connection = await session.get(Connection, authorization.connection_id)
     connector = await session.get(Connector, connection.connector_id) if connection else None
-    if connector is None:
-        raise NotFound("the connection was removed", code="connection_not_found")
-    template = deps.providers.get(connector.provider)
+    template = template_of(deps.providers, connector) if connector else None
+    if connector is None or template is None:
+        raise NotFound("the connection was removed, or its connector can no longer be used",
+                       code="connection_not_found")
     if needs_collect(template, authorization):
         raise Conflict(f"{template.name} needs some details first", code="collect_required")
     if not auth_type_of(template).redirects:
@@ -278,7 +282,10 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used. Start the connection again.")
     view = await get_connection(session, platform.id, authorization.connection_id)
-    template = deps.providers.get(view.connector.provider)
+    template = template_of(deps.providers, view.connector)
+    if template is None:
+        return await _fail(session, view, authorization, "provider_missing",
+                           FLOW_MESSAGES["provider_missing"])
 
     if authorization.state_expires_at and authorization.state_expires_at < utcnow():
         return await _fail(session, view, authorization, "state_expired",
@@ -438,11 +445,14 @@ async def _previous_account(session: AsyncSession, authorization: Authorization)
 
 async def _fail(session: AsyncSession, view: ConnectionView, authorization: Authorization,
                 code: str, message: str, *, notify: bool = True) -> CallbackOutcome:
+    """End the attempt in ``error``. The developer's backend hears ``connection.error`` only
+    when the connection is left unusable: a reconnect that was cancelled, denied or made with
+    another account leaves the earlier, working credential in place — nothing to act on."""
     authorization.status = ERROR
     authorization.error_code = code[:200]
     authorization.error_message = message
     authorization.pkce_verifier = None
-    if notify:
+    if notify and not await _still_connected(session, view.connection):
         await events.record_event(
             session, platform_id=view.connection.platform_id, event_type=events.CONNECTION_ERROR,
             payload=events.connection_payload(view, status="error",
@@ -450,6 +460,13 @@ async def _fail(session: AsyncSession, view: ConnectionView, authorization: Auth
     await session.commit()
     log.info("authorization %s ended in error %s", authorization.id, code)
     return CallbackOutcome(authorization, ERROR, code, message)
+
+
+async def _still_connected(session: AsyncSession, connection: Connection) -> bool:
+    """Whether the connection still works: enabled, and the authorization that stands for it
+    (the newest that got tokens, see ``latest_authorizations``) is active."""
+    standing = (await latest_authorizations(session, [connection.id])).get(connection.id)
+    return connection.enabled and standing is not None and standing.status == ACTIVE
 
 
 def _provider_message(code: str) -> str:

@@ -18,6 +18,7 @@ from xkit.services.authorization_values import decrypt_from, effective_settings
 from xkit.services.authorizations import ACTIVE
 from xkit.services.catalog import public_connection
 from xkit.services.connections import ConnectionView, current_authorizations
+from xkit.services.connectors import is_ready, template_of
 from xkit.services.provider_http import oauth_client
 from xkit.services.tokens import (
     AuthorizationGone,
@@ -70,9 +71,9 @@ def describe(
         }
         if subject is not None:
             body["authorization"]["subject"] = subject
-        template = deps.providers.get(view.connector.provider)
+        template = template_of(deps.providers, view.connector)
         credentials = auth_type_of(template).backend_credentials(
-            auth_context(deps, view, authorization))
+            auth_context(deps, view, authorization)) if template else None
         if credentials is not None:
             body["authorization"]["credentials"] = credentials
     return body
@@ -207,16 +208,22 @@ async def list_context_connections(
 async def remove_connection(
     session: AsyncSession, deps: TokenDeps, platform_id: str, connection_id: str, *, actor: str
 ) -> dict[str, Any]:
-    """Revoke at the provider when it can, then remove; removal never waits on revocation."""
+    """Revoke at the provider when it can, then remove; removal never waits on revocation.
+
+    The one removal behind the Platform API, the browser API (xkit.js ``disconnect``) and the
+    dashboard. Revocation needs the template and the app's credentials; without them (a
+    template taken away, a client secret cleared) the connection is removed all the same."""
     view = await connections.get_connection(session, platform_id, connection_id)
     revocation: dict[str, Any] = {"attempted": False}
-    template = (
-        deps.providers.get(view.connector.provider)
-        if view.connector.provider in deps.providers
-        else None
-    )
+    template = template_of(deps.providers, view.connector)
     authorization = view.authorization
-    if template is not None and authorization is not None and authorization.refresh_token:
+    if (
+        template is not None
+        and template.oauth2 is not None
+        and is_ready(view.connector, template)
+        and authorization is not None
+        and authorization.refresh_token
+    ):
         client = oauth_client(template, view.connector, deps.keyring,
                               effective_settings(deps.keyring, view.connector, authorization))
         if client.revoke_url:

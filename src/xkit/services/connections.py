@@ -12,8 +12,6 @@ from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
 from xkit.services import audit
 
-HEALTHY_STATUSES = ("active", "awaiting_callback", "retrieving_tokens")
-
 
 @dataclass(frozen=True)
 class ConnectionView:

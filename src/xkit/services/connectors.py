@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import Keyring
+from xkit.db.engine import rollback_and_reload
 from xkit.db.models import Connection, Connector, Platform
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
@@ -23,10 +25,13 @@ from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 from xkit.services import audit
 from xkit.services.keyring import column_aad
-from xkit.services.validation import check_http_url, check_slug
+from xkit.services.validation import check_http_url, check_slug, check_text
 
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,500}$")  # printable ASCII, no spaces
-SECRET_FIELDS = frozenset({"client_secret", "service_account_key"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# (field, longest value, may span lines) of the catalog texts
+_TEXT_FIELDS = (("name", 200, False), ("short_description", 500, True),
+                ("description", 20_000, True))
 EDITABLE_FIELDS = (
     "slug",
     "name",
@@ -34,6 +39,21 @@ EDITABLE_FIELDS = (
     "description",
     "logo_url",
     "client_id",
+    "client_secret",
+    "service_account_key",
+    "scopes",
+    "settings",
+    "enabled",
+    "multiple_connections",
+)
+SECRET_FIELDS = frozenset({"client_secret", "service_account_key"})
+#: Fields that always hold a value: ``None`` for them is refused rather than guessed at. The
+#: others may be cleared with ``None`` (descriptions become empty; no logo; no client ID,
+#: which leaves the connector not ready).
+NOT_NULLABLE_FIELDS = (
+    "provider",
+    "slug",
+    "name",
     "client_secret",
     "service_account_key",
     "scopes",
@@ -112,7 +132,7 @@ async def create_connector(
             target_type="connector",
             target_id=connector.slug,
         )
-    await session.commit()
+    await _commit_holding_slug(session, platform.id, connector.slug)
     return connector
 
 
@@ -124,8 +144,10 @@ async def update_connector(
     *,
     actor: str,
 ) -> Connector:
-    template = _template(deps.providers, connector.provider)
-    replacing_secret = bool(fields.get("client_secret") or fields.get("service_account_key"))
+    template = template_of(deps.providers, connector)
+    if template is None:
+        raise Conflict(provider_missing(connector)["message"], code="provider_missing")
+    had_secret = connector.client_secret is not None
     await _apply(session, deps, template, connector, fields, creating=False)
     audit.record(
         session,
@@ -136,17 +158,41 @@ async def update_connector(
         target_id=connector.slug,
         details={"fields": sorted(k for k in fields if k not in SECRET_FIELDS)},
     )
-    if replacing_secret:
+    if SECRET_FIELDS & set(fields):
         audit.record(
             session,
             actor=actor,
-            action="connector.secret_replaced",
+            action="connector.secret_replaced" if had_secret else "connector.secret_set",
             platform_id=connector.platform_id,
             target_type="connector",
             target_id=connector.slug,
         )
-    await session.commit()
+    await _commit_holding_slug(session, connector.platform_id, connector.slug)
     return connector
+
+
+async def upsert_connector(
+    session: AsyncSession,
+    deps: ConnectorServices,
+    platform: Platform,
+    slug: str,
+    fields: dict[str, Any],
+    *,
+    actor: str,
+) -> tuple[Connector, bool]:
+    """Create the connector ``slug`` or update it with ``fields`` (configuration as code:
+    the same file applied twice, or by two deploys at once, ends in one connector);
+    returns (connector, created)."""
+    fields = {**fields, "slug": slug}
+    connector = await find_connector(session, platform.id, slug)
+    if connector is None:
+        try:
+            return await create_connector(session, deps, platform, fields, actor=actor), True
+        except Conflict as exc:
+            if exc.code != "slug_taken":
+                raise
+        connector = await get_connector(session, platform.id, slug)  # the other one won
+    return await update_connector(session, deps, connector, fields, actor=actor), False
 
 
 async def list_connectors(session: AsyncSession, platform_id: str) -> list[Connector]:
@@ -198,14 +244,22 @@ async def delete_connector(session: AsyncSession, connector: Connector, *, actor
 
 
 def describe_connector(
-    connector: Connector, template: ProviderTemplate, *, public_url: str, platform_slug: str
+    connector: Connector,
+    template: ProviderTemplate | None,
+    *,
+    public_url: str,
+    platform_slug: str,
 ) -> dict[str, Any]:
-    """Everything about a connector a developer may see: never the secret itself."""
+    """Everything about a connector a developer may see: never the secret itself.
+
+    ``template`` is None when the connector's provider template is no longer loaded (its
+    file was removed from ``XKIT_PROVIDERS_DIRS``): the connector is still shown, not ready,
+    with a ``problem`` saying so, so that it can be found and fixed or deleted."""
     return {
         "id": connector.id,
         "slug": connector.slug,
         "provider": connector.provider,
-        "auth_type": template.auth_type,
+        "auth_type": template.auth_type if template else None,
         "name": connector.name,
         "short_description": connector.short_description,
         "description": connector.description,
@@ -214,16 +268,33 @@ def describe_connector(
         "client_secret_set": connector.client_secret is not None,
         "client_secret_set_at": connector.client_secret_set_at,
         "scopes": list(connector.scopes),
-        "required_scopes": list(template.required_scopes),
-        "effective_scopes": template.effective_scopes(connector.scopes),
+        "required_scopes": list(template.required_scopes) if template else [],
+        "effective_scopes": (template.effective_scopes(connector.scopes) if template
+                             else list(connector.scopes)),
         "settings": dict(connector.settings),
         "enabled": connector.enabled,
         "multiple_connections": connector.multiple_connections,
-        "ready": is_ready(connector, template),
+        "ready": template is not None and is_ready(connector, template),
+        "problem": None if template else provider_missing(connector),
         "callback_url": callback_url(public_url, platform_slug),
         "created_at": connector.created_at,
         "updated_at": connector.updated_at,
     }
+
+
+def provider_missing(connector: Connector) -> dict[str, str]:
+    """Why a connector whose template is not loaded cannot be used, and what to do."""
+    return {
+        "code": "provider_missing",
+        "message": f"the provider template {connector.provider!r} is not loaded on this "
+                   "server, so nobody can connect; restore its file (XKIT_PROVIDERS_DIRS) "
+                   "or delete the connector",
+    }
+
+
+def template_of(providers: ProviderRegistry, connector: Connector) -> ProviderTemplate | None:
+    """The connector's template, or None when it is no longer loaded."""
+    return providers.get(connector.provider) if connector.provider in providers else None
 
 
 #: Auth types whose connectors hold the developer's app credentials — a client ID and secret,
@@ -237,6 +308,27 @@ def is_ready(connector: Connector, template: ProviderTemplate) -> bool:
     if template.auth_type in APP_CREDENTIAL_TYPES:
         return bool(connector.client_id) and connector.client_secret is not None
     return True
+
+
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(
+        f"a connector with slug {slug!r} already exists",
+        code="slug_taken",
+        details={"field": "slug"},
+    )
+
+
+async def _commit_holding_slug(session: AsyncSession, platform_id: str, slug: str) -> None:
+    """Commit; when another request took the slug between our check and this commit, the
+    unique constraint refuses it, and the caller gets the same 409 as if it had been taken
+    before."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await rollback_and_reload(session)
+        if await find_connector(session, platform_id, slug) is not None:
+            raise _slug_taken(slug) from None
+        raise
 
 
 def _template(providers: ProviderRegistry, slug: str) -> ProviderTemplate:
@@ -269,6 +361,12 @@ async def _apply(
     unknown = set(fields) - set(EDITABLE_FIELDS) - {"provider"}
     if unknown:
         raise InvalidInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for name in NOT_NULLABLE_FIELDS:
+        if name in fields and fields[name] is None:
+            raise InvalidInput(
+                f"{name} cannot be null; leave it out to keep the current value",
+                details={"field": name},
+            )
     if not creating and "provider" in fields and fields["provider"] != connector.provider:
         raise InvalidInput(
             "a connector's provider cannot change; create a new connector",
@@ -282,15 +380,12 @@ async def _apply(
             )
         )
         if taken:
-            raise Conflict(
-                f"a connector with slug {slug!r} already exists",
-                code="slug_taken",
-                details={"field": "slug"},
-            )
+            raise _slug_taken(slug)
         connector.slug = slug
-    for name in ("name", "short_description", "description"):
+    for name, maximum, multiline in _TEXT_FIELDS:
         if name in fields:
-            value = str(fields[name] or "").strip()
+            value = check_text(str(fields[name] or "").strip(), field=name, maximum=maximum,
+                               multiline=multiline)
             if name == "name" and not value:
                 raise InvalidInput("name must not be empty", details={"field": "name"})
             setattr(connector, name, value)
@@ -327,14 +422,15 @@ async def _apply(
     for flag in ("enabled", "multiple_connections"):
         if flag in fields:
             setattr(connector, flag, bool(fields[flag]))
-    if fields.get("service_account_key"):
+    if "service_account_key" in fields:
         _set_service_account_key(deps, template, connector, fields["service_account_key"])
-    if fields.get("client_secret"):
+    if "client_secret" in fields:
         if template.jwt_bearer is not None:
             raise InvalidInput(f"{template.name} connectors take a service_account_key, not a "
                                "client_secret", details={"field": "client_secret"})
         secret = str(fields["client_secret"])
-        if len(secret) > 2000 or any(ch in secret for ch in "\r\n"):
+        # Never echo the value: the message names the field only.
+        if not secret or len(secret) > 2000 or _CONTROL.search(secret):
             raise InvalidInput(
                 "client_secret is not a valid secret", details={"field": "client_secret"}
             )

@@ -8,7 +8,29 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Context, Platform
-from xkit.errors import InvalidInput, NotFound
+from xkit.db.upsert import insert_if_absent
+from xkit.errors import Conflict, InvalidInput, NotFound
+from xkit.services.validation import check_text
+
+EXTERNAL_ID_MAX = 255
+
+
+def check_external_id(value: str) -> str:
+    """The developer's id for a context. It becomes a path segment of the Platform API
+    (``/contexts/{external_id}/connections``), so it may not hold a '/' (nor be '.' or '..',
+    which HTTP clients fold away), or it could be created but never fetched again."""
+    value = value.strip()
+    if not value or len(value) > EXTERNAL_ID_MAX:
+        raise InvalidInput(
+            f"external_id must be 1-{EXTERNAL_ID_MAX} characters", details={"field": "external_id"}
+        )
+    if "/" in value or value in (".", ".."):
+        raise InvalidInput(
+            "external_id must not contain '/' or be '.' or '..': it is part of Platform API "
+            "URLs such as /api/platform/contexts/{external_id}",
+            details={"field": "external_id"},
+        )
+    return check_text(value, field="external_id", maximum=EXTERNAL_ID_MAX)
 
 
 async def upsert_context(
@@ -19,25 +41,35 @@ async def upsert_context(
     external_name: str | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> tuple[Context, bool]:
-    """Create the context or update its name and attributes; returns (context, created)."""
-    external_id = external_id.strip()
-    if not external_id or len(external_id) > 255:
-        raise InvalidInput("external_id must be 1-255 characters", details={"field": "external_id"})
-    context = await session.scalar(
-        select(Context).where(
-            Context.platform_id == platform.id, Context.external_id == external_id
+    """Create the context or update its name and attributes; returns (context, created).
+
+    Backends call this on every page view of a user, often in parallel for a new user: the
+    insert settles the race in the database, so every caller gets the one context."""
+    external_id = check_external_id(external_id)
+    if external_name is not None:
+        external_name = check_text(external_name, field="external_name", maximum=255)
+    for _attempt in range(2):  # a second try only if a concurrent delete won in between
+        created = await insert_if_absent(
+            session,
+            Context,
+            {
+                "platform_id": platform.id,
+                "external_id": external_id,
+                "external_name": external_name,
+                "attributes": attributes or {},
+            },
+            unique=("platform_id", "external_id"),
         )
-    )
-    created = context is None
-    if context is None:
-        context = Context(
-            platform_id=platform.id,
-            external_id=external_id,
-            external_name=external_name,
-            attributes=attributes or {},
+        context = await session.scalar(
+            select(Context).where(
+                Context.platform_id == platform.id, Context.external_id == external_id
+            )
         )
-        session.add(context)
+        if context is not None:
+            break
     else:
+        raise Conflict("the context was deleted while it was being saved; retry")
+    if not created:
         if external_name is not None:
             context.external_name = external_name
         if attributes:

@@ -99,6 +99,24 @@ class RotationReport:
     retired_keys: list[str]
 
 
+class RotationStopped(Exception):
+    """A stored value did not decrypt with any loaded key, so rotation stopped there.
+
+    Everything re-encrypted before it is committed (``report`` counts it) and no key is
+    retired. The message names the table, column and row — never the value."""
+
+    def __init__(self, report: RotationReport, table: str, column: str, row_id: str,
+                 reason: str) -> None:
+        super().__init__(
+            f"{table}.{column} of row {row_id} does not decrypt ({reason}); rotation stopped "
+            "there. Load the key it was encrypted with, or replace that value (set the "
+            "connector's client secret again, or remove the connection), then run the "
+            "command again"
+        )
+        self.report = report
+        self.location = (table, column, row_id)
+
+
 async def rotate_encryption(
     session: AsyncSession, keyring: Keyring, batch_size: int = 500
 ) -> RotationReport:
@@ -129,7 +147,12 @@ async def rotate_encryption(
                     report.already_current[label] += 1
                     continue
                 aad = column_aad(table, column_name, row_id)
-                fresh = keyring.encrypt(keyring.decrypt(ciphertext, aad=aad), aad=aad)
+                try:
+                    plaintext = keyring.decrypt(ciphertext, aad=aad)
+                except DecryptionError as exc:
+                    await session.commit()  # keep this batch's rows rotated so far
+                    raise RotationStopped(report, table, column_name, row_id, str(exc)) from None
+                fresh = keyring.encrypt(plaintext, aad=aad)
                 # Compare-and-set: a refresh that rewrote the token meanwhile wins.
                 result = await session.execute(
                     update(model)
@@ -186,10 +209,16 @@ async def _rotate_json_secrets(
                 if not isinstance(current, dict) or not isinstance(current.get(key), str):
                     continue
                 aad = column_aad(table, column_name, row_id)
-                fresh = keyring.encrypt(keyring.decrypt(current[key], aad=aad), aad=aad)
+                try:
+                    plaintext = keyring.decrypt(current[key], aad=aad)
+                except DecryptionError as exc:
+                    await session.commit()  # keep this batch's rows rotated so far
+                    raise RotationStopped(report, table, f"{column_name}.{key}", row_id,
+                                          str(exc)) from None
+                fresh = keyring.encrypt(plaintext, aad=aad)
                 setattr(row, column_name, {**current, key: fresh})
                 report.re_encrypted[label] += 1
             await session.commit()
 
 
-__all__ = ["column_aad", "open_keyring", "rotate_encryption", "RotationReport"]
+__all__ = ["column_aad", "open_keyring", "rotate_encryption", "RotationReport", "RotationStopped"]

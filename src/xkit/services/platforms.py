@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.db.models import Platform, PlatformAdmin
 from xkit.errors import Conflict, NotFound
 from xkit.services import audit
-from xkit.services.validation import check_http_url, check_length, check_origin, check_slug
+from xkit.services.validation import check_http_url, check_origin, check_slug, check_text
 
 
 async def create_platform(
@@ -33,7 +33,7 @@ async def create_platform(
         )
     platform = Platform(
         slug=slug,
-        name=check_length(name.strip(), field="name", maximum=200) or slug,
+        name=check_text(name.strip(), field="name", maximum=200) or slug,
         allowed_origins=[check_origin(o) for o in allowed_origins],
         login_redirect_url=check_http_url(login_redirect_url, field="login_redirect_url")
         if login_redirect_url
@@ -84,7 +84,7 @@ async def update_platform(
             )
         platform.slug = slug
     if "name" in changes:
-        name = check_length(str(changes["name"]).strip(), field="name", maximum=200)
+        name = check_text(str(changes["name"]).strip(), field="name", maximum=200)
         platform.name = name or platform.slug
     if "allowed_origins" in changes:
         platform.allowed_origins = [

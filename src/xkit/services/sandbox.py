@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 
 from xkit.crypto import Keyring
+from xkit.services.validation import SLUG_PATTERN
 
 CODE_TTL = dt.timedelta(minutes=5)
 ACCESS_TTL = dt.timedelta(hours=1)
@@ -22,6 +23,17 @@ class SandboxError(Exception):
     def __init__(self, error: str, description: str) -> None:
         super().__init__(description)
         self.error, self.description = error, description
+
+
+def is_own_callback(public_url: str, redirect_uri: str) -> bool:
+    """Whether ``redirect_uri`` is the callback page of a platform on this xkit — the only
+    place the sandbox sends anyone back to. Any other address would make its authorize page
+    an open redirect on xkit's own origin."""
+    prefix = f"{public_url}/p/"
+    if not redirect_uri.startswith(prefix):
+        return False
+    slug, _, rest = redirect_uri[len(prefix):].partition("/")
+    return rest == "callback" and bool(SLUG_PATTERN.match(slug))
 
 
 def _key(keyring: Keyring) -> bytes:

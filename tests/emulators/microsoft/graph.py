@@ -34,7 +34,12 @@ from starlette.routing import Route
 
 from .errors import graph_error_response
 from .faults import apply_fault
-from .scopes import ME_PERMISSIONS, READ_MAIL_PERMISSIONS, SEND_MAIL_PERMISSIONS
+from .scopes import (
+    GRAPH_RESOURCE,
+    ME_PERMISSIONS,
+    READ_MAIL_PERMISSIONS,
+    SEND_MAIL_PERMISSIONS,
+)
 from .state import AccessToken, EmulatorState, User, iso, new_id
 
 WELL_KNOWN_FOLDERS = (
@@ -324,6 +329,8 @@ def _authenticate(request: Request, state: EmulatorState) -> tuple[AccessToken, 
         raise GraphError(
             401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid."
         )
+    if token.resource != GRAPH_RESOURCE:  # e.g. a token for Exchange Online's IMAP
+        raise GraphError(401, "InvalidAuthenticationToken", "Invalid audience.")
     if token.user_id is None:  # app-only
         return token, None
     user = state.users.get(token.user_id)

@@ -27,7 +27,7 @@ from .admin_consent import client_credentials
 from .errors import IdentityError, aadsts, identity_error_response
 from .faults import apply_fault
 from .pages import error_page, form_post_page, sign_in_page
-from .scopes import ScopeError, parse_scopes
+from .scopes import EXCHANGE_RESOURCE, GRAPH_RESOURCE, ScopeError, parse_scopes
 from .state import (
     App,
     AuthorizeRequest,
@@ -176,6 +176,7 @@ def validate_authorize(
     except ScopeError as exc:
         raise RedirectError(request, exc.error, exc.code, message=exc.message) from exc
     request.oidc_scopes, request.graph_scopes = scopes.oidc, scopes.graph
+    request.exchange_scopes = scopes.exchange
     request.default_scope = scopes.default
     challenge, method = request.code_challenge, request.code_challenge_method
     if method and not challenge:
@@ -238,7 +239,8 @@ def _permissions_shown(state: EmulatorState, request: AuthorizeRequest, app: App
     graph = list(request.graph_scopes)
     if request.default_scope:
         graph = list(app.required_permissions)
-    return [*request.oidc_scopes, *graph]
+    exchange = [f"{EXCHANGE_RESOURCE}/{name}" for name in request.exchange_scopes]
+    return [*request.oidc_scopes, *graph, *exchange]
 
 
 def _render(
@@ -425,12 +427,13 @@ def token_response(
     nonce: str | None,
     host: str,
     family: str | None = None,
+    resource: str = GRAPH_RESOURCE,
 ) -> dict[str, Any]:
     """Access token for Graph with every permission granted to the app ("Using permissions
     after consent": "encoded inside the access token is every permission that your application
     is granted for that resource"); a refresh token only with ``offline_access``; an id_token
     only with ``openid``."""
-    access = state.issue_access_token(user.id, app.client_id)
+    access = state.issue_access_token(user.id, app.client_id, resource)
     lifetime = state.settings.access_token_lifetime
     body: dict[str, Any] = {
         "token_type": "Bearer",
@@ -440,7 +443,9 @@ def token_response(
         "access_token": access.value,
     }
     if "offline_access" in oidc_scopes:
-        refresh = state.issue_refresh_token(user.id, app.client_id, oidc_scopes, family)
+        refresh = state.issue_refresh_token(
+            user.id, app.client_id, oidc_scopes, family, resource
+        )
         body["refresh_token"] = refresh.value
     if "openid" in oidc_scopes:
         body["id_token"] = make_id_token(state, user, app, oidc_scopes, nonce, host)
@@ -458,7 +463,8 @@ def _check_requested_scopes(
         scopes = parse_scopes(str(raw))
     except ScopeError as exc:
         raise IdentityError(exc.error, exc.code, message=exc.message) from exc
-    if not set(scopes.graph) <= state.granted(user_id, app.client_id):
+    wanted = {*scopes.graph, *(f"{EXCHANGE_RESOURCE}/{name}" for name in scopes.exchange)}
+    if not wanted <= state.granted(user_id, app.client_id):
         raise IdentityError(error, 65001, client_id=app.client_id)
 
 
@@ -499,7 +505,9 @@ def redeem_code(
     if user is None:
         raise IdentityError("invalid_grant", 70008)
     code.redeemed = True
-    return token_response(state, app, user, code.oidc_scopes, nonce=code.nonce, host=host)
+    return token_response(
+        state, app, user, code.oidc_scopes, nonce=code.nonce, host=host, resource=code.resource
+    )
 
 
 def refresh(state: EmulatorState, app: App, form: FormData, host: str) -> dict[str, Any]:
@@ -525,7 +533,8 @@ def refresh(state: EmulatorState, app: App, form: FormData, host: str) -> dict[s
     _check_requested_scopes(state, form, token.user_id, app, "invalid_grant")
     token.rotated = True
     return token_response(
-        state, app, user, token.oidc_scopes, nonce=None, host=host, family=token.family
+        state, app, user, token.oidc_scopes, nonce=None, host=host, family=token.family,
+        resource=token.resource,
     )
 
 

@@ -8,7 +8,12 @@ https://learn.microsoft.com/entra/identity-platform/scopes-oidc):
 - ``openid``, ``email``, ``profile`` and ``offline_access`` are the OpenID Connect scopes;
   only ``offline_access`` yields a refresh token;
 - ``{resource}/.default`` asks for every permission already granted for that resource, and it
-  cannot be combined with individually named permissions of the same request.
+  cannot be combined with individually named permissions of the same request;
+- a token is for one resource, and one request cannot ask for several ("Access Token requests
+  are per-resource"; MSAL.js "Resources and scopes"). Besides Graph the emulator knows Exchange
+  Online's mail protocols, written with their resource ("Authenticate an IMAP, POP or SMTP
+  connection using OAuth": ``https://outlook.office.com/IMAP.AccessAsUser.All``). Microsoft
+  does not document the exact error for a mixed request; the emulator answers AADSTS70011.
 
 Permission names are case-insensitive (Microsoft's own examples write ``mail.read``); the
 emulator keeps Graph's canonical spelling so tokens and responses read like the real ones.
@@ -68,6 +73,9 @@ GRAPH_PERMISSIONS = (
 )
 _CANONICAL = {name.lower(): name for name in GRAPH_PERMISSIONS}
 _GRAPH_PREFIXES = (f"{GRAPH_RESOURCE}/", f"{GRAPH_APP_ID}/")
+EXCHANGE_RESOURCE = "https://outlook.office.com"
+EXCHANGE_PERMISSIONS = ("IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send")
+_EXCHANGE_CANONICAL = {name.lower(): name for name in EXCHANGE_PERMISSIONS}
 
 # What each Graph endpoint accepts, from least to most privileged (Graph API reference pages:
 # "Get user" and "List messages" on learn.microsoft.com/graph/api).
@@ -104,15 +112,30 @@ class RequestedScopes:
     oidc: tuple[str, ...]
     graph: tuple[str, ...]
     default: bool
+    exchange: tuple[str, ...] = ()
 
     @property
     def offline_access(self) -> bool:
         return "offline_access" in self.oidc
 
+    @property
+    def resource(self) -> str:
+        """The one resource the access token will be for."""
+        return EXCHANGE_RESOURCE if self.exchange else GRAPH_RESOURCE
+
 
 def canonical_permission(name: str) -> str | None:
     """Graph's spelling of a permission name, or None when the emulator doesn't know it."""
     return _CANONICAL.get(name.lower())
+
+
+def _not_valid(item: str) -> ScopeError:
+    return ScopeError(
+        "invalid_scope",
+        70011,
+        "The provided value for the input parameter 'scope' is not valid. "
+        f"The scope '{item}' is not valid.",
+    )
 
 
 def parse_scopes(raw: str | None) -> RequestedScopes:
@@ -126,11 +149,19 @@ def parse_scopes(raw: str | None) -> RequestedScopes:
         )
     oidc: list[str] = []
     graph: list[str] = []
+    exchange: list[str] = []
     default = False
     for item in items:
         if item.lower() in OIDC_SCOPES:
             if item.lower() not in oidc:
                 oidc.append(item.lower())
+            continue
+        if item.lower().startswith(f"{EXCHANGE_RESOURCE}/"):
+            permission = _EXCHANGE_CANONICAL.get(item[len(EXCHANGE_RESOURCE) + 1 :].lower())
+            if permission is None:
+                raise _not_valid(item)
+            if permission not in exchange:
+                exchange.append(permission)
             continue
         name = item
         for prefix in _GRAPH_PREFIXES:
@@ -150,12 +181,7 @@ def parse_scopes(raw: str | None) -> RequestedScopes:
             continue
         permission = canonical_permission(name)
         if permission is None:
-            raise ScopeError(
-                "invalid_scope",
-                70011,
-                "The provided value for the input parameter 'scope' is not valid. "
-                f"The scope '{item}' is not valid.",
-            )
+            raise _not_valid(item)
         if permission not in graph:
             graph.append(permission)
     if default and graph:
@@ -165,4 +191,13 @@ def parse_scopes(raw: str | None) -> RequestedScopes:
             "The provided value for the input parameter 'scope' is not valid. "
             "'.default' cannot be combined with other permissions of the same resource.",
         )
-    return RequestedScopes(oidc=tuple(oidc), graph=tuple(graph), default=default)
+    if exchange and (graph or default):
+        raise ScopeError(
+            "invalid_scope",
+            70011,
+            "The provided value for the input parameter 'scope' is not valid. "
+            "It asks for permissions of more than one resource.",
+        )
+    return RequestedScopes(
+        oidc=tuple(oidc), graph=tuple(graph), default=default, exchange=tuple(exchange)
+    )

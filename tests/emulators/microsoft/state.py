@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import REVOCATION_CODES
-from .scopes import canonical_permission
+from .scopes import EXCHANGE_RESOURCE, GRAPH_RESOURCE, canonical_permission
 
 # The tenant id Microsoft uses for personal Microsoft accounts ("ID token claims reference":
 # https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference, `tid`).
@@ -180,6 +180,11 @@ class AuthorizeRequest:
     login_hint: str | None
     prompt: str | None
     created_at: float
+    exchange_scopes: tuple[str, ...] = ()
+
+    @property
+    def resource(self) -> str:
+        return EXCHANGE_RESOURCE if self.exchange_scopes else GRAPH_RESOURCE
 
 
 @dataclass
@@ -195,6 +200,7 @@ class AuthorizationCode:
     nonce: str | None
     issued_at: float
     redeemed: bool = False
+    resource: str = GRAPH_RESOURCE
 
 
 @dataclass
@@ -207,6 +213,7 @@ class RefreshToken:
     issued_at: float
     rotated: bool = False
     revoked_code: int | None = None
+    resource: str = GRAPH_RESOURCE
 
 
 @dataclass
@@ -233,6 +240,7 @@ class AccessToken:
     permissions: frozenset[str]
     expires_at: float
     tenant_id: str | None = None
+    resource: str = GRAPH_RESOURCE
 
 
 @dataclass
@@ -263,7 +271,8 @@ class EmulatorState:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     apps: dict[str, App] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
-    # (user id, client id) -> Graph permissions the user has consented to for that app.
+    # (user id, client id) -> permissions the user has consented to for that app: Graph's by
+    # name, other resources' with the resource (https://outlook.office.com/SMTP.Send).
     consents: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     pending: dict[str, AuthorizeRequest] = field(default_factory=dict)
     pending_consents: dict[str, ConsentRequest] = field(default_factory=dict)
@@ -437,6 +446,7 @@ class EmulatorState:
         key = (user.id, app.client_id)
         granted = self.consents.setdefault(key, set())
         wanted = set(request.graph_scopes)
+        wanted |= {f"{EXCHANGE_RESOURCE}/{name}" for name in request.exchange_scopes}
         if request.default_scope and not granted:
             wanted |= set(app.required_permissions)
         if not granted:
@@ -459,23 +469,38 @@ class EmulatorState:
             code_challenge_method=request.code_challenge_method,
             nonce=request.nonce,
             issued_at=self.now(),
+            resource=request.resource,
         )
         self.codes[code.value] = code
         return code
 
-    def issue_access_token(self, user_id: str, client_id: str) -> AccessToken:
+    def issue_access_token(
+        self, user_id: str, client_id: str, resource: str = GRAPH_RESOURCE
+    ) -> AccessToken:
+        """A token for one resource, with every permission granted for that resource."""
+        granted = self.granted(user_id, client_id)
+        if resource == GRAPH_RESOURCE:
+            permissions = {p for p in granted if "/" not in p}
+        else:
+            permissions = {p for p in granted if p.startswith(f"{resource}/")}
         token = AccessToken(
             value=opaque_token(),
             client_id=client_id,
             user_id=user_id,
-            permissions=frozenset(self.granted(user_id, client_id)),
+            permissions=frozenset(permissions),
             expires_at=self.now() + self.settings.access_token_lifetime,
+            resource=resource,
         )
         self.access_tokens[token.value] = token
         return token
 
     def issue_refresh_token(
-        self, user_id: str, client_id: str, oidc_scopes: tuple[str, ...], family: str | None
+        self,
+        user_id: str,
+        client_id: str,
+        oidc_scopes: tuple[str, ...],
+        family: str | None,
+        resource: str = GRAPH_RESOURCE,
     ) -> RefreshToken:
         token = RefreshToken(
             value=opaque_token(64),
@@ -484,6 +509,7 @@ class EmulatorState:
             oidc_scopes=oidc_scopes,
             family=family or new_id(),
             issued_at=self.now(),
+            resource=resource,
         )
         self.refresh_tokens[token.value] = token
         return token

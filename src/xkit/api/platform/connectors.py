@@ -19,11 +19,10 @@ router = APIRouter(prefix="/connectors", tags=["connectors"])
 
 
 def _out(runtime: Runtime, caller: CallerDep, connector: Connector) -> ConnectorOut:
-    template = runtime.providers.get(connector.provider)
     return ConnectorOut(
         **connectors.describe_connector(
             connector,
-            template,
+            connectors.template_of(runtime.providers, connector),
             public_url=runtime.settings.public_url,
             platform_slug=caller.platform.slug,
         )
@@ -35,9 +34,7 @@ async def list_connectors(
     caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> ConnectorList:
     found = await connectors.list_connectors(session, caller.platform.id)
-    return ConnectorList(
-        connectors=[_out(runtime, caller, c) for c in found if c.provider in runtime.providers]
-    )
+    return ConnectorList(connectors=[_out(runtime, caller, c) for c in found])
 
 
 @router.post(
@@ -54,7 +51,7 @@ async def create_connector(
         session,
         runtime.connector_services,
         caller.platform,
-        body.model_dump(exclude_unset=True, exclude_none=True),
+        body.model_dump(exclude_unset=True),
         actor=caller.actor,
     )
     return _out(runtime, caller, connector)
@@ -96,7 +93,10 @@ async def update_connector(
     "/{slug}",
     response_model=ConnectorOut,
     summary="Create or update a connector by slug (configuration as code)",
-    responses={201: {"model": ConnectorOut, "description": "Created"}},
+    responses={
+        201: {"model": ConnectorOut, "description": "Created"},
+        409: {"model": ErrorResponse},
+    },
 )
 async def put_connector(
     slug: str,
@@ -106,21 +106,15 @@ async def put_connector(
     session: SessionDep,
     response: Response,
 ) -> ConnectorOut:
-    fields = {**body.model_dump(exclude_unset=True), "slug": slug}
-    connector = await connectors.find_connector(session, caller.platform.id, slug)
-    if connector is None:
-        connector = await connectors.create_connector(
-            session,
-            runtime.connector_services,
-            caller.platform,
-            {k: v for k, v in fields.items() if v is not None},
-            actor=caller.actor,
-        )
-        response.status_code = 201
-    else:
-        connector = await connectors.update_connector(
-            session, runtime.connector_services, connector, fields, actor=caller.actor
-        )
+    connector, created = await connectors.upsert_connector(
+        session,
+        runtime.connector_services,
+        caller.platform,
+        slug,
+        body.model_dump(exclude_unset=True),
+        actor=caller.actor,
+    )
+    response.status_code = 201 if created else 200
     return _out(runtime, caller, connector)
 
 

@@ -17,11 +17,6 @@ REPLAYABLE_BODY_BYTES = 1_048_576
 SUBJECT_HEADER = "x-xkit-subject"
 
 
-@router.api_route(
-    "/proxy/{connection_id}/{path:path}",
-    methods=METHODS,
-    summary="Call the provider's API as the connection's user",
-)
 async def proxy_call(
     connection_id: str,
     path: str,
@@ -64,6 +59,17 @@ async def proxy_call(
     )
     return response
 
+
+
+# One route per method, so each has its own operation id in /openapi.json.
+for _method in METHODS:
+    router.add_api_route(
+        "/proxy/{connection_id}/{path:path}",
+        proxy_call,
+        methods=[_method],
+        summary="Call the provider's API as the connection's user",
+        operation_id=f"proxy_{_method.lower()}",
+    )
 
 def _raw_path(request: Request, decoded: str) -> str:
     """The path as the client sent it: ids with an encoded '/', '?' or '#' (Graph has them)

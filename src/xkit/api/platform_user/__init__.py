@@ -18,7 +18,14 @@ from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
 from xkit.runtime import Runtime
-from xkit.services import authorizations, catalog, connections, events, one_time_tokens
+from xkit.services import (
+    authorizations,
+    backend_connections,
+    catalog,
+    connections,
+    connectors,
+    one_time_tokens,
+)
 from xkit.services.collect import submit_collected
 from xkit.services.platforms import find_platform
 
@@ -184,17 +191,21 @@ async def reconnect(
     return catalog.public_connection(view)
 
 
-@router.delete("/connections/{connection_id}", status_code=204, summary="Remove a connection")
-async def delete_connection(connection_id: str, caller: CallerDep, session: SessionDep) -> Response:
-    view = await _my_connection(session, caller, connection_id)
-    await events.record_event(
+@router.delete(
+    "/connections/{connection_id}",
+    status_code=204,
+    summary="Remove a connection, revoking its grant at the provider when possible",
+)
+async def delete_connection(
+    connection_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+) -> Response:
+    await _my_connection(session, caller, connection_id)
+    await backend_connections.remove_connection(
         session,
-        platform_id=caller.platform.id,
-        event_type=events.CONNECTION_DISABLED,
-        payload=events.connection_payload(view, status="removed"),
-    )
-    await connections.delete_connection(
-        session, view, actor=f"context:{caller.context.external_id}"
+        runtime.token_deps,
+        caller.platform.id,
+        connection_id,
+        actor=f"context:{caller.context.external_id}",
     )
     return Response(status_code=204)
 
@@ -269,7 +280,9 @@ async def submit_collect(
     """For API keys and passwords the answers are checked with the provider at once: the
     authorization comes back ``active``, or the call fails with ``invalid_credentials``."""
     authorization, view = await _my_authorization(session, caller, authorization_id)
-    template = runtime.providers.get(view.connector.provider)
+    template = connectors.template_of(runtime.providers, view.connector)
+    if template is None:
+        raise NotFound(f"no connector {view.connector.slug!r}", code="connector_not_found")
     await submit_collected(session, flow_deps(runtime), template, authorization, body.fields)
     return catalog.public_authorization(authorization) or {}
 

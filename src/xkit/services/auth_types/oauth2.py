@@ -39,7 +39,7 @@ class OAuth2(AuthType):
         findings = await extras.gather(ctx.http, ctx.template, ctx.settings, tokens, params)
         account = await read_account(ctx.http, ctx.template,
                                      {**ctx.settings, **findings.placeholders(ctx.template)},
-                                     tokens, findings)
+                                     tokens, findings, scopes=ctx.authorization.requested_scopes)
         return Grant(account=account, tokens=tokens, findings=findings)
 
     async def renew(self, ctx: AuthContext) -> TokenSet:

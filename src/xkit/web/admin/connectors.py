@@ -55,37 +55,29 @@ def matches(template: ProviderTemplate, query: str) -> bool:
     return all(word in haystack for word in query.lower().split())
 
 
-def _template(current: Page, connector: Connector) -> ProviderTemplate | None:
-    try:
-        return current.runtime.providers.get(connector.provider)
-    except KeyError:
-        return None
-
-
-async def _connector(current: Page) -> tuple[Connector, ProviderTemplate]:
+async def _connector(current: Page) -> tuple[Connector, ProviderTemplate | None]:
+    """The connector in the URL, and its template (None when it is no longer loaded)."""
     assert current.platform is not None
     connector = await connectors.get_connector(current.db, current.platform.id,
                                                current.param("connector_slug"))
-    template = _template(current, connector)
-    if template is None:
-        raise XkitError(f"the provider template {connector.provider!r} of this connector is not "
-                        "installed on this server", code="unknown_provider")
-    return connector, template
+    return connector, connectors.template_of(current.runtime.providers, connector)
 
 
 def _connector_path(current: Page, connector: Connector, tab: str = "") -> str:
     return current.platform_path(f"/connectors/{connector.slug}{tab}")
 
 
-async def _render_tab(current: Page, tab: str, connector: Connector, template: ProviderTemplate,
-                      *, status: int = 200, **context: Any) -> Response:
+async def _render_tab(current: Page, tab: str, connector: Connector,
+                      template: ProviderTemplate | None, *, status: int = 200,
+                      **context: Any) -> Response:
     assert current.platform is not None
     return await current.render(
         f"connector_{tab}.html", status=status, nav="connectors", tab=tab,
         connector=connector, template=template,
-        ready=connectors.is_ready(connector, template),
-        needs_credentials=uses_client_credentials(template),
-        needs_key=uses_service_account_key(template),
+        ready=template is not None and connectors.is_ready(connector, template),
+        problem=None if template else sentence(connectors.provider_missing(connector)["message"]),
+        needs_credentials=template is not None and uses_client_credentials(template),
+        needs_key=template is not None and uses_service_account_key(template),
         connector_path=_connector_path(current, connector),
         callback_url=callback_url(current.public_url, current.platform.slug),
         **context)
@@ -97,6 +89,13 @@ async def _reload(current: Page, connector: Connector) -> None:
     await current.db.refresh(connector)
 
 
+async def _provider_missing(current: Page, connector: Connector) -> Response:
+    """A connector whose template is gone cannot be edited or connected; say why, and offer
+    to delete it (the delete tab works without a template)."""
+    count = await connectors.count_connections(current.db, connector)
+    return await _render_tab(current, "delete", connector, None, status=409, connections=count)
+
+
 # --- the list and the picker -----------------------------------------------------------------
 
 @page
@@ -104,7 +103,7 @@ async def connector_list(current: Page) -> Response:
     assert current.platform is not None
     found = await connectors.list_connectors(current.db, current.platform.id)
     counts = await dashboard.connection_counts(current.db, current.platform.id)
-    rows = [{"connector": c, "template": _template(current, c),
+    rows = [{"connector": c, "template": connectors.template_of(current.runtime.providers, c),
              "connections": counts.get(c.id, 0)} for c in found]
     for row in rows:
         template = row["template"]
@@ -142,6 +141,8 @@ async def connector_setup(current: Page) -> Response:
     """Callback URL, client ID and client secret, next to the provider's setup guide."""
     assert current.platform is not None
     connector, template = await _connector(current)
+    if template is None:
+        return await _provider_missing(current, connector)
     values = {"client_id": connector.client_id or ""}
     errors: dict[str, str] = {}
     if current.request.method == "POST" and uses_service_account_key(template):
@@ -204,6 +205,8 @@ async def _save_service_account_key(current: Page, connector: Connector) -> dict
 async def connector_catalog(current: Page) -> Response:
     """How the connector appears to end users; "Preview" renders without saving."""
     connector, template = await _connector(current)
+    if template is None:
+        return await _provider_missing(current, connector)
     names = ("name", "short_description", "description", "logo_url")
     values = {name: getattr(connector, name) or "" for name in names}
     errors: dict[str, str] = {}
@@ -243,6 +246,8 @@ def _scope_rows(template: ProviderTemplate, chosen: list[str], query: str) -> li
 async def connector_settings(current: Page) -> Response:
     """Scopes (required ones locked on) and the provider's settings."""
     connector, template = await _connector(current)
+    if template is None:
+        return await _provider_missing(current, connector)
     query = current.query("q").strip()
     chosen = list(connector.scopes)
     listed = set(template.scope_names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from xkit.services import connections, dashboard
+from xkit.services import backend_connections, connections, dashboard
 from xkit.web.admin.pages import Page, page
 
 
@@ -28,13 +28,16 @@ async def context_detail(current: Page) -> Response:
 
 @page
 async def connection_disconnect(current: Page) -> Response:
-    """GET asks; POST removes the connection and its credentials."""
+    """GET asks; POST removes the connection and its credentials, revoking the grant at the
+    provider when it can (the same removal as the Platform API's and the browser API's)."""
     assert current.platform is not None
     view = await connections.get_connection(current.db, current.platform.id,
                                             current.param("connection_id"))
     if current.request.method == "POST":
         context_id = view.context.id
-        await connections.delete_connection(current.db, view, actor=current.actor)
+        await backend_connections.remove_connection(
+            current.db, current.runtime.token_deps, current.platform.id, view.connection.id,
+            actor=current.actor)
         return current.redirect(current.platform_path(f"/contexts/{context_id}"),
                                 notice=f"{view.connector.name} disconnected.")
     return await current.render("connection_disconnect.html", nav="contexts", view=view)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from xkit.errors import NotFound
+from xkit.errors import NotFound, XkitError
 from xkit.services import api_keys
-from xkit.web.admin.pages import Page, page
+from xkit.web.admin.pages import Page, field_error, page
 
 
 @page
@@ -18,15 +18,23 @@ async def key_list(current: Page) -> Response:
     The page is ``no-store`` like every dashboard page, so it is not kept in the cache either.
     """
     assert current.platform is not None
+    errors: dict[str, str] = {}
+    label = ""
     if current.request.method == "POST":
-        label = (await current.field("label")).strip()[:200]
-        key, secret = await api_keys.create_api_key(current.db, current.platform,
-                                                    actor=current.actor, label=label)
-        return await current.render("api_key_created.html", nav="api_keys", key=key,
-                                    secret=secret)
+        label = (await current.field("label")).strip()
+        try:
+            key, secret = await api_keys.create_api_key(current.db, current.platform,
+                                                        actor=current.actor, label=label)
+        except XkitError as exc:
+            await current.rollback()
+            errors.update([field_error(exc, "label")])
+        else:
+            return await current.render("api_key_created.html", nav="api_keys", key=key,
+                                        secret=secret)
     keys = await api_keys.list_api_keys(current.db, current.platform.id)
     keys.sort(key=lambda k: (k.revoked_at is not None, k.created_at), reverse=False)
-    return await current.render("api_keys.html", nav="api_keys", keys=keys)
+    return await current.render("api_keys.html", status=422 if errors else 200,
+                                nav="api_keys", keys=keys, errors=errors, label=label)
 
 
 @page

@@ -48,10 +48,3 @@ def render_markdown(text: str | None) -> Markup:
     """HTML for ``text``, marked safe for Jinja because the parser emits no raw HTML."""
     return Markup(_MARKDOWN.render(text or ""))
 
-
-def render_setup_guide(guide: str | None, *, callback_url: str) -> Markup:
-    """A provider's setup guide with this platform's callback URL filled in.
-
-    Only the ``{callback_url}`` placeholder is replaced (guides may contain other braces).
-    """
-    return render_markdown((guide or "").replace("{callback_url}", callback_url))

@@ -8,7 +8,9 @@ login). The decorator runs the checks *before* the handler, so a new page cannot
    double-submit cookie (there is no session yet to hold one);
 3. a ``{platform_slug}`` in the path must name a platform this admin may manage, else 404.
 
-Domain errors that escape a handler become HTML error pages, never a JSON body or a 500 trace.
+Domain errors that escape a handler become HTML error pages, never a JSON body or a 500 trace;
+so do database errors, which :mod:`xkit.db.errors` classifies for the dashboard and the API
+alike (a race lost to another request is a 409 page, a value the database refuses a 400).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
 from xkit.api.deps import get_runtime
+from xkit.db.errors import EXPLANATIONS, DatabaseProblem, classify
 from xkit.db.models import Platform
 from xkit.errors import Forbidden, NotFound, XkitError
 from xkit.runtime import Runtime
@@ -134,7 +137,7 @@ FIELD_LABELS = {
     "client_id": "Client ID", "client_secret": "Client secret", "name": "Name", "slug": "Slug",
     "logo_url": "Logo URL", "branding.logo_url": "Logo URL",
     "login_redirect_url": "Login redirect URL", "allowed_origins": "Allowed web origins",
-    "email": "Email", "password": "Password", "scopes": "Scopes",
+    "email": "Email", "password": "Password", "scopes": "Scopes", "label": "Label",
 }
 
 
@@ -314,9 +317,13 @@ def _endpoint(handler: Handler, *, public: bool) -> Callable[[Request], Awaitabl
                 return await error_page(current, exc.status_code, "That did not work",
                                         sentence(exc.message))
             except HTTPException as exc:  # e.g. a malformed form body, or one over the size limit
-                return await error_page(current, exc.status_code, "That did not work",
+                title = "That was too large" if exc.status_code == 413 else "That did not work"
+                return await error_page(current, exc.status_code, title,
                                         exc.detail if isinstance(exc.detail, str) else "")
             except Exception as exc:
+                problem = classify(exc)
+                if problem is not None:
+                    return await _database_error_page(current, problem, exc)
                 log.error("unexpected %s on %s %s", type(exc).__name__, request.method,
                           request.url.path, exc_info=exc)
                 return await error_page(current, 500, "Something went wrong",
@@ -347,6 +354,22 @@ async def _run(current: Page, handler: Handler, *, public: bool) -> Response:
             current.db, current.signed_in.admin, current.param("platform_slug"))
         await admin_sessions.remember_platform(current.db, current.signed_in, current.platform.id)
     return await handler(current)
+
+
+_DATABASE_PAGES = {
+    DatabaseProblem.OUTAGE: (503, "Please try again in a moment"),
+    DatabaseProblem.INVALID_DATA: (400, "That did not work"),
+    DatabaseProblem.CONFLICT: (409, "That did not work"),
+}
+
+
+async def _database_error_page(current: Page, problem: DatabaseProblem,
+                               exc: Exception) -> Response:
+    """A database error the same as the API explains it (db/errors.py), as a page."""
+    log.warning("database %s on %s %s: %s", problem, current.request.method,
+                current.request.url.path, type(exc).__name__)
+    status, title = _DATABASE_PAGES[problem]
+    return await error_page(current, status, title, sentence(EXPLANATIONS[problem]))
 
 
 async def error_page(current: Page, status: int, title: str, message: str) -> Response:

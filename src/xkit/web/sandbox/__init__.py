@@ -29,11 +29,13 @@ async def authorize(request: Request) -> Response:
     """GET shows the consent page; POST is the person's answer."""
     fields = dict(request.query_params) if request.method == "GET" else dict(await request.form())
     redirect_uri, state = fields.get("redirect_uri", ""), fields.get("state", "")
-    if not redirect_uri.startswith(("http://", "https://")) or not fields.get("client_id"):
+    public_url = get_runtime(request).settings.public_url
+    if not sandbox.is_own_callback(public_url, redirect_uri) or not fields.get("client_id"):
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"message": "This sign-in request has no valid client_id or redirect_uri."},
+            {"message": "This sign-in request has no client_id, or its redirect_uri is not the "
+                        "callback URL of a platform on this xkit."},
             status_code=400,
         )
     if request.method == "GET":

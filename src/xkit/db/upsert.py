@@ -1,0 +1,32 @@
+"""``INSERT … ON CONFLICT DO NOTHING`` on both databases xkit runs on.
+
+Looking a row up and inserting it when absent races: two requests that both find nothing
+both insert, and one of them fails on the unique constraint. Letting the database settle
+it in the insert itself means every caller succeeds, whichever one wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+async def insert_if_absent(
+    session: AsyncSession,
+    model: type[DeclarativeBase],
+    values: Mapping[str, Any],
+    *,
+    unique: Sequence[str],
+) -> bool:
+    """Insert a row of ``model`` unless one with the same ``unique`` columns exists; whether
+    this call inserted it. Column defaults (ids, timestamps) apply as with the ORM."""
+    insert = _INSERTS[session.get_bind().dialect.name]
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    result = await session.execute(statement)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

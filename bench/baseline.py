@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from xkit.crypto import Keyring, fingerprint
+from xkit.crypto import Keyring, fingerprint, parse_key_spec
 from xkit.db.engine import create_engine
 from xkit.services.keyring import column_aad
 
@@ -84,7 +84,7 @@ class Baseline:
                     "pool_size": int(os.environ.get("XKIT_DATABASE_POOL_SIZE", 10)),
                     "max_overflow": int(os.environ.get("XKIT_DATABASE_MAX_OVERFLOW", 5))}
                 self.engine = create_engine(url, hide_parameters=True, **pool)
-                self.keyring = Keyring.from_spec(os.environ["XKIT_ENCRYPTION_KEYS"])
+                self.keyring = Keyring(parse_key_spec(os.environ["XKIT_ENCRYPTION_KEYS"]))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.engine.dispose()

@@ -15,6 +15,8 @@ import asyncio
 import tempfile
 from pathlib import Path
 
+import httpx
+
 from bench.seed import CONNECTOR, CONTEXT_PREFIX, Installation, seed
 from bench.support import (
     LoadResult,
@@ -41,6 +43,11 @@ def measure(server: Server, installation: Installation, *, seconds: float,
               "path_prefix": f"/api/platform/contexts/{CONTEXT_PREFIX}",
               "path_suffix": f"/connections/{CONNECTOR}", "server_pids": [server.pid],
               "script_dir": work_dir}
+    probe = httpx.get(f"{server.url}{common['path_prefix']}0{common['path_suffix']}",
+                      headers={"Authorization": f"Bearer {installation.secret_key}"}, timeout=30)
+    if probe.status_code != 200:  # a server that only answers errors would look very fast
+        raise SystemExit(f"{server.url} answered {probe.status_code}: {probe.text[:300]}\n"
+                         f"{server.process.output()[-2000:]}")
     run_wrk(server.url, concurrency=16, seconds=WARM_UP_SECONDS, **common)  # type: ignore[arg-type]
     results = [run_wrk(server.url, concurrency=c, seconds=seconds, **common)  # type: ignore[arg-type]
                for c in concurrencies]

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.emulators.oidc_provider.fixture import OidcProvider
+from tests.emulators.services.fixture import ServicesEmulator
 from tests.provider_cases import provider_hosts
 from tests.support.browser import chromium
 from tests.support.database import backend, temporary_database
@@ -87,6 +88,18 @@ def oidc_provider(
     provider = OidcProvider.launch(tmp_path_factory.mktemp("oidc"), test_certificates)
     yield provider
     provider.stop()
+
+
+@pytest.fixture(scope="session")
+def services(
+    tmp_path_factory: pytest.TempPathFactory, test_certificates: TestCertificates
+) -> Iterator[ServicesEmulator]:
+    """Trello's and Stripe's "who am I" endpoints and Google's service-account token
+    endpoint, in one emulator; tests register credentials of their own."""
+    directory = tmp_path_factory.mktemp("services")
+    emulator = ServicesEmulator(test_certificates, log_path=directory / "services.log")
+    yield emulator
+    emulator.stop()
 
 
 @pytest.fixture

@@ -87,6 +87,24 @@ class ProviderCase:
         }
 
 
+def microsoft(slug: str, tenant: str, scopes: tuple[str, ...],
+              proxy: tuple[str, str]) -> ProviderCase:
+    """A delegated Microsoft Graph template: the Microsoft identity platform v2.0 endpoints
+    for ``tenant``, offline_access first, the account from Graph's /me."""
+    return ProviderCase(
+        slug=slug,
+        authorize_url=f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+        token_url=f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        scopes=scopes, scope_params={"scope": " ".join(("offline_access", *scopes))},
+        authorize_params={"response_mode": "query"}, client_auth="client_secret_post",
+        documents=(Document("https://graph.microsoft.com/v1.0/me",
+                            {"id": "48d31887-5fad-4d73-a9f5-3c356e68a038", "mail": None,
+                             "userPrincipalName": "megan@contoso.test"}),),
+        account=("48d31887-5fad-4d73-a9f5-3c356e68a038", "megan@contoso.test"),
+        proxy=proxy,
+    )
+
+
 def google(slug: str, scope: str, proxy_path: str, upstream: str) -> ProviderCase:
     return ProviderCase(
         slug=slug, authorize_url=GOOGLE_AUTHORIZE, token_url=GOOGLE_TOKEN,
@@ -126,6 +144,12 @@ CASES: tuple[ProviderCase, ...] = (
         account=("48d31887-5fad-4d73-a9f5-3c356e68a038", "megan@contoso.test"),
         proxy=("me/messages", "https://graph.microsoft.com/v1.0/me/messages"),
     ),
+    microsoft("outlook-calendar", "common", ("User.Read", "Calendars.Read"),
+              ("me/events", "https://graph.microsoft.com/v1.0/me/events")),
+    microsoft("onedrive", "common", ("User.Read", "Files.Read"),
+              ("me/drive/root/children", "https://graph.microsoft.com/v1.0/me/drive/root/children")),
+    microsoft("microsoft-teams", "organizations", ("User.Read", "Team.ReadBasic.All"),
+              ("me/joinedTeams", "https://graph.microsoft.com/v1.0/me/joinedTeams")),
     google("gmail", "https://www.googleapis.com/auth/gmail.readonly", "users/me/messages",
            "https://gmail.googleapis.com/gmail/v1/users/me/messages"),
     google("google-calendar", "https://www.googleapis.com/auth/calendar.events",

@@ -4,6 +4,7 @@ what was typed, write-only secrets, safe Markdown, keys, contexts, connections, 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from tests.emulators.services.fixture import service_account_key_file
 from tests.support.browser import Dashboard, create_admin
 from tests.support.database import backend
 from tests.support.webhooks import WebhookReceiver
@@ -123,6 +125,29 @@ def test_the_setup_guide_shows_this_platforms_callback_url(
     assert f'id="callback-url" type="text" value="{callback}"' in page
     assert f"<code>{callback}</code>" in page  # inside the rendered guide
     assert "{callback_url}" not in page
+
+
+def test_a_service_account_key_is_pasted_checked_and_never_shown_again(
+        dashboard: Dashboard, base: str, api: httpx.Client) -> None:
+    added = dashboard.submit(f"{base}/connectors/new",
+                             data={"provider": "google-calendar-service-account"})
+    page_path = str(added.headers["location"])
+    assert "JSON key file" in dashboard.get(page_path).text
+    refused = dashboard.submit(page_path, data={"service_account_key": '{"type": "user"}'})
+    assert refused.status_code == 422
+    assert "service account key file" in inline_error(refused, "service_account_key")
+
+    key_file = service_account_key_file()
+    saved = dashboard.submit(page_path, data={"service_account_key": json.dumps(key_file)})
+    assert saved.status_code == 303
+    page = dashboard.get(page_path).text
+    assert f"A key for <code>{key_file['client_email']}</code> is set" in page
+    assert "PRIVATE KEY" not in page
+    connector = api.get("/api/platform/connectors/google-calendar-service-account").json()
+    assert connector["ready"] and connector["client_id"] == key_file["client_email"]
+
+    trello = dashboard.submit(f"{base}/connectors/new", data={"provider": "trello"})
+    assert "No app credentials needed" in dashboard.get(str(trello.headers["location"])).text
 
 
 def test_catalog_settings_keep_what_was_typed_and_render_markdown_safely(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import httpx
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
-from tests.support.flow import new_end_user, with_opener
+from tests.support.flow import collect_form, new_end_user, with_opener
 from tests.support.tls import TestCertificates
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
 
@@ -64,13 +63,6 @@ def _popup_start(server: XkitServer, platform: PlatformCredentials) -> tuple[str
     return authorization_id, httpx.get(with_opener(link, ORIGIN))
 
 
-def _form(page: httpx.Response) -> tuple[str, dict[str, str]]:
-    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
-    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
-    assert action, page.text
-    return action.group(1), hidden
-
-
 def test_popup_asks_for_the_tenant_then_signs_in_there(
     server: XkitServer, setup: PlatformCredentials, microsoft: MicrosoftEmulator
 ) -> None:
@@ -78,14 +70,14 @@ def test_popup_asks_for_the_tenant_then_signs_in_there(
     assert page.status_code == 200 and 'id="field-tenant"' in page.text
     assert "Your organization&#39;s domain or tenant ID" in page.text
 
-    action, hidden = _form(page)
+    action, hidden = collect_form(page)
     refused = httpx.post(f"{server.url}{action}", data={**hidden, "tenant": "not a tenant!"})
     assert refused.status_code == 400 and 'id="collect-error"' in refused.text
     assert 'value="not a tenant!"' in refused.text  # what the user typed is kept
     replay = httpx.post(f"{server.url}{action}", data={**hidden, "tenant": "contoso.test"})
     assert replay.status_code == 400 and "already sent" in replay.text
 
-    action, hidden = _form(refused)
+    action, hidden = collect_form(refused)
     to_provider = httpx.post(f"{server.url}{action}", data={**hidden, "tenant": "contoso.test"})
     assert to_provider.status_code == 302, to_provider.text
     assert (

@@ -31,7 +31,7 @@ from xkit.crypto import fingerprint
 from xkit.db.models import Authorization, OneTimeToken, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
-from xkit.services.authorizations import decrypt_from
+from xkit.services.authorization_values import decrypt_from
 
 
 def test_outlook_connect_ends_active_with_account_and_encrypted_tokens(
@@ -442,3 +442,29 @@ def test_an_outlook_connector_for_imap_and_smtp_gets_an_exchange_token_and_the_a
         me = graph.get(microsoft.graph_url("/me"),
                        headers={"Authorization": f"Bearer {authorization['access_token']}"})
     assert me.status_code == 401
+
+
+@pytest.mark.parametrize(("provider", "scopes"), [
+    ("outlook-calendar", ["User.Read", "Calendars.ReadWrite"]),
+    ("onedrive", ["User.Read", "Files.ReadWrite"]),
+    ("microsoft-teams", ["User.Read", "Team.ReadBasic.All", "ChannelMessage.Send"]),
+])
+def test_the_other_microsoft_templates_connect_like_outlook(
+    api: httpx.Client,
+    platform: PlatformCredentials,
+    xkit_server: XkitServer,
+    microsoft: MicrosoftEmulator,
+    provider: str,
+    scopes: list[str],
+) -> None:
+    outlook_connector(api, xkit_server, platform, microsoft, provider=provider, scopes=scopes)
+    microsoft.add_user(mail="ada@contoso.test", auto_consent=True)
+    user = new_end_user(xkit_server, platform)
+    authorization_id, to_provider = user.start_popup(provider)
+    query = parse_qs(urlsplit(to_provider.headers["location"]).query)
+    assert query["scope"][0].split(" ") == ["offline_access", *scopes]
+    tenant = "organizations" if provider == "microsoft-teams" else "common"
+    assert to_provider.headers["location"].startswith(f"https://{microsoft.base_host}/{tenant}/")
+    assert follow_provider(to_provider, microsoft).status_code == 200
+    status = user.api("GET", f"/authorizations/{authorization_id}").json()
+    assert status["status"] == "active" and status["display_label"] == "ada@contoso.test"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.provider_cases import CASES_BY_SLUG
 from tests.support.templates import with_change
 from xkit.providers.registry import (
     BUILTIN_TEMPLATES_DIR,
@@ -86,7 +87,10 @@ def write(directory: Path, data: dict[str, Any], filename: str | None = None) ->
 
 def test_every_shipped_template_loads_and_matches_its_file_name() -> None:
     paths = sorted(BUILTIN_TEMPLATES_DIR.glob("*.yaml"))
-    assert {p.stem for p in paths} >= {"outlook-email", "oauth2"}
+    assert {p.stem for p in paths} >= {
+        "outlook-email", "outlook-calendar", "onedrive", "microsoft-teams", "oauth2",
+        "outlook-email-admin", "outlook-calendar-admin", "trello", "stripe",
+        "google-calendar-service-account"}
     for path in paths:
         assert load_template_file(path).slug == path.stem
 
@@ -394,7 +398,87 @@ def test_a_missing_operator_directory_is_an_error(tmp_path: Path) -> None:
         ProviderRegistry.load([tmp_path / "nowhere"])
 
 
-# -- rules for the auth types still to come ----------------------------------------------------
+# -- every template, whatever its auth type --------------------------------------------------
+
+
+@pytest.mark.parametrize("template", ProviderRegistry.load().all(), ids=lambda t: t.slug)
+def test_every_template_renders_its_urls_and_guide_with_default_settings(
+        template: ProviderTemplate) -> None:
+    """With its defaults — and, where its provider case gives them, the settings and answers
+    the template cannot do without (the custom template's endpoints, a collected host)."""
+    case = CASES_BY_SLUG.get(template.slug)
+    settings = {**template.resolve_settings(case.settings if case else {}),
+                **(template.resolve_collected(case.collect) if case else {})}
+    if template.oauth2:
+        endpoints = template.oauth2_endpoints(settings)
+        assert endpoints.authorize_url.startswith("https://")
+        assert endpoints.token_url.startswith("https://")
+    if template.admin_consent:
+        tenant = {**settings, template.admin_consent.tenant_setting: "contoso.com"}
+        assert "/contoso.com/" in template.render(template.admin_consent.url, tenant)
+        assert template.render_text(template.admin_consent.scope, tenant).endswith("/.default")
+    if template.jwt_bearer:
+        assert template.render(template.jwt_bearer.token_url, settings).startswith("https://")
+    for url in (template.api_base_url(settings), template.account_url(settings)):
+        assert url is None or url.startswith("https://")
+    assert all(scope.description for scope in template.scopes)
+    guide = template.render_setup_guide("https://xkit.acme.test/p/acme/callback", settings)
+    if template.oauth2:
+        assert "https://xkit.acme.test/p/acme/callback" in guide
+    assert "{callback_url}" not in guide
+
+
+def _of_type(auth_type: str, **blocks: Any) -> dict[str, Any]:
+    """A small valid template of another auth type, to break one field at a time."""
+    data = minimal(auth_type=auth_type, oauth2=None, **blocks)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+_CONSENT = {"url": "https://login.acme.test/{region}/adminconsent",
+            "scope": "https://api.acme.test/.default", "tenant_setting": "region"}
+_KEYED = {"collect": [{"name": "api_key", "label": "API key", "type": "secret"}],
+          "account": {"url": "https://api.acme.test/me", "id": "id"}}
+
+
+@pytest.mark.parametrize(("data", "field", "says"), [
+    (minimal(auth_type="oauth2_admin_consent",
+             admin_consent={**_CONSENT, "sign_in_scopes": ["profile"]}),
+     "admin_consent.sign_in_scopes", "openid"),
+    (minimal(auth_type="oauth2_admin_consent", admin_consent={**_CONSENT, "tenant_setting": "x"}),
+     "admin_consent.tenant_setting", "not a setting"),
+    (minimal(auth_type="oauth2_admin_consent",
+             admin_consent={**_CONSENT, "params": {"client_id": "x"}}),
+     "admin_consent.params.client_id", "set by xkit"),
+    (_of_type("api_key", api_key={"name": "Authorization", "value": "Key {api_key}"},
+              collect=_KEYED["collect"]),
+     "account", "checks the credentials"),
+    (_of_type("api_key", api_key={"name": "Bad Header", "value": "{api_key}"}, **_KEYED),
+     "api_key.name", "HTTP header name"),
+    (_of_type("basic", basic={"username": "{region}"}, account=_KEYED["account"]),
+     "collect", "credentials"),
+    (_of_type("jwt_bearer", jwt_bearer={"token_url": "https://acme.test/token",
+                                        "assertion_lifetime_seconds": 7200}),
+     "jwt_bearer.assertion_lifetime_seconds", ""),
+])
+def test_auth_type_blocks_are_checked_when_loaded(
+        tmp_path: Path, data: dict[str, Any], field: str, says: str) -> None:
+    path = write(tmp_path, data, "acme.yaml")
+    with pytest.raises(TemplateError) as caught:
+        load_template_file(path)
+    message = str(caught.value)
+    assert f" {field}: " in message and says in message, message
+
+
+def test_an_admin_consent_template_names_the_tenant_in_its_token_url(tmp_path: Path) -> None:
+    data = minimal(auth_type="oauth2_admin_consent", admin_consent=_CONSENT)
+    data["oauth2"] = {**data["oauth2"], "token_url": "https://acme.test/oauth/token"}
+    with pytest.raises(TemplateError, match=r"oauth2\.token_url: must use \{region\}"):
+        load_template_file(write(tmp_path, data, "acme.yaml"))
+    assert load_template_file(write(tmp_path, minimal(auth_type="oauth2_admin_consent",
+                                                      admin_consent=_CONSENT), "acme.yaml"))
+
+
+# -- API keys ------------------------------------------------------------------------------------
 
 
 def test_api_key_templates_use_collect_fields_and_never_put_secrets_in_urls() -> None:
@@ -405,7 +489,8 @@ def test_api_key_templates_use_collect_fields_and_never_put_secrets_in_urls() ->
                             "pattern": "[a-z0-9-]+"},
                            {"name": "api_key", "label": "API key", "type": "secret"}],
                "api_key": {"name": "Authorization", "value": "Bearer {api_key}"},
-               "api": {"base_url": "https://{subdomain}.acme.test/api"}}
+               "api": {"base_url": "https://{subdomain}.acme.test/api"},
+               "account": {"url": "https://{subdomain}.acme.test/api/me", "id": "id"}}
     template = ProviderTemplate.model_validate(api_key)
     values = template.resolve_collected({"subdomain": "shop", "api_key": "k-123"})
     assert template.api_base_url(values) == "https://shop.acme.test/api"

@@ -101,6 +101,8 @@ class Connection:
     account_id: str | None = None
     account_label: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    # API-key and password connections: what the user typed (the key, the token...).
+    credentials: dict[str, str] = field(default_factory=dict)
 
 
 def _connection(body: dict[str, Any]) -> Connection:
@@ -117,6 +119,7 @@ def _connection(body: dict[str, Any]) -> Connection:
         account_id=authorization.get("provider_account_id"),
         account_label=authorization.get("display_label"),
         extras=authorization.get("extras") or {},
+        credentials=authorization.get("credentials") or {},
     )
 
 
@@ -147,6 +150,14 @@ def _webhook_body(url: str, events: list[str] | None, description: str | None) -
     if description is not None:
         body["description"] = description
     return body
+
+
+def _token_params(force_refresh: bool, subject: str | None) -> dict[str, str] | None:
+    """``subject``: service-account connections act as that user for this token."""
+    params = {"force_refresh": "true"} if force_refresh else {}
+    if subject is not None:
+        params["subject"] = subject
+    return params or None
 
 
 def _token_of(connection: Connection) -> str:
@@ -247,13 +258,14 @@ class Xkit:
         )
 
     def get_connection(
-        self, external_id: str, connector: str, *, force_refresh: bool = False
+        self, external_id: str, connector: str, *, force_refresh: bool = False,
+        subject: str | None = None,
     ) -> Connection:
         return _connection(
             self._json(
                 "GET",
                 _context_connections_path(external_id, connector),
-                params={"force_refresh": "true"} if force_refresh else None,
+                params=_token_params(force_refresh, subject),
             )
         )
 
@@ -348,13 +360,14 @@ class AsyncXkit:
         )
 
     async def get_connection(
-        self, external_id: str, connector: str, *, force_refresh: bool = False
+        self, external_id: str, connector: str, *, force_refresh: bool = False,
+        subject: str | None = None,
     ) -> Connection:
         return _connection(
             await self._json(
                 "GET",
                 _context_connections_path(external_id, connector),
-                params={"force_refresh": "true"} if force_refresh else None,
+                params=_token_params(force_refresh, subject),
             )
         )
 

@@ -48,5 +48,12 @@ class Conflict(XkitError):
     code = "conflict"
 
 
+class ServiceUnavailable(XkitError):
+    """Something xkit depends on (a provider) failed for now; retrying later may work."""
+
+    status_code = 503
+    code = "unavailable"
+
+
 class ConfigurationError(Exception):
     """The server cannot start as configured. The message says what to change."""

@@ -63,6 +63,14 @@ class EndUser:
         return httpx.get(with_opener(link.json()["url"], opener_origin), timeout=30)
 
 
+def collect_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
+    """The collect form's action and hidden fields (token, opener), as a browser would post."""
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    assert action, page.text
+    return action.group(1), hidden
+
+
 def with_opener(popup_url: str, opener_origin: str) -> str:
     """The popup link as xkit.js opens it (httpx's ``params=`` would drop the link's query)."""
     return f"{popup_url}&{urlencode({'opener_origin': opener_origin})}"

@@ -58,6 +58,13 @@ class ConnectorFields(BaseModel):
         json_schema_extra=_WRITE_ONLY,
         description="Write-only; never returned. Replaces the stored secret. " + _NOT_NULL,
     )
+    service_account_key: str | dict[str, Any] = Field(
+        None,
+        json_schema_extra=_WRITE_ONLY,
+        description="Service-account connectors (jwt_bearer) only: the service account's JSON "
+        "key file, as an object or as text. Write-only; client_id becomes its client_email. "
+        + _NOT_NULL,
+    )
     scopes: list[str] = Field(
         None,
         max_length=200,

@@ -133,6 +133,13 @@ class OAuthClient:
             http, {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
 
+    async def client_credentials(self, http: httpx.AsyncClient, *, scope: str) -> TokenSet:
+        """RFC 6749 section 4.4: a token for the app itself. No refresh token comes back;
+        when this one nears expiry, ask again."""
+        return await self._token_request(
+            http, {"grant_type": "client_credentials", "scope": scope}
+        )
+
     async def revoke(
         self, http: httpx.AsyncClient, *, token: str, token_type_hint: str = "refresh_token"
     ) -> None:
@@ -218,6 +225,12 @@ class OAuthClient:
         return granted
 
 
+def parse_token_response(response: httpx.Response) -> TokenSet:
+    """A 2xx token answer in RFC 6749's own shape, checked as a connector's client checks
+    one, for grants made without a client (the JWT bearer grant of service accounts)."""
+    return _RFC6749_SHAPE._parse_token_response(response)
+
+
 def _first(body: dict[str, Any], paths: Sequence[str], kind: type) -> Any:
     """The first value of ``kind`` found at one of ``paths``; None if there is none."""
     for path in paths:
@@ -236,3 +249,7 @@ def _int_or_none(value: object) -> int | None:
 
 def _split_scopes(value: str) -> list[str]:
     return [s for s in value.replace(",", " ").split() if s]
+
+
+# A client with every option at RFC 6749's default: what parse_token_response reads with.
+_RFC6749_SHAPE = OAuthClient(client_id="", client_secret="", authorize_url="", token_url="")

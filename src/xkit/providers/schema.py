@@ -541,36 +541,91 @@ class OAuth2Spec(_Model):
 
 
 class AdminConsentSpec(_Model):
-    """An organization's administrator grants the app access once, for the whole tenant
-    (Microsoft's admin consent); tokens then come from ``oauth2.token_url`` as the app itself."""
+    """An organization's administrator grants the app access for the whole tenant (Microsoft's
+    admin consent); xkit then gets app-only tokens for that tenant with the client credentials
+    grant (RFC 6749 section 4.4).
 
-    url: str
+    The flow has two legs. The admin first signs in through ``oauth2.authorize_url`` with
+    ``sign_in_scopes``: the id_token from the code exchange says, verifiably, which tenant they
+    belong to (``tenant_claim``). Only then are they sent to ``url`` to approve the app's
+    application permissions. The tenant the consent callback names (``tenant_param``) must be
+    that same tenant, because anyone could type another tenant's id into a callback URL.
+    Tokens come from ``oauth2.token_url`` with the setting ``tenant_setting`` replaced by the
+    tenant id, asking for ``scope``.
+    """
+
+    url: str = Field(description="the admin consent page, e.g. https://{login_host}/{tenant}/"
+                                 "v2.0/adminconsent")
+    scope: str = Field(description="what the consent and the client credentials grant ask for, "
+                                   "e.g. https://{graph_host}/.default")
+    tenant_setting: Name = Field(description="the setting that names the tenant in URLs; after "
+                                             "consent it holds the consenting tenant's id")
+    sign_in_scopes: list[ScopeToken] = Field(["openid", "profile"], min_length=1)
+    tenant_claim: DotPath = Field("tid", description="id_token claim with the user's tenant")
+    tenant_param: str = Field("tenant", min_length=1,
+                              description="consent callback parameter naming the tenant")
     params: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _parts_are_consistent(self) -> Self:
+        if "openid" not in self.sign_in_scopes:
+            raise FieldError("sign_in_scopes", "must include openid: the id_token says which "
+                                               "tenant the admin belongs to")
+        for key in self.params:
+            if key in RESERVED_AUTHORIZE_PARAMS:
+                raise FieldError(f"params.{key}", "is set by xkit and cannot be changed")
+        return self
 
 
 class ApiKeySpec(_Model):
-    """How a key collected from the end user is attached to API requests."""
+    """How a key collected from the end user is attached to API requests (and to the
+    verification request, the template's account URL, before the connection is active)."""
 
     placement: Literal["header", "query"] = "header"
-    name: str = Field(min_length=1, description="header or query parameter name")
+    name: str = Field(min_length=1, max_length=100, description="header or query parameter name")
     value: str = Field(min_length=1, description="e.g. 'Bearer {api_key}'")
+
+    @model_validator(mode="after")
+    def _name_fits_placement(self) -> Self:
+        pattern = _HEADER_RE if self.placement == "header" else r"^[A-Za-z0-9._~-]+$"
+        if not re.fullmatch(pattern, self.name):
+            what = "an HTTP header name" if self.placement == "header" else \
+                "a query parameter name (letters, digits, '.', '_', '~', '-')"
+            raise FieldError("name", f"must be {what}")
+        if self.placement == "header" and self.name.lower() in _HOP_BY_HOP_HEADERS:
+            raise FieldError("name", f"{self.name} cannot carry a credential")
+        return self
 
 
 class BasicSpec(_Model):
-    """HTTP Basic credentials built from collect fields (e.g. '{email}/token', '{api_token}')."""
+    """HTTP Basic credentials built from collect fields (e.g. '{email}/token', '{api_token}').
+    An empty password is allowed: some APIs take the key as the user name alone."""
 
-    username: str
-    password: str
+    username: str = Field(min_length=1)
+    password: str = ""
 
 
 class JwtBearerSpec(_Model):
-    """RFC 7523 JWT bearer grant (Google service accounts): sign an assertion with a key the
-    end user uploads, and trade it at ``token_url``."""
+    """RFC 7523 JWT bearer grant (Google service accounts): the developer uploads the service
+    account's key for the connector; xkit signs a short-lived assertion and trades it at
+    ``token_url`` — for the service account itself, or for a user it acts as.
+
+    The user to act as (``sub``, for domain-wide delegation) is always chosen by the
+    developer's backend when it asks for a token, never typed by an end user: with
+    delegation a service account can act as anyone in the domains that allowed it, so an
+    address typed in a popup would prove nothing.
+    """
 
     token_url: str
-    key_field: Name = Field(description="the secret collect field holding the private key")
-    audience: str | None = Field(None, description="defaults to token_url")
-    subject_field: Name | None = Field(None, description="collect field of a user to act as")
+    audience: str | None = Field(None, description="the assertion's aud; defaults to token_url")
+    key_format: Literal["google_service_account"] = "google_service_account"
+    assertion_lifetime_seconds: int = Field(3600, ge=60, le=3600)
+
+
+_HOP_BY_HOP_HEADERS = frozenset({
+    "connection", "content-length", "host", "keep-alive", "proxy-authorization", "te",
+    "trailer", "transfer-encoding", "upgrade",
+})
 
 
 class ApiSpec(_Model):
@@ -722,7 +777,8 @@ class ProviderTemplate(_Model):
         self._check_scopes()
         self._check_placeholders()
         self._check_token_auth_method()
-        self._check_jwt_bearer()
+        self._check_admin_consent()
+        self._check_credentials_are_verified()
         self._check_setup_guide()
         self._check_lookups_and_extras()
         if len(set(self.categories)) != len(self.categories):
@@ -797,6 +853,7 @@ class ProviderTemplate(_Model):
                 yield f"oauth2.token_params.{key}", value, False, False
         if self.admin_consent:
             yield "admin_consent.url", self.admin_consent.url, True, True
+            yield "admin_consent.scope", self.admin_consent.scope, False, True
             for key, value in self.admin_consent.params.items():
                 yield f"admin_consent.params.{key}", value, False, False
         if self.api_key:
@@ -806,6 +863,8 @@ class ProviderTemplate(_Model):
             yield "basic.password", self.basic.password, False, True
         if self.jwt_bearer:
             yield "jwt_bearer.token_url", self.jwt_bearer.token_url, True, True
+            if self.jwt_bearer.audience is not None:
+                yield "jwt_bearer.audience", self.jwt_bearer.audience, False, True
         if self.api:
             yield "api.base_url", self.api.base_url, True, False
             for key, value in self.api.headers.items():
@@ -905,16 +964,31 @@ class ProviderTemplate(_Model):
                                  f"setting {name} offers {option.value!r}, which is not one of "
                                  f"{', '.join(TOKEN_AUTH_METHODS)}")
 
-    def _check_jwt_bearer(self) -> None:
-        if not self.jwt_bearer:
+    def _check_admin_consent(self) -> None:
+        if not self.admin_consent:
             return
-        collect = {field.name: field for field in self.collect}
-        key_field = collect.get(self.jwt_bearer.key_field)
-        if key_field is None or key_field.type != "secret":
-            raise FieldError("jwt_bearer.key_field", "must name a secret collect field")
-        subject = self.jwt_bearer.subject_field
-        if subject is not None and subject not in collect:
-            raise FieldError("jwt_bearer.subject_field", "must name a collect field")
+        name = self.admin_consent.tenant_setting
+        setting = next((s for s in self.settings if s.name == name), None)
+        if setting is None:
+            raise FieldError("admin_consent.tenant_setting", f"{name!r} is not a setting")
+        assert self.oauth2 is not None  # required for this auth type, checked above
+        for path, text in (("oauth2.token_url", self.oauth2.token_url),
+                           ("admin_consent.url", self.admin_consent.url)):
+            if name not in placeholders(text):
+                raise FieldError(path, f"must use {{{name}}}: tokens and consent are for the "
+                                       "consenting tenant")
+
+    def _check_credentials_are_verified(self) -> None:
+        """API keys and passwords are checked before a connection becomes active, against the
+        account URL; without one a typo would only show at the backend's first call."""
+        if self.auth_type not in ("api_key", "basic"):
+            return
+        if not self.collect:
+            raise FieldError("collect", f"{self.auth_type} templates ask the end user for their "
+                                        "credentials here")
+        if self.account is None or "url" not in self.account.source:
+            raise FieldError("account", f"{self.auth_type} templates need an account url: xkit "
+                                        "checks the credentials there before connecting")
 
     def _check_setup_guide(self) -> None:
         known = {setting.name for setting in self.settings} | {"callback_url"}

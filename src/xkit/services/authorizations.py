@@ -2,24 +2,24 @@
 
 1. :func:`begin_connection` makes (or reuses) the connection and a fresh authorization in
    ``awaiting_callback``.
-2. :func:`authorization_redirect` — when the popup (or the redirect-mode page) arrives — makes
-   the single-use ``state`` (stored hashed, expiring) and the PKCE verifier, and returns the
-   provider's authorize URL.
-3. :func:`complete_callback` claims the authorization by its state exactly once, exchanges the
-   code, reads the account, stores the tokens encrypted and records the webhook event in the
-   same transaction.
+2. :func:`next_step` — when the popup (or the redirect-mode page) arrives, after the collect
+   step if the template has one — either sends the user to the provider (auth types that
+   redirect: a single-use ``state``, stored hashed and expiring, and a PKCE verifier), or
+   checks the credentials right away (:func:`connect_without_redirect`).
+3. :func:`complete_callback` claims the authorization by its state exactly once and lets the
+   auth type finish (exchange the code, read the account), or send the user on to its next leg.
+
+Whichever way, the authorization becomes ``active`` in :func:`_activate`: tokens stored
+encrypted and the webhook event recorded in the same transaction.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import logging
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -29,15 +29,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.crypto import Keyring, fingerprint
 from xkit.db.models import Authorization, Connection, Connector, Context, Platform
 from xkit.db.types import new_id, utcnow
-from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound
+from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
 from xkit.providers.registry import ProviderRegistry
-from xkit.providers.schema import AccountInfo, ProviderTemplate
+from xkit.providers.schema import ProviderTemplate
 from xkit.services import audit, events, extras
+from xkit.services.auth_types import (
+    AuthContext,
+    CannotRenew,
+    ConnectFailed,
+    Continue,
+    CredentialsRejected,
+    Grant,
+    auth_type_of,
+)
+from xkit.services.authorization_values import effective_settings, encrypt_for
 from xkit.services.connections import ConnectionView, get_connection, latest_authorizations
 from xkit.services.connectors import callback_url, find_connector, is_ready, template_of
-from xkit.services.keyring import column_aad
-from xkit.services.provider_http import oauth_client
 
 log = logging.getLogger("xkit.flow")
 
@@ -62,12 +70,11 @@ FLOW_MESSAGES = {
                           "Please try again.",
     "provider_unavailable": "The provider could not be reached or answered with an error. "
                             "Please try again in a moment.",
-    "missing_code": "The provider sent no authorization code back. Please try again.",
-    "interrupted": "The connection was interrupted while it was being completed. "
-                   "Please try again.",
     "lookup_failed": "Signed in, but the provider refused to say which account or workspace "
                      "was connected. Please try again; if it keeps failing, the app's team "
                      "should check the integration's permissions.",
+    "interrupted": "The connection was interrupted while it was being completed. "
+                   "Please try again.",
     "provider_missing": "This integration is not available on this server any more. "
                         "Please contact the app's team.",
 }
@@ -83,42 +90,23 @@ class FlowDeps:
 
 @dataclass(frozen=True)
 class CallbackOutcome:
-    """What the callback page shows and tells the opener."""
+    """What the callback page shows and tells the opener — or, with ``redirect_url``, where
+    the user goes next (an auth type with several legs)."""
 
     authorization: Authorization | None
     status: str
     error_code: str | None = None
     error_message: str | None = None
+    redirect_url: str | None = None
 
     @property
     def opener_origin(self) -> str | None:
         return self.authorization.opener_origin if self.authorization else None
 
 
-def _aad(column: str, authorization_id: str) -> str:
-    return column_aad("authorizations", column, authorization_id)
-
-
-def encrypt_for(keyring: Keyring, authorization: Authorization, column: str, value: str) -> str:
-    return keyring.encrypt(value, aad=_aad(column, authorization.id))
-
-
-def decrypt_from(keyring: Keyring, authorization: Authorization, column: str) -> str | None:
-    value = getattr(authorization, column)
-    return None if value is None else keyring.decrypt(value, aad=_aad(column, authorization.id))
-
-
 def needs_collect(template: ProviderTemplate, authorization: Authorization) -> bool:
     """The template asks the user for input (the collect step) and none was given yet."""
     return bool(template.collect) and authorization.collected is None
-
-
-def effective_settings(keyring: Keyring, connector: Connector,
-                       authorization: Authorization | None) -> dict[str, str]:
-    """What URL placeholders are filled from: the connector's settings, then what this
-    authorization's user typed in the collect step."""
-    raw = decrypt_from(keyring, authorization, "collected") if authorization else None
-    return {**connector.settings, **(json.loads(raw) if raw else {})}
 
 
 def connected_values(keyring: Keyring, template: ProviderTemplate, connector: Connector,
@@ -195,7 +183,7 @@ def _check_client_id(value: str) -> None:
                            details={"field": "id"}) from None
 
 
-# --- 2. redirect to the provider -------------------------------------------------------------
+# --- 2. on to the provider, or straight to the result ----------------------------------------
 
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
@@ -218,9 +206,18 @@ def check_return_url(platform: Platform, url: str, *, own_origin: str | None = N
     return url
 
 
-async def authorization_redirect(session: AsyncSession, deps: FlowDeps, platform: Platform,
-                                 authorization: Authorization, *, opener_origin: str | None,
-                                 return_url: str | None) -> str:
+@dataclass(frozen=True)
+class NextStep:
+    """Where the popup goes once it may proceed: to the provider's pages (``redirect_url``),
+    or straight to the result (``outcome``), for auth types that connect without a visit."""
+
+    redirect_url: str | None = None
+    outcome: CallbackOutcome | None = None
+
+
+async def next_step(session: AsyncSession, deps: FlowDeps, platform: Platform,
+                    authorization: Authorization, *, opener_origin: str | None,
+                    return_url: str | None) -> NextStep:
     if authorization.status != AWAITING:
         raise Conflict("this authorization is no longer waiting to start", code="not_awaiting")
     own_origin = origin_of(deps.public_url)
@@ -237,19 +234,34 @@ async def authorization_redirect(session: AsyncSession, deps: FlowDeps, platform
                        code="connection_not_found")
     if needs_collect(template, authorization):
         raise Conflict(f"{template.name} needs some details first", code="collect_required")
-    client = oauth_client(template, connector, deps.keyring,
-                          effective_settings(deps.keyring, connector, authorization))
+    if not auth_type_of(template).redirects:
+        await session.commit()
+        return NextStep(outcome=await connect_without_redirect(session, deps, authorization, {}))
+    ctx = _context(deps, platform, template, connector, authorization)
+    return NextStep(redirect_url=await _redirect_url(session, ctx))
+
+
+async def _redirect_url(session: AsyncSession, ctx: AuthContext) -> str:
+    """A fresh single-use state (and PKCE verifier), and the auth type's authorize URL."""
+    authorization = ctx.authorization
     state = secrets.token_urlsafe(32)
     verifier, challenge = new_pkce_pair()
+    url = auth_type_of(ctx.template).authorize_url(ctx, state=state, code_challenge=challenge)
     authorization.state_hash = fingerprint(state)
     authorization.state_expires_at = utcnow() + STATE_TTL
-    authorization.pkce_verifier = encrypt_for(deps.keyring, authorization, "pkce_verifier",
+    authorization.pkce_verifier = encrypt_for(ctx.keyring, authorization, "pkce_verifier",
                                               verifier)
     await session.commit()
-    scope, scope_params = template.authorize_scopes(authorization.requested_scopes)
-    return client.authorization_url(
-        redirect_uri=callback_url(deps.public_url, platform.slug),
-        scopes=scope, state=state, code_challenge=challenge, extra_params=scope_params)
+    return url
+
+
+def _context(deps: FlowDeps, platform: Platform, template: ProviderTemplate,
+             connector: Connector, authorization: Authorization) -> AuthContext:
+    return AuthContext(
+        template=template, connector=connector, authorization=authorization,
+        settings=effective_settings(deps.keyring, connector, authorization),
+        keyring=deps.keyring, http=deps.http,
+        redirect_uri=callback_url(deps.public_url, platform.slug))
 
 
 # --- 3. callback ------------------------------------------------------------------------------
@@ -266,17 +278,9 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used or is not valid. "
                                "Start the connection again.")
-    # Claim it exactly once: a replayed or concurrent callback finds nothing to update.
-    claimed = await session.execute(
-        update(Authorization)
-        .where(Authorization.id == authorization.id, Authorization.status == AWAITING,
-               Authorization.state_hash == authorization.state_hash)
-        .values(status=RETRIEVING, state_hash=None, updated_at=utcnow()))
-    await session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if not await _claim(session, authorization, state_hash=authorization.state_hash):
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used. Start the connection again.")
-    await session.refresh(authorization)
     view = await get_connection(session, platform.id, authorization.connection_id)
     template = template_of(deps.providers, view.connector)
     if template is None:
@@ -291,23 +295,10 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
                                                 params.get("error_description", "")[:1000])
         return await _fail(session, view, authorization, code,
                            message or _provider_message(params["error"]))
-    code_param = params.get("code")
-    if not code_param:
-        return await _fail(session, view, authorization, "missing_code",
-                           FLOW_MESSAGES["missing_code"])
 
-    settings = effective_settings(deps.keyring, view.connector, authorization)
+    ctx = _context(deps, platform, template, view.connector, authorization)
     try:
-        client = oauth_client(template, view.connector, deps.keyring, settings)
-        tokens = await client.exchange_code(
-            deps.http, code=code_param,
-            redirect_uri=callback_url(deps.public_url, platform.slug),
-            code_verifier=decrypt_from(deps.keyring, authorization, "pkce_verifier"),
-            scope=template.authorize_scopes(authorization.requested_scopes)[0])
-        findings = await extras.gather(deps.http, template, settings, tokens, params)
-        account = await read_account(deps.http, template,
-                                     {**settings, **findings.placeholders(template)},
-                                     tokens, findings, scopes=authorization.requested_scopes)
+        result = await auth_type_of(template).complete(ctx, params)
     except ProviderError as exc:
         if exc.transient:
             return await _fail(session, view, authorization, exc.code,
@@ -315,15 +306,91 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         code, message = template.describe_error(exc.code, exc.description)
         message = message or FLOW_MESSAGES.get(code) or _provider_message(code)
         return await _fail(session, view, authorization, code, message)
-    except Conflict as exc:
+    except (Conflict, ConnectFailed) as exc:
         return await _fail(session, view, authorization, exc.code, exc.message)
+    if isinstance(result, Continue):
+        authorization.status = AWAITING
+        return CallbackOutcome(authorization, AWAITING,
+                               redirect_url=await _redirect_url(session, ctx))
+    return await _activate(session, deps, view, authorization, result)
 
+
+async def _claim(session: AsyncSession, authorization: Authorization, *,
+                 state_hash: str | None = None) -> bool:
+    """Move the authorization from ``awaiting_callback`` to ``retrieving_tokens`` exactly
+    once: a replayed or concurrent callback (or form) finds nothing to update."""
+    condition = [Authorization.id == authorization.id, Authorization.status == AWAITING]
+    if state_hash is not None:
+        condition.append(Authorization.state_hash == state_hash)
+    claimed = await session.execute(
+        update(Authorization).where(*condition)
+        .values(status=RETRIEVING, state_hash=None, updated_at=utcnow()))
+    await session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(authorization)
+    return True
+
+
+# --- auth types that connect without a visit to the provider ----------------------------------
+
+async def connect_without_redirect(session: AsyncSession, deps: FlowDeps,
+                                   authorization: Authorization,
+                                   collected: dict[str, str]) -> CallbackOutcome:
+    """Check the credentials now — an API key the user typed, the connector's service account
+    key — and activate; what the user typed is stored only once it works.
+
+    Raises :class:`CredentialsRejected` (the authorization stays open, so the user can
+    correct what they typed) or :class:`ServiceUnavailable` while the template collects
+    input; without a form to go back to, the authorization ends in ``error`` instead.
+    """
+    if not await _claim(session, authorization):
+        raise Conflict("this authorization is no longer waiting for input", code="not_awaiting")
+    view = await get_connection(session, authorization.platform_id, authorization.connection_id)
+    template = deps.providers.get(view.connector.provider)
+    ctx = AuthContext(template=template, connector=view.connector, authorization=authorization,
+                      settings={**view.connector.settings, **collected},
+                      keyring=deps.keyring, http=deps.http)
+    try:
+        grant = await auth_type_of(template).activate(ctx, collected)
+    except (CredentialsRejected, ProviderError, ConnectFailed, CannotRenew) as exc:
+        if isinstance(exc, ProviderError):
+            code, message = exc.code, FLOW_MESSAGES["provider_unavailable"]
+        else:
+            code, message = exc.code, exc.message
+        if template.collect:
+            authorization.status = AWAITING
+            await session.commit()
+            if isinstance(exc, ProviderError):
+                raise ServiceUnavailable(message, code="provider_unavailable") from None
+            raise
+        return await _fail(session, view, authorization, code, message)
+    if collected:
+        authorization.collected = encrypt_for(deps.keyring, authorization, "collected",
+                                              json.dumps(collected))
+    return await _activate(session, deps, view, authorization, grant)
+
+
+# --- the end of every successful connect ------------------------------------------------------
+
+async def _activate(session: AsyncSession, deps: FlowDeps, view: ConnectionView,
+                    authorization: Authorization, grant: Grant) -> CallbackOutcome:
+    account = grant.account
     previous_account = await _previous_account(session, authorization)
     if previous_account and account.id and previous_account != account.id:
         return await _fail(session, view, authorization, "different_account",
                            FLOW_MESSAGES["different_account"])
-    store_tokens(deps.keyring, authorization, tokens, requested=authorization.requested_scopes)
-    extras.store(deps.keyring, authorization, findings)
+    if grant.tokens is not None:
+        store_tokens(deps.keyring, authorization, grant.tokens,
+                     requested=authorization.requested_scopes)
+    if grant.findings is not None:
+        extras.store(deps.keyring, authorization, grant.findings)
+    if grant.granted_scopes is not None:
+        authorization.granted_scopes = grant.granted_scopes
+    elif not authorization.granted_scopes:
+        authorization.granted_scopes = list(authorization.requested_scopes)
+    if grant.extras:
+        authorization.extras = {**authorization.extras, **grant.extras}
     authorization.status = ACTIVE
     authorization.error_code = authorization.error_message = None
     authorization.provider_account_id = account.id
@@ -338,8 +405,8 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         status="connected")
     audit.record(session, actor=f"context:{view.context.external_id}",
                  action="connection.connected",
-                 platform_id=platform.id, target_type="connection", target_id=view.connection.id,
-                 details={"connector": view.connector.slug})
+                 platform_id=authorization.platform_id, target_type="connection",
+                 target_id=view.connection.id, details={"connector": view.connector.slug})
     await session.commit()
     return CallbackOutcome(authorization, ACTIVE)
 
@@ -364,50 +431,6 @@ def store_tokens(keyring: Keyring, authorization: Authorization, tokens: TokenSe
     if tokens.extras:
         authorization.extras = {**authorization.extras, **tokens.extras}
     authorization.last_refreshed_at = now
-
-
-async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
-                       settings: dict[str, str], tokens: TokenSet,
-                       findings: extras.Findings | None = None, *,
-                       scopes: Sequence[str] = ()) -> AccountInfo:
-    """Who connected: from the template's account URL, the id_token, the token response,
-    the extras, or the answer of one of its lookups — the first source available.
-    ``scopes`` (what was asked for) decide whether the token can read the account URL."""
-    spec = template.account
-    if spec is None:
-        return AccountInfo(id=None, label=None)
-    documents = findings.documents if findings else {}
-    for source in spec.source:
-        if source == "url":
-            url = template.account_url(settings, scopes)
-            if url is None:
-                continue
-            body = await extras.fetch_json(
-                http, "GET", url, template.token_header(tokens.access_token),
-                failure=ProviderError(code="account_unreadable", transient=True))
-            if not isinstance(body, dict):
-                raise ProviderError(code="account_unreadable", transient=True)
-            return spec.extract(body)
-        if source == "id_token" and tokens.id_token:
-            return spec.extract(_unverified_claims(tokens.id_token))
-        if source == "token_response":
-            return spec.extract(tokens.response)
-        if source == "extras":
-            return spec.extract(findings.values if findings else {})
-        if source in documents:
-            return spec.extract(documents[source])
-    return AccountInfo(id=None, label=None)
-
-
-def _unverified_claims(id_token: str) -> dict[str, Any]:
-    """Claims of an id_token received straight from the token endpoint over TLS, which OpenID
-    Connect Core §3.1.3.7 accepts in place of checking the signature."""
-    try:
-        payload = id_token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
-        raise ProviderError(code="account_unreadable", transient=True) from None
-    return claims if isinstance(claims, dict) else {}
 
 
 async def _previous_account(session: AsyncSession, authorization: Authorization) -> str | None:

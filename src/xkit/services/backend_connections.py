@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
+from xkit.db.types import utcnow
 from xkit.errors import NotFound
-from xkit.oauth import ProviderError
+from xkit.oauth import ProviderError, TokenSet
 from xkit.services import connections, extras
-from xkit.services.authorizations import ACTIVE, decrypt_from, effective_settings
+from xkit.services.auth_types import auth_type_of
+from xkit.services.authorization_values import decrypt_from, effective_settings
+from xkit.services.authorizations import ACTIVE
 from xkit.services.catalog import public_connection
 from xkit.services.connections import ConnectionView, current_authorizations
 from xkit.services.connectors import is_ready, template_of
@@ -19,17 +23,25 @@ from xkit.services.provider_http import oauth_client
 from xkit.services.tokens import (
     AuthorizationGone,
     TokenDeps,
+    auth_context,
     fresh_authorization,
     healthiest,
     needs_refresh,
     record_use,
+    token_for_subject,
 )
 
 
 def describe(
-    view: ConnectionView, authorization: Authorization | None, deps: TokenDeps | None = None
+    view: ConnectionView,
+    authorization: Authorization | None,
+    deps: TokenDeps | None = None,
+    *,
+    subject: str | None = None,
+    subject_tokens: TokenSet | None = None,
 ) -> dict[str, Any]:
-    """A connection with, when ``deps`` is given, its decrypted access token."""
+    """A connection with, when ``deps`` is given, its decrypted access token — or the token
+    minted for ``subject`` — and, for API keys and passwords, the credentials themselves."""
     body: dict[str, Any] = {
         "connection": public_connection(view),
         "connector": {
@@ -40,20 +52,41 @@ def describe(
         "context": {"external_id": view.context.external_id},
     }
     if authorization is not None and deps is not None:
+        expires_at = authorization.expires_at
+        access_token = decrypt_from(deps.keyring, authorization, "access_token")
+        token_type = authorization.token_type or "Bearer"
+        if subject_tokens is not None:
+            access_token, token_type = subject_tokens.access_token, subject_tokens.token_type
+            expires_at = (utcnow() + dt.timedelta(seconds=subject_tokens.expires_in)
+                          if subject_tokens.expires_in else None)
         body["authorization"] = {
             "id": authorization.id,
             "status": authorization.status,
-            "access_token": decrypt_from(deps.keyring, authorization, "access_token"),
-            "token_type": authorization.token_type or "Bearer",
-            "expires_at": authorization.expires_at.isoformat()
-            if authorization.expires_at
-            else None,
+            "access_token": access_token,
+            "token_type": token_type,
+            "expires_at": expires_at.isoformat() if expires_at else None,
             "granted_scopes": list(authorization.granted_scopes),
             "provider_account_id": authorization.provider_account_id,
             "display_label": authorization.display_label,
             "extras": extras.for_backend(deps.keyring, authorization),
         }
+        if subject is not None:
+            body["authorization"]["subject"] = subject
+        template = template_of(deps.providers, view.connector)
+        credentials = auth_type_of(template).backend_credentials(
+            auth_context(deps, view, authorization)) if template else None
+        if credentials is not None:
+            body["authorization"]["credentials"] = credentials
     return body
+
+
+async def _with_subject(deps: TokenDeps, view: ConnectionView, authorization: Authorization,
+                        subject: str | None) -> dict[str, Any]:
+    """``describe``, with a token acting as ``subject`` when the backend names one."""
+    if subject is None:
+        return describe(view, authorization, deps)
+    tokens = await token_for_subject(deps, authorization.id, subject)
+    return describe(view, authorization, deps, subject=subject, subject_tokens=tokens)
 
 
 async def context_connection_with_token(
@@ -64,6 +97,7 @@ async def context_connection_with_token(
     connector_slug: str,
     *,
     force_refresh: bool = False,
+    subject: str | None = None,
 ) -> dict[str, Any]:
     """The context's healthiest connection to the connector, with a fresh access token.
 
@@ -74,7 +108,7 @@ async def context_connection_with_token(
         view, chosen = await _healthiest(session, platform_id, external_id, connector_slug)
         if _fresh(chosen, deps, force_refresh):
             await record_use(session, chosen)
-            return describe(view, chosen, deps)
+            return await _with_subject(deps, view, chosen, subject)
         await session.commit()  # give the pooled connection back while a refresh may run
         try:
             authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
@@ -84,7 +118,7 @@ async def context_connection_with_token(
             continue  # reconnected or removed meanwhile: look again
         await record_use(session, authorization)
         view = await connections.get_connection(session, platform_id, authorization.connection_id)
-        return describe(view, authorization, deps)
+        return await _with_subject(deps, view, authorization, subject)
     raise AssertionError("unreachable")
 
 
@@ -95,14 +129,15 @@ async def connection_with_token(
     connection_id: str,
     *,
     force_refresh: bool = False,
+    subject: str | None = None,
 ) -> dict[str, Any]:
     for last_try in (False, True):
         view = await connections.get_connection(session, platform_id, connection_id)
         if view.authorization is None:
             raise NotFound("this connection has no authorization yet", code="connection_not_found")
-        if _fresh(view.authorization, deps, force_refresh):
+        if _fresh(view.authorization, deps, force_refresh):  # no second session needed
             await record_use(session, view.authorization)
-            return describe(view, view.authorization, deps)  # no second session needed
+            return await _with_subject(deps, view, view.authorization, subject)
         await session.commit()  # give the pooled connection back while a refresh may run
         try:
             authorization = await fresh_authorization(
@@ -113,7 +148,7 @@ async def connection_with_token(
                 raise
             continue  # reconnected meanwhile: its new authorization is the one to use
         await record_use(session, authorization)
-        return describe(view, authorization, deps)
+        return await _with_subject(deps, view, authorization, subject)
     raise AssertionError("unreachable")
 
 

@@ -6,6 +6,7 @@ connector says only whether a secret is set and since when.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from xkit.db.engine import rollback_and_reload
 from xkit.db.models import Connection, Connector, Platform
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
+from xkit.oauth.jwt_bearer import parse_service_account_key
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 from xkit.services import audit
@@ -39,11 +41,13 @@ EDITABLE_FIELDS = (
     "logo_url",
     "client_id",
     "client_secret",
+    "service_account_key",
     "scopes",
     "settings",
     "enabled",
     "multiple_connections",
 )
+SECRET_FIELDS = frozenset({"client_secret", "service_account_key"})
 #: Fields that always hold a value: ``None`` for them is refused rather than guessed at. The
 #: others may be cleared with ``None`` (descriptions become empty; no logo; no client ID,
 #: which leaves the connector not ready).
@@ -52,6 +56,7 @@ NOT_NULLABLE_FIELDS = (
     "slug",
     "name",
     "client_secret",
+    "service_account_key",
     "scopes",
     "settings",
     "enabled",
@@ -75,6 +80,13 @@ def callback_url(public_url: str, platform_slug: str) -> str:
 
 def client_secret_aad(connector_id: str) -> str:
     return column_aad("connectors", "client_secret", connector_id)
+
+
+def decrypt_client_secret(keyring: Keyring, connector: Connector) -> str | None:
+    """The connector's client secret (or service account key), decrypted; None if unset."""
+    if connector.client_secret is None:
+        return None
+    return keyring.decrypt(connector.client_secret, aad=client_secret_aad(connector.id))
 
 
 async def create_connector(
@@ -145,9 +157,9 @@ async def update_connector(
         platform_id=connector.platform_id,
         target_type="connector",
         target_id=connector.slug,
-        details={"fields": sorted(k for k in fields if k != "client_secret")},
+        details={"fields": sorted(k for k in fields if k not in SECRET_FIELDS)},
     )
-    if "client_secret" in fields:
+    if SECRET_FIELDS & set(fields):
         audit.record(
             session,
             actor=actor,
@@ -287,9 +299,15 @@ def template_of(providers: ProviderRegistry, connector: Connector) -> ProviderTe
     return providers.get(connector.provider) if connector.provider in providers else None
 
 
+#: Auth types whose connectors hold the developer's app credentials — a client ID and secret,
+#: or a service account key — before any end user can connect. API keys and passwords come
+#: from each end user instead.
+APP_CREDENTIAL_TYPES = frozenset({"oauth2", "oauth2_admin_consent", "jwt_bearer"})
+
+
 def is_ready(connector: Connector, template: ProviderTemplate) -> bool:
-    """Whether end users could connect now: OAuth needs the app's credentials."""
-    if template.auth_type in ("oauth2", "oauth2_admin_consent"):
+    """Whether end users could connect now: the app's credentials are set if it needs them."""
+    if template.auth_type in APP_CREDENTIAL_TYPES:
         return bool(connector.client_id) and connector.client_secret is not None
     return True
 
@@ -406,7 +424,12 @@ async def _apply(
     for flag in ("enabled", "multiple_connections"):
         if flag in fields:
             setattr(connector, flag, bool(fields[flag]))
+    if "service_account_key" in fields:
+        _set_service_account_key(deps, template, connector, fields["service_account_key"])
     if "client_secret" in fields:
+        if template.jwt_bearer is not None:
+            raise InvalidInput(f"{template.name} connectors take a service_account_key, not a "
+                               "client_secret", details={"field": "client_secret"})
         secret = str(fields["client_secret"])
         # Never echo the value: the message names the field only.
         if not secret or len(secret) > 2000 or _CONTROL.search(secret):
@@ -415,3 +438,21 @@ async def _apply(
             )
         connector.client_secret = deps.keyring.encrypt(secret, aad=client_secret_aad(connector.id))
         connector.client_secret_set_at = utcnow()
+
+
+def _set_service_account_key(deps: ConnectorServices, template: ProviderTemplate,
+                             connector: Connector, value: Any) -> None:
+    """Check an uploaded service account key (the JSON file, as text or as an object) and keep
+    it encrypted where a client secret would go; its email becomes the client ID."""
+    if template.jwt_bearer is None:
+        raise InvalidInput(f"{template.name} connectors do not use a service account key",
+                           details={"field": "service_account_key"})
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        key = parse_service_account_key(text)
+    except ValueError as exc:
+        raise InvalidInput(f"service_account_key {exc}", code="invalid_service_account_key",
+                           details={"field": "service_account_key"}) from None
+    connector.client_id = key.client_email
+    connector.client_secret = deps.keyring.encrypt(text, aad=client_secret_aad(connector.id))
+    connector.client_secret_set_at = utcnow()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import certifi
 import httpx
@@ -15,9 +17,33 @@ from xkit.db.models import Connector
 from xkit.errors import Conflict
 from xkit.oauth import OAuthClient
 from xkit.providers.schema import ProviderTemplate
-from xkit.services.connectors import client_secret_aad
+from xkit.services.connectors import decrypt_client_secret
 
 USER_AGENT = "xkit (+https://github.com/xkit)"
+
+
+@dataclass(frozen=True)
+class RequestAuth:
+    """What a request to a provider's API carries to say whose it is: headers (a bearer token,
+    an API key, Basic credentials) and, for APIs that want them there, query parameters."""
+
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    query: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def token(cls, template: ProviderTemplate, access_token: str) -> RequestAuth:
+        """An access token, as the template sends it (RFC 6750's ``Bearer`` unless it says
+        otherwise)."""
+        return cls(headers={k.lower(): v for k, v in template.token_header(access_token).items()})
+
+    def url(self, url: str) -> str:
+        """``url`` with this auth's query parameters added to the ones it has."""
+        if not self.query:
+            return url
+        parts = urlsplit(url)
+        extra = urlencode(self.query)
+        query = f"{parts.query}&{extra}" if parts.query else extra
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
 def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
@@ -46,14 +72,14 @@ def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyr
                  settings: Mapping[str, str] | None = None) -> OAuthClient:
     """The OAuth client for a connector: the template's endpoints with the connector's settings
     (or ``settings``: those plus what the user typed in the collect step) and credentials."""
-    if not connector.client_id or connector.client_secret is None:
+    client_secret = decrypt_client_secret(keyring, connector)
+    if not connector.client_id or client_secret is None:
         raise Conflict(f"connector {connector.slug!r} has no client ID and secret yet",
                        code="connector_not_ready")
     endpoints = template.oauth2_endpoints(connector.settings if settings is None else settings)
     return OAuthClient(
         client_id=connector.client_id,
-        client_secret=keyring.decrypt(connector.client_secret,
-                                      aad=client_secret_aad(connector.id)),
+        client_secret=client_secret,
         authorize_url=endpoints.authorize_url,
         token_url=endpoints.token_url,
         revoke_url=endpoints.revoke_url,

@@ -17,10 +17,18 @@ import httpx
 from xkit.connect_to import PINNED_ADDRESS, ConnectTo
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
-from xkit.services.authorizations import connected_values, decrypt_from
+from xkit.services.auth_types import auth_type_of
+from xkit.services.authorizations import connected_values
 from xkit.services.connections import ConnectionView
 from xkit.services.network import NonPublicAddress, UnresolvableHost, public_address
-from xkit.services.tokens import TokenDeps, fresh_authorization, record_use
+from xkit.services.provider_http import RequestAuth
+from xkit.services.tokens import (
+    TokenDeps,
+    auth_context,
+    fresh_authorization,
+    record_use,
+    token_for_subject,
+)
 
 FORWARDED_REQUEST_HEADERS = frozenset(
     {
@@ -140,8 +148,13 @@ async def forward(
     *,
     allow_private: bool,
     connect_to: ConnectTo | None = None,
+    subject: str | None = None,
 ) -> ProxyResponse:
-    """Send the call; on a 401 refresh once and retry; on a 429 wait a bounded Retry-After once."""
+    """Send the call with the connection's credential; on a 401 renew once and retry (for
+    credentials that can be renewed); on a 429 wait a bounded Retry-After once.
+
+    ``subject`` (service accounts) makes the call as that user, with a token minted for it.
+    """
     template = deps.providers.get(view.connector.provider)
     values = connected_values(deps.keyring, template, view.connector, view.authorization)
     base_url = template.api_base_url(values)
@@ -158,27 +171,33 @@ async def forward(
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)
 
+    kind = auth_type_of(template)
     authorization = await fresh_authorization(deps, view.authorization.id)
     async with deps.sessions() as session:
         await record_use(session, authorization)
+    if subject is not None:
+        tokens = await token_for_subject(deps, authorization.id, subject)
+        auth = RequestAuth.token(template, tokens.access_token)
+    else:
+        auth = kind.request_auth(auth_context(deps, view, authorization))
+    renewable = kind.renewable and subject is None
     refreshed = throttled = False
     while True:
-        token = decrypt_from(deps.keyring, authorization, "access_token") or ""
-        credential = {k.lower(): v for k, v in template.token_header(token).items()}
         upstream = await _send(
             deps.http,
             request.method,
-            url,
-            {**headers, **credential},
+            auth.url(url),
+            {**headers, **auth.headers},
             request.body,
             pinned_address=pinned_address,
         )
-        if upstream.status_code == 401 and not refreshed and request.replayable:
+        if upstream.status_code == 401 and renewable and not refreshed and request.replayable:
             await upstream.aclose()
             refreshed = True
             authorization = await fresh_authorization(
                 deps, authorization.id, force=True, rejected=authorization
             )
+            auth = kind.request_auth(auth_context(deps, view, authorization))
             continue
         if upstream.status_code == 429 and not throttled and request.replayable:
             wait = parse_retry_after(upstream.headers.get("retry-after"))

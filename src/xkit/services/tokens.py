@@ -25,18 +25,13 @@ from xkit.crypto import Keyring
 from xkit.db.models import Authorization
 from xkit.db.types import utcnow
 from xkit.errors import XkitError
-from xkit.oauth import ProviderError
+from xkit.oauth import ProviderError, TokenSet
 from xkit.providers.registry import ProviderRegistry
 from xkit.services import events, extras
-from xkit.services.authorizations import (
-    ACTIVE,
-    ERROR,
-    decrypt_from,
-    effective_settings,
-    store_tokens,
-)
+from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
+from xkit.services.authorization_values import effective_settings
+from xkit.services.authorizations import ACTIVE, ERROR, store_tokens
 from xkit.services.connections import ConnectionView, get_connection
-from xkit.services.provider_http import oauth_client
 
 log = logging.getLogger("xkit.tokens")
 
@@ -68,6 +63,13 @@ class AuthorizationGone(ReconnectRequired):
 class ProviderUnavailable(XkitError):
     status_code = 503
     code = "provider_unavailable"
+
+
+class SubjectRefused(XkitError):
+    """The provider would not let the app act as that user; the connection itself is fine."""
+
+    status_code = 403
+    code = "subject_refused"
 
 
 class ProviderRefused(XkitError):
@@ -272,19 +274,11 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
     async with deps.sessions() as session:
         authorization = await _load(session, authorization_id)
         view = await get_connection(session, authorization.platform_id, authorization.connection_id)
-        template = deps.providers.get(view.connector.provider)
-        refresh_token = decrypt_from(deps.keyring, authorization, "refresh_token")
-        if refresh_token is None:
-            return await _finish_error(
-                session,
-                view,
-                authorization,
-                "no_refresh_token",
-                "The provider gave no refresh token, so the access token "
-                "cannot be renewed: the user must reconnect.",
-            )
-        client = oauth_client(template, view.connector, deps.keyring,
-                              effective_settings(deps.keyring, view.connector, authorization))
+        ctx = auth_context(deps, view, authorization)
+        template, kind = ctx.template, auth_type_of(ctx.template)
+        if not kind.renewable:  # an API key or password: there is nothing to renew
+            await _release(session, authorization_id, owner)
+            return authorization
         await session.commit()  # hold no transaction open while the provider answers
         last_error: ProviderError | None = None
         for attempt in range(MAX_ATTEMPTS):
@@ -294,7 +288,9 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
                     details={"retry_after": 1},
                 )
             try:
-                tokens = await client.refresh(deps.http, refresh_token=refresh_token)
+                tokens = await kind.renew(ctx)
+            except CannotRenew as exc:
+                return await _finish_error(session, view, authorization, exc.code, exc.message)
             except ProviderError as exc:
                 last_error = exc
                 if exc.grant_revoked:
@@ -340,6 +336,36 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             "retry shortly",
             details={"retry_after": math.ceil(retry_after)},
         )
+
+
+def auth_context(deps: TokenDeps, view: ConnectionView,
+                 authorization: Authorization) -> AuthContext:
+    """The authorization with its connector and template, as its auth type needs it."""
+    template = deps.providers.get(view.connector.provider)
+    return AuthContext(template=template, connector=view.connector, authorization=authorization,
+                       settings=effective_settings(deps.keyring, view.connector, authorization),
+                       keyring=deps.keyring, http=deps.http)
+
+
+async def token_for_subject(deps: TokenDeps, authorization_id: str, subject: str) -> TokenSet:
+    """A token acting as ``subject`` (a user of the domain, for service accounts with
+    domain-wide delegation), minted for this request and not stored."""
+    async with deps.sessions() as session:
+        authorization = await _load(session, authorization_id)
+        view = await get_connection(session, authorization.platform_id, authorization.connection_id)
+        ctx = auth_context(deps, view, authorization)
+        await session.commit()
+    try:
+        return await auth_type_of(ctx.template).token_for_subject(ctx, subject)
+    except ProviderError as exc:
+        if exc.transient:
+            raise ProviderUnavailable(
+                f"the provider could not issue a token ({exc.code}); retry shortly",
+                details={"retry_after": math.ceil(exc.retry_after or COOLDOWN_SECONDS)},
+            ) from None
+        code, message = ctx.template.describe_error(exc.oauth_error or exc.code, exc.description)
+        raise SubjectRefused(message or f"the provider refused a token for this subject ({code})",
+                             details={"error_code": code}) from None
 
 
 def _worth_retrying(exc: ProviderError, attempt: int) -> bool:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import control, graph, identity
+from . import admin_consent, control, graph, identity
 from .state import EmulatorState, redact_pairs
 
 
@@ -64,7 +64,8 @@ def create_app(
     emulator_state = state or EmulatorState()
     if seed:
         emulator_state.load_seed(seed)
-    app = Starlette(routes=[*control.routes, *graph.routes, *identity.routes])
+    routes = [*control.routes, *graph.routes, *admin_consent.routes, *identity.routes]
+    app = Starlette(routes=routes)
     app.state.emulator = emulator_state
     app.add_middleware(RequestLog, state=emulator_state)
     return app

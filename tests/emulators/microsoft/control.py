@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .admin_consent import revoke_admin_consent
 from .state import EmulatorState, InvalidInput
 
 Endpoint = Callable[[Request, EmulatorState], Awaitable[Any]]
@@ -128,6 +129,13 @@ async def revoke_refresh_tokens(request: Request, state: EmulatorState) -> dict[
     return {"revoked": revoked}
 
 
+async def revoke_consent(request: Request, state: EmulatorState) -> dict[str, Any]:
+    """An admin removing the app from the tenant: its client credentials grant stops."""
+    payload = await _json(request)
+    return {"revoked": revoke_admin_consent(state, str(payload["tenant_id"]),
+                                            str(payload["client_id"]))}
+
+
 async def expire_access_tokens(request: Request, state: EmulatorState) -> dict[str, Any]:
     return {"expired": state.expire_access_tokens((await _json(request)).get("user_id"))}
 
@@ -184,6 +192,7 @@ routes = [
         methods=["POST"],
     ),
     Route("/_emulator/access-tokens/expire", _endpoint(expire_access_tokens), methods=["POST"]),
+    Route("/_emulator/admin-consents/revoke", _endpoint(revoke_consent), methods=["POST"]),
     Route("/_emulator/faults", _endpoint(add_fault, 201), methods=["POST"]),
     Route("/_emulator/faults", _endpoint(list_faults), methods=["GET"]),
     Route("/_emulator/faults", _endpoint(clear_faults), methods=["DELETE"]),

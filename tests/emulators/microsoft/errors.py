@@ -46,6 +46,18 @@ AADSTS_MESSAGES: dict[int, str] = {
     70007: "The app requested an unsupported response_mode '{response_mode}'.",
     70008: "The provided authorization code or refresh token has expired due to inactivity. "
     "Send a new interactive authorization request for this user and resource.",
+    90019: "Microsoft Entra ID was unable to determine the tenant identifier from the request.",
+    90094: "Administrator consent is required: an administrator of the organization must "
+    "approve this application.",
+    90130: "The application isn't supported over the /common or /consumers endpoints. Use the "
+    "/organizations or tenant-specific endpoint.",
+    500011: "The resource principal named {resource} was not found in the tenant named "
+    "{tenant}.",
+    1002012: "The provided value for scope {scope} is not valid. Client credential flows must "
+    "have a scope value with /.default suffixed to the resource identifier (application ID "
+    "URI).",
+    9001023: "The grant type isn't supported over the /common or /consumers endpoints. Please "
+    "use the /organizations or tenant-specific endpoint.",
     90002: "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
     "are signing into the correct cloud.",
     90006: "The service is temporarily unavailable.",

@@ -156,7 +156,7 @@ class MicrosoftEmulator(TlsTestService):
     ) -> dict[str, Any]:
         """Register an app; the answer holds ``client_id`` and ``secrets`` (generated if not
         given). ``extra``: ``public_client``, ``client_secrets``, ``home_tenant_id``,
-        ``display_name``, ``required_permissions``."""
+        ``display_name``, ``required_permissions``, ``application_permissions``."""
         payload = {
             "redirect_uris": redirect_uris,
             "client_id": client_id,
@@ -180,6 +180,7 @@ class MicrosoftEmulator(TlsTestService):
         auto_consent: bool = False,
         tenant_id: str | None = None,
         messages: list[dict[str, Any]] | None = None,
+        is_admin: bool = False,
     ) -> dict[str, Any]:
         payload = {
             "id": user_id,
@@ -189,6 +190,7 @@ class MicrosoftEmulator(TlsTestService):
             "password": password,
             "auto_consent": auto_consent,
             "tenant_id": tenant_id,
+            "is_admin": is_admin,
         }
         user = self._call("POST", "/users", {k: v for k, v in payload.items() if v is not None})
         for message in messages or []:
@@ -208,6 +210,11 @@ class MicrosoftEmulator(TlsTestService):
     ) -> int:
         payload = {"error_code": error_code, "client_id": client_id}
         return self._call("POST", f"/users/{user_id}/revoke-refresh-tokens", payload)["revoked"]
+
+    def revoke_admin_consent(self, tenant_id: str, client_id: str) -> bool:
+        """An admin removing the app from the tenant: client credentials stop working."""
+        payload = {"tenant_id": tenant_id, "client_id": client_id}
+        return self._call("POST", "/admin-consents/revoke", payload)["revoked"]
 
     def expire_access_tokens(self, user_id: str | None = None) -> int:
         return self._call("POST", "/access-tokens/expire", {"user_id": user_id})["expired"]

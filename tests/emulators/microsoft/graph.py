@@ -1,4 +1,5 @@
-"""Microsoft Graph v1.0, the mail subset: ``/me``, ``/me/messages``, ``/me/sendMail``.
+"""Microsoft Graph v1.0, the mail subset: ``/me``, ``/me/messages``, ``/me/sendMail``, and
+the same under ``/users/{id | userPrincipalName}`` for app-only tokens (client credentials).
 
 References (learn.microsoft.com/graph): "Get user" (default properties, ``$select``), "List
 messages" (default page size 10, ``$top`` from 1 to 1000, follow ``@odata.nextLink`` as is;
@@ -6,6 +7,10 @@ Mail.ReadBasic, Mail.Read or Mail.ReadWrite), "user: sendMail" (``{"message",
 "saveToSentItems"}`` or base64 MIME as text/plain; ``202 Accepted`` with an empty body; saved
 to Sent Items unless ``saveToSentItems`` is false; ``ErrorMimeContentInvalidBase64String``),
 "Microsoft Graph error responses" and "Microsoft Graph throttling guidance".
+
+App-only tokens carry application permissions granted for one tenant: they reach the users of
+that tenant through ``/users/...`` and get Graph's "/me request is only valid with delegated
+authentication flow." for ``/me``. Delegated tokens reach ``/users/...`` for their own user.
 
 Graph resolves path segments case-insensitively (``/me/sendmail`` works), so routing here is a
 small table matched on lower-cased segments rather than Starlette routes.
@@ -268,48 +273,22 @@ async def send_mail(
 
 # --- dispatch ---------------------------------------------------------------------------------
 
-# (method, lower-cased path pattern, handler, permissions accepted, 403 code, 403 message)
+_DENIED = ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+_MAILBOX_ROUTES: list[tuple[str, tuple[str, ...], Handler, frozenset[str], tuple[str, str]]] = [
+    ("GET", (), get_me, ME_PERMISSIONS,
+     ("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")),
+    ("GET", ("messages",), list_messages, READ_MAIL_PERMISSIONS, _DENIED),
+    ("GET", ("messages", "*"), get_message, READ_MAIL_PERMISSIONS, _DENIED),
+    ("GET", ("mailfolders", "*", "messages"), list_messages, READ_MAIL_PERMISSIONS, _DENIED),
+    ("POST", ("sendmail",), send_mail, SEND_MAIL_PERMISSIONS, _DENIED),
+]
+
+# (method, lower-cased path pattern, handler, permissions accepted, 403 code, 403 message);
+# every mailbox route exists for the signed-in user (/me/...) and for any user (/users/*/...).
 ROUTES: list[tuple[str, tuple[str, ...], Handler, frozenset[str], str, str]] = [
-    (
-        "GET",
-        ("me",),
-        get_me,
-        ME_PERMISSIONS,
-        "Authorization_RequestDenied",
-        "Insufficient privileges to complete the operation.",
-    ),
-    (
-        "GET",
-        ("me", "messages"),
-        list_messages,
-        READ_MAIL_PERMISSIONS,
-        "ErrorAccessDenied",
-        "Access is denied. Check credentials and try again.",
-    ),
-    (
-        "GET",
-        ("me", "messages", "*"),
-        get_message,
-        READ_MAIL_PERMISSIONS,
-        "ErrorAccessDenied",
-        "Access is denied. Check credentials and try again.",
-    ),
-    (
-        "GET",
-        ("me", "mailfolders", "*", "messages"),
-        list_messages,
-        READ_MAIL_PERMISSIONS,
-        "ErrorAccessDenied",
-        "Access is denied. Check credentials and try again.",
-    ),
-    (
-        "POST",
-        ("me", "sendmail"),
-        send_mail,
-        SEND_MAIL_PERMISSIONS,
-        "ErrorAccessDenied",
-        "Access is denied. Check credentials and try again.",
-    ),
+    (method, (*prefix, *rest), handler, permissions, *denied)
+    for prefix in (("me",), ("users", "*"))
+    for method, rest, handler, permissions, denied in _MAILBOX_ROUTES
 ]
 
 
@@ -338,7 +317,7 @@ def _known_prefix(segments: list[str]) -> int:
     return best
 
 
-def _authenticate(request: Request, state: EmulatorState) -> tuple[AccessToken, User]:
+def _authenticate(request: Request, state: EmulatorState) -> tuple[AccessToken, User | None]:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -352,10 +331,28 @@ def _authenticate(request: Request, state: EmulatorState) -> tuple[AccessToken, 
         )
     if token.resource != GRAPH_RESOURCE:  # e.g. a token for Exchange Online's IMAP
         raise GraphError(401, "InvalidAuthenticationToken", "Invalid audience.")
+    if token.user_id is None:  # app-only
+        return token, None
     user = state.users.get(token.user_id)
     if user is None:
         raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure.")
     return token, user
+
+
+def _mailbox_owner(state: EmulatorState, token: AccessToken, signed_in: User | None,
+                   segments: list[str], args: list[str]) -> tuple[User, list[str]]:
+    """Whose mailbox a request is about, and the route arguments after the user."""
+    if segments[0].lower() == "me":
+        if signed_in is None:
+            raise GraphError(400, "BadRequest",
+                             "/me request is only valid with delegated authentication flow.")
+        return signed_in, args
+    target = state.find_user(args[0])
+    reachable = target is not None and (
+        target.tenant_id == token.tenant_id if signed_in is None else target.id == signed_in.id)
+    if target is None or not reachable:
+        raise GraphError(404, "ErrorInvalidUser", f"The requested user '{args[0]}' is invalid.")
+    return target, args[1:]
 
 
 async def dispatch(request: Request) -> Response:
@@ -381,7 +378,8 @@ async def dispatch(request: Request) -> Response:
                 405, "Request_BadRequest", "Specified HTTP method is not allowed for the request."
             )
         (_, _, handler, permissions, denied_code, denied_message), args = chosen
-        token, user = _authenticate(request, state)
+        token, signed_in = _authenticate(request, state)
+        user, args = _mailbox_owner(state, token, signed_in, segments, args)
         if not token.permissions & permissions:
             raise GraphError(403, denied_code, denied_message)
         response = await handler(request, state, token, user, args)

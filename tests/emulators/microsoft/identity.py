@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .admin_consent import client_credentials
 from .errors import IdentityError, aadsts, identity_error_response
 from .faults import apply_fault
 from .pages import error_page, form_post_page, sign_in_page
@@ -565,6 +566,8 @@ async def token(request: Request) -> Response:
             body = redeem_code(state, app, form, segment, host)
         elif grant_type == "refresh_token":
             body = refresh(state, app, form, host)
+        elif grant_type == "client_credentials":
+            body = client_credentials(state, app, form, segment, host)
         else:
             raise IdentityError("unsupported_grant_type", 70003, grant_type=grant_type)
     except IdentityError as exc:

@@ -108,6 +108,9 @@ class App:
     # "API permissions" configured on the registration, consented to when `.default` is asked
     # for with no prior consent.
     required_permissions: list[str]
+    # Application permissions (app roles) configured on the registration: what an admin
+    # grants for the whole tenant on the admin consent page, and what app-only tokens carry.
+    application_permissions: list[str] = field(default_factory=list)
 
     @property
     def is_public(self) -> bool:
@@ -128,6 +131,9 @@ class User:
     surname: str | None = None
     password: str | None = None
     auto_consent: bool = False
+    # A directory role that may grant tenant-wide admin consent (Global or Privileged Role
+    # Administrator, or Cloud Application Administrator).
+    is_admin: bool = False
 
     @property
     def personal(self) -> bool:
@@ -215,12 +221,29 @@ class RefreshToken:
 
 
 @dataclass
+class ConsentRequest:
+    """A validated ``/adminconsent`` request waiting for an administrator on the page."""
+
+    id: str
+    tenant_segment: str
+    client_id: str
+    redirect_uri: str
+    state: str | None
+    scope: str
+    created_at: float
+
+
+@dataclass
 class AccessToken:
+    """``user_id`` is None for an app-only token (client credentials), which carries the
+    application permissions granted in ``tenant_id`` instead of a user's delegated ones."""
+
     value: str
     client_id: str
-    user_id: str
+    user_id: str | None
     permissions: frozenset[str]
     expires_at: float
+    tenant_id: str | None = None
     resource: str = GRAPH_RESOURCE
 
 
@@ -256,6 +279,9 @@ class EmulatorState:
     # name, other resources' with the resource (https://outlook.office.com/SMTP.Send).
     consents: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     pending: dict[str, AuthorizeRequest] = field(default_factory=dict)
+    pending_consents: dict[str, ConsentRequest] = field(default_factory=dict)
+    # (tenant id, client id) -> application permissions an admin granted for the tenant.
+    admin_consents: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
@@ -347,12 +373,8 @@ class EmulatorState:
         redirect_uris = [str(uri) for uri in payload.get("redirect_uris") or []]
         for uri in redirect_uris:
             validate_redirect_uri(uri, audience)
-        permissions = []
-        for name in payload.get("required_permissions") or ["User.Read"]:
-            canonical = canonical_permission(str(name))
-            if canonical is None:
-                raise InvalidInput(f"unknown Graph permission {name!r}")
-            permissions.append(canonical)
+        permissions = _canonical_permissions(payload.get("required_permissions") or ["User.Read"])
+        app_permissions = _canonical_permissions(payload.get("application_permissions") or [])
         home = str(payload.get("home_tenant_id") or DEFAULT_TENANT_ID).lower()
         if home not in self.tenants:
             raise InvalidInput(f"unknown home_tenant_id {home!r}; add the tenant first")
@@ -364,6 +386,7 @@ class EmulatorState:
             home_tenant_id=home,
             display_name=str(payload.get("display_name") or "xkit test app"),
             required_permissions=permissions,
+            application_permissions=app_permissions,
         )
         self.apps[app.client_id] = app
         return app
@@ -400,6 +423,7 @@ class EmulatorState:
             surname=payload.get("surname"),
             password=None if password in (None, "auto-consent") else str(password),
             auto_consent=bool(payload.get("auto_consent")) or password == "auto-consent",
+            is_admin=bool(payload.get("is_admin")),
         )
         self.users[user.id] = user
         self.mailboxes.setdefault(user.id, [])
@@ -407,6 +431,12 @@ class EmulatorState:
 
     def find_user_by_login(self, login: str) -> User | None:
         return next((u for u in self.users.values() if u.matches_login(login)), None)
+
+    def find_user(self, id_or_upn: str) -> User | None:
+        """Graph's ``/users/{id | userPrincipalName}``."""
+        return self.users.get(id_or_upn) or next(
+            (u for u in self.users.values()
+             if u.user_principal_name.lower() == id_or_upn.lower()), None)
 
     # --- consent and tokens ---------------------------------------------------------------
 
@@ -486,6 +516,19 @@ class EmulatorState:
             resource=resource,
         )
         self.refresh_tokens[token.value] = token
+        return token
+
+    def issue_app_token(self, tenant_id: str, client_id: str) -> AccessToken:
+        """An app-only token with what the tenant's admin granted the app."""
+        token = AccessToken(
+            value=opaque_token(),
+            client_id=client_id,
+            user_id=None,
+            permissions=frozenset(self.admin_consents.get((tenant_id, client_id), set())),
+            expires_at=self.now() + self.settings.access_token_lifetime,
+            tenant_id=tenant_id,
+        )
+        self.access_tokens[token.value] = token
         return token
 
     def revoke_family(self, family: str, code: int) -> None:
@@ -583,6 +626,7 @@ class EmulatorState:
             "refresh_requests": self.counters["token_requests:refresh_token"],
             "graph_requests": group("graph_requests:"),
             "messages_sent": self.counters["messages_sent"],
+            "admin_consents": self.counters["admin_consents"],
             "faults_served": self.counters["faults_served"],
         }
 
@@ -606,6 +650,16 @@ class EmulatorState:
 
 
 # --- helpers shared with the handlers ---------------------------------------------------------
+
+
+def _canonical_permissions(names: list[Any]) -> list[str]:
+    permissions = []
+    for name in names:
+        canonical = canonical_permission(str(name))
+        if canonical is None:
+            raise InvalidInput(f"unknown Graph permission {name!r}")
+        permissions.append(canonical)
+    return permissions
 
 
 def redact_pairs(pairs: list[tuple[str, str]]) -> dict[str, str]:

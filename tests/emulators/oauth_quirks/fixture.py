@@ -11,19 +11,15 @@ TLS against ``slack.com`` as it would in production; only the TCP connection is 
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from tests.support.processes import ManagedProcess, free_port, wait_for_http
+from tests.support.processes import free_port
 from tests.support.tls import TestCertificates, issue_server_certificate
 from tests.support.tls_service import TlsTestService
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class QuirkEmulator(TlsTestService):
@@ -32,22 +28,8 @@ class QuirkEmulator(TlsTestService):
         self.hosts = sorted(set(hosts))
         self.port = free_port()
         cert, key = issue_server_certificate(certificates, directory / "certs", self.hosts)
-        python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-        self.process = ManagedProcess(
-            [sys.executable, "-m", "tests.emulators.oauth_quirks", "--port", str(self.port),
-             "--cert", str(cert), "--key", str(key)],
-            log_path=directory / "oauth-quirks.log", cwd=REPO_ROOT,
-            env={"PYTHONPATH": python_path},
-        )
-        try:
-            wait_for_http(f"{self.base_url}/_emulator/health", timeout=30,
-                          verify=self.ssl_context(),  # type: ignore[arg-type]
-                          process=self.process.process)
-        except Exception as exc:
-            self.process.stop()
-            raise RuntimeError(f"{exc}\n--- emulator output ---\n{self.output()}") from exc
-        self.control = httpx.Client(base_url=f"{self.base_url}/_emulator",
-                                    verify=self.ssl_context(), timeout=10.0)
+        self.launch_emulator("tests.emulators.oauth_quirks", port=self.port, cert=cert, key=key,
+                             log_path=directory / "oauth-quirks.log")
 
     @classmethod
     def launch(cls, directory: Path, certificates: TestCertificates,

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
 from xkit.api.schemas import ErrorResponse
@@ -10,7 +10,15 @@ from xkit.services import backend_connections
 
 router = APIRouter(tags=["connections"])
 
+SubjectParam = Annotated[str | None, Query(
+    max_length=320,
+    description="Service-account connections (jwt_bearer): a token acting as this user, "
+                "e.g. someone@example.com (Google domain-wide delegation). Minted for this "
+                "request and not stored.")]
+
 _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "subject_refused: the provider would not "
+                                                 "let the app act as that subject"},
     404: {"model": ErrorResponse, "description": "Unknown context or no such connection"},
     409: {"model": ErrorResponse, "description": "reconnect_required: the user must reconnect"},
     503: {"model": ErrorResponse, "description": "provider_unavailable: retry after a moment"},
@@ -43,6 +51,7 @@ async def get_context_connection(
     runtime: RuntimeDep,
     session: SessionDep,
     force_refresh: bool = False,
+    subject: SubjectParam = None,
 ) -> dict[str, Any]:
     return await backend_connections.context_connection_with_token(
         session,
@@ -51,6 +60,7 @@ async def get_context_connection(
         external_id,
         connector_slug,
         force_refresh=force_refresh,
+        subject=subject,
     )
 
 
@@ -65,9 +75,15 @@ async def get_connection(
     runtime: RuntimeDep,
     session: SessionDep,
     force_refresh: bool = False,
+    subject: SubjectParam = None,
 ) -> dict[str, Any]:
     return await backend_connections.connection_with_token(
-        session, runtime.token_deps, caller.platform.id, connection_id, force_refresh=force_refresh
+        session,
+        runtime.token_deps,
+        caller.platform.id,
+        connection_id,
+        force_refresh=force_refresh,
+        subject=subject,
     )
 
 

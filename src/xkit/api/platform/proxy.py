@@ -14,6 +14,7 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 # Bodies up to this size are kept in memory so a 401 or 429 can be retried with them;
 # larger ones (and chunked uploads) stream straight through to the provider.
 REPLAYABLE_BODY_BYTES = 1_048_576
+SUBJECT_HEADER = "x-xkit-subject"
 
 
 async def proxy_call(
@@ -25,7 +26,10 @@ async def proxy_call(
     session: SessionDep,
 ) -> StreamingResponse:
     """Forwards method, query, body and an allow-list of headers to the connector's API base
-    URL with the connection's access token; the provider's status and body come back as-is."""
+    URL with the connection's credential; the provider's status and body come back as-is.
+
+    For service-account connections, an ``X-Xkit-Subject`` header makes the call as that user
+    (Google domain-wide delegation); it is not forwarded."""
     view = await connections.get_connection(session, caller.platform.id, connection_id)
     await session.commit()
     outgoing = proxy.ProxyRequest(
@@ -41,6 +45,7 @@ async def proxy_call(
         outgoing,
         allow_private=runtime.settings.proxy_allow_private_networks,
         connect_to=runtime.settings.connect_to,
+        subject=request.headers.get(SUBJECT_HEADER),
     )
     response = StreamingResponse(
         upstream.body,

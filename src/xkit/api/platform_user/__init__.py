@@ -26,7 +26,7 @@ from xkit.services import (
     connectors,
     one_time_tokens,
 )
-from xkit.services.collect import store_collected
+from xkit.services.collect import submit_collected
 from xkit.services.platforms import find_platform
 
 POPUP_TOKEN_TTL = dt.timedelta(seconds=60)
@@ -267,6 +267,8 @@ class CollectedFields(BaseModel):
 @router.post(
     "/authorizations/{authorization_id}/collect",
     summary="Submit the collect step (API key, subdomain, environment …)",
+    responses={422: {"description": "invalid_field, or invalid_credentials: the provider "
+                                    "refused the key or password; correct it and retry"}},
 )
 async def submit_collect(
     authorization_id: str,
@@ -275,11 +277,13 @@ async def submit_collect(
     runtime: RuntimeDep,
     session: SessionDep,
 ) -> dict[str, Any]:
+    """For API keys and passwords the answers are checked with the provider at once: the
+    authorization comes back ``active``, or the call fails with ``invalid_credentials``."""
     authorization, view = await _my_authorization(session, caller, authorization_id)
     template = connectors.template_of(runtime.providers, view.connector)
     if template is None:
         raise NotFound(f"no connector {view.connector.slug!r}", code="connector_not_found")
-    await store_collected(session, runtime.keyring, template, authorization, body.fields)
+    await submit_collected(session, flow_deps(runtime), template, authorization, body.fields)
     return catalog.public_authorization(authorization) or {}
 
 

@@ -33,6 +33,20 @@ def uses_client_credentials(template: ProviderTemplate) -> bool:
     return template.oauth2 is not None
 
 
+def uses_service_account_key(template: ProviderTemplate) -> bool:
+    """Service-account templates need the service account's JSON key instead."""
+    return template.jwt_bearer is not None
+
+
+def _first_step(template: ProviderTemplate) -> str:
+    if uses_client_credentials(template):
+        return ("Register the callback URL with the provider, then paste the app's client ID "
+                "and secret below.")
+    if uses_service_account_key(template):
+        return "Paste the service account's JSON key below."
+    return "End users bring their own credentials: describe the connector in its catalog settings."
+
+
 def matches(template: ProviderTemplate, query: str) -> bool:
     """The provider picker's search: every word must appear in the name, slug, description
     or categories."""
@@ -63,6 +77,7 @@ async def _render_tab(current: Page, tab: str, connector: Connector,
         ready=template is not None and connectors.is_ready(connector, template),
         problem=None if template else sentence(connectors.provider_missing(connector)["message"]),
         needs_credentials=template is not None and uses_client_credentials(template),
+        needs_key=template is not None and uses_service_account_key(template),
         connector_path=_connector_path(current, connector),
         callback_url=callback_url(current.public_url, current.platform.slug),
         **context)
@@ -111,10 +126,8 @@ async def provider_picker(current: Page) -> Response:
         connector = await connectors.create_connector(
             current.db, current.runtime.connector_services, current.platform,
             {"provider": template.slug, "slug": slug}, actor=current.actor)
-        return current.redirect(
-            _connector_path(current, connector),
-            notice=f"{connector.name} added. Register the callback URL with the provider, "
-                   "then paste the app's client ID and secret below.")
+        return current.redirect(_connector_path(current, connector),
+                                notice=f"{connector.name} added. {_first_step(template)}")
     query = current.query("q").strip()
     templates = [t for t in current.runtime.providers.all() if not query or matches(t, query)]
     return await current.render("providers.html", nav="new_connector", query=query,
@@ -132,9 +145,15 @@ async def connector_setup(current: Page) -> Response:
         return await _provider_missing(current, connector)
     values = {"client_id": connector.client_id or ""}
     errors: dict[str, str] = {}
-    if current.request.method == "POST" and not uses_client_credentials(template):
+    if current.request.method == "POST" and uses_service_account_key(template):
+        errors = await _save_service_account_key(current, connector)
+        if not errors:
+            return current.redirect(_connector_path(current, connector),
+                                    notice="Service account key saved. Next: the catalog "
+                                           "settings.")
+    elif current.request.method == "POST" and not uses_client_credentials(template):
         return current.redirect(_connector_path(current, connector))
-    if current.request.method == "POST":
+    elif current.request.method == "POST":
         values["client_id"] = (await current.field("client_id")).strip()
         secret = await current.field("client_secret")
         if not values["client_id"]:
@@ -164,6 +183,22 @@ async def connector_setup(current: Page) -> Response:
     return await _render_tab(current, "setup", connector, template,
                              status=422 if errors else 200, values=values, errors=errors,
                              guide=render_markdown(guide))
+
+
+async def _save_service_account_key(current: Page, connector: Connector) -> dict[str, str]:
+    """Store the pasted JSON key; the errors to show otherwise (never the key itself)."""
+    key = (await current.field("service_account_key")).strip()
+    if not key:
+        return {"service_account_key": "Paste the contents of the service account's JSON key "
+                                       "file."}
+    try:
+        await connectors.update_connector(current.db, current.runtime.connector_services,
+                                          connector, {"service_account_key": key},
+                                          actor=current.actor)
+    except XkitError as exc:
+        await _reload(current, connector)
+        return dict([field_error(exc, "service_account_key")])
+    return {}
 
 
 @page

@@ -1,6 +1,7 @@
-"""The pages an end user's popup walks through: loading, start (to the provider), callback.
+"""The pages an end user's popup walks through: loading, start (to the provider, or to the
+collect form), callback — and the result page that ends every way of connecting.
 
-The callback page tells the opener how it went with ``postMessage`` — only to the origin the
+The result page tells the opener how it went with ``postMessage`` — only to the origin the
 flow was started from, which had to be one of the platform's allowed origins — and closes.
 """
 
@@ -26,7 +27,8 @@ from xkit.errors import NotFound, XkitError
 from xkit.providers.schema import ProviderTemplate
 from xkit.runtime import Runtime
 from xkit.services import authorizations, connections, one_time_tokens
-from xkit.services.collect import store_collected
+from xkit.services.authorizations import CallbackOutcome
+from xkit.services.collect import submit_collected
 from xkit.services.platforms import find_platform
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -134,11 +136,12 @@ async def start(request: Request) -> Response:
             return await _collect_form(
                 request, session, platform, authorization, template, where_to, values={}, error=None
             )
-        return await _to_provider(request, session, runtime, platform, authorization, where_to)
+        return await _next_step(request, session, runtime, platform, authorization, where_to)
 
 
 async def collect(request: Request) -> Response:
-    """The collect form's answer: check it, keep it encrypted, then on to the provider."""
+    """The collect form's answer: check it, keep it encrypted, then on to the provider (or,
+    when the answers are the credentials, check them with the provider and finish)."""
     runtime = get_runtime(request)
     authorization_id = request.path_params["authorization_id"]
     form = {k: str(v) for k, v in (await request.form()).items()}
@@ -172,7 +175,8 @@ async def collect(request: Request) -> Response:
         where_to = {k: form.pop(k) for k in ("opener_origin", "return_url") if form.get(k)}
         values = {f.name: form.get(f.name, "") for f in template.collect}
         try:
-            await store_collected(session, runtime.keyring, template, authorization, values)
+            outcome = await submit_collected(session, flow_deps(runtime), template,
+                                             authorization, values)
         except XkitError as exc:
             kept = {f.name: values[f.name] for f in template.collect if f.type != "secret"}
             return await _collect_form(
@@ -186,7 +190,9 @@ async def collect(request: Request) -> Response:
                 error=exc.message,
                 status=400,
             )
-        return await _to_provider(request, session, runtime, platform, authorization, where_to)
+        if outcome is not None:
+            return _result(request, platform, outcome)
+        return await _next_step(request, session, runtime, platform, authorization, where_to)
 
 
 async def _template_of(session: AsyncSession, runtime: Runtime,
@@ -237,7 +243,7 @@ async def _collect_form(
     )
 
 
-async def _to_provider(
+async def _next_step(
     request: Request,
     session: AsyncSession,
     runtime: Runtime,
@@ -246,7 +252,7 @@ async def _to_provider(
     where_to: dict[str, str],
 ) -> Response:
     try:
-        url = await authorizations.authorization_redirect(
+        step = await authorizations.next_step(
             session,
             flow_deps(runtime),
             platform,
@@ -256,6 +262,13 @@ async def _to_provider(
         )
     except XkitError as exc:
         return _problem(request, platform, exc.message, exc.status_code)
+    if step.outcome is not None:
+        return _result(request, platform, step.outcome)
+    assert step.redirect_url is not None
+    return _to(step.redirect_url)
+
+
+def _to(url: str) -> Response:
     return RedirectResponse(
         url,
         status_code=302,
@@ -274,6 +287,13 @@ async def callback(request: Request) -> Response:
         outcome = await authorizations.complete_callback(
             session, flow_deps(runtime), platform, params
         )
+    if outcome.redirect_url is not None:  # the auth type's next leg
+        return _to(outcome.redirect_url)
+    return _result(request, platform, outcome)
+
+
+def _result(request: Request, platform: Platform, outcome: CallbackOutcome) -> Response:
+    """How connecting ended: back to the app in redirect mode, else the popup's last page."""
     authorization = outcome.authorization
     if authorization is not None and authorization.return_url:
         return RedirectResponse(

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.support.flow import follow_provider, new_end_user, outlook_connector
+from tests.support.webhooks import start_worker
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.db.models import Authorization, WebhookEvent
 from xkit.db.types import utcnow
@@ -140,3 +141,39 @@ def _wait_for_token_request(microsoft: MicrosoftEmulator) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("xkit never called the token endpoint")
+
+
+def test_the_worker_ends_interrupted_callbacks_by_itself(
+    api: httpx.Client,
+    xkit_environment: XkitEnvironment,
+    xkit_server: XkitServer,
+    platform: PlatformCredentials,
+    microsoft: MicrosoftEmulator,
+    tmp_path: Path,
+) -> None:
+    """Nobody polls (the popup is gone too): the worker's housekeeping settles it."""
+    outlook_connector(api, xkit_server, platform, microsoft)
+    authorization_id, _ = new_end_user(xkit_server, platform).start_popup("outlook-email")
+
+    async def interrupt(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            await session.execute(update(Authorization).where(
+                Authorization.id == authorization_id).values(
+                    status="retrieving_tokens", updated_at=utcnow() - AN_HOUR_AGO))
+            await session.commit()
+
+    async def status(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            found = await session.get(Authorization, authorization_id)
+            return f"{found.status}/{found.error_code}" if found else "gone"
+
+    xkit_environment.with_runtime(interrupt)
+    worker = start_worker(xkit_environment, tmp_path / "worker.log")
+    try:
+        deadline = time.monotonic() + 30
+        while xkit_environment.with_runtime(status) != "error/interrupted":
+            assert time.monotonic() < deadline, worker.output()
+            time.sleep(0.5)
+    finally:
+        worker.stop()
+    assert _error_events(xkit_environment, platform.platform_id) == ["interrupted"]

@@ -24,13 +24,13 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from xkit.runtime import Runtime
-from xkit.services import token_upkeep, webhook_delivery
+from xkit.services import authorizations, token_upkeep, webhook_delivery
 from xkit.services.provider_http import create_provider_http
 from xkit.services.webhook_delivery import DeliveryPolicy
 
 log = logging.getLogger("xkit.worker")
 
-HOUSEKEEPING_INTERVAL_SECONDS = 3600.0
+HOUSEKEEPING_INTERVAL_SECONDS = 300.0
 MAX_ERROR_PAUSE_SECONDS = 30.0
 
 
@@ -135,8 +135,12 @@ class Worker:
         retention = dt.timedelta(days=self.runtime.settings.webhook_retention_days)
         async with self.runtime.sessions() as session:
             pruned = await webhook_delivery.prune_outbox(session, older_than=retention)
+            # Callbacks whose server died mid-way would otherwise wait forever.
+            interrupted = await authorizations.end_interrupted_callbacks(session)
         if pruned:
             log.info("forgot %d webhook events older than %s days", pruned, retention.days)
+        if interrupted:
+            log.info("ended %d interrupted callbacks in error", interrupted)
 
     async def _every(self, interval: float, job: Callable[[asyncio.Event], Awaitable[None]],
                      stopping: asyncio.Event) -> None:

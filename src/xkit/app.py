@@ -14,6 +14,7 @@ from xkit.api.cors import PlatformUserCors
 from xkit.api.errors import install_error_handlers
 from xkit.api.middleware import AccessLog, BodySizeLimit
 from xkit.api.rate_limit import RateLimit
+from xkit.api.token_fetch import TokenFetchFastPath
 from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
 from xkit.web import admin as admin_dashboard
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if settings.sandbox:
         app.router.routes.extend(sandbox.routes)
     admin_dashboard.mount(app)
+    app.add_middleware(TokenFetchFastPath)  # innermost: inside the access log and limits
     app.add_middleware(PlatformUserCors)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        proxy_max_bytes=settings.proxy_max_body_bytes)

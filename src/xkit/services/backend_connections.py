@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
@@ -106,7 +107,7 @@ async def context_connection_with_token(
     through :func:`fresh_authorization` (and its own sessions)."""
     for last_try in (False, True):
         view, chosen = await _healthiest(session, platform_id, external_id, connector_slug)
-        if _fresh(chosen, deps, force_refresh):
+        if is_fresh(chosen, deps, force_refresh):
             await record_use(session, chosen)
             return await _with_subject(deps, view, chosen, subject)
         await session.commit()  # give the pooled connection back while a refresh may run
@@ -135,7 +136,7 @@ async def connection_with_token(
         view = await connections.get_connection(session, platform_id, connection_id)
         if view.authorization is None:
             raise NotFound("this connection has no authorization yet", code="connection_not_found")
-        if _fresh(view.authorization, deps, force_refresh):  # no second session needed
+        if is_fresh(view.authorization, deps, force_refresh):  # no second session needed
             await record_use(session, view.authorization)
             return await _with_subject(deps, view, view.authorization, subject)
         await session.commit()  # give the pooled connection back while a refresh may run
@@ -152,7 +153,8 @@ async def connection_with_token(
     raise AssertionError("unreachable")
 
 
-def _fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool) -> bool:
+def is_fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool = False) -> bool:
+    """Active, and valid for at least the guaranteed margin: handed out as it is."""
     return (
         authorization.status == ACTIVE
         and not force_refresh
@@ -160,46 +162,68 @@ def _fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool) -
     )
 
 
+# Built once (it runs on every token fetch); see api_keys._BY_SECRET_HASH.
+_CONTEXT_CONNECTIONS = (
+    select(Context, Connection, Connector, Authorization)
+    .select_from(Context)
+    .outerjoin(
+        Connection,
+        and_(
+            Connection.context_id == Context.id,
+            Connection.enabled.is_(True),
+            Connection.connector_id.in_(
+                select(Connector.id).where(
+                    Connector.platform_id == bindparam("platform_id"),
+                    Connector.slug == bindparam("slug"),
+                )
+            ),
+        ),
+    )
+    .outerjoin(Connector, Connector.id == Connection.connector_id)
+    .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+    .where(Context.platform_id == bindparam("platform_id"),
+           Context.external_id == bindparam("external_id"))
+    .execution_options(populate_existing=True)
+)
+
+
 async def _healthiest(
     session: AsyncSession, platform_id: str, external_id: str, connector_slug: str
 ) -> tuple[ConnectionView, Authorization]:
     """One query for the context, its connections to the connector and their authorizations;
     the healthiest authorization with the view of its connection."""
-    rows = (
+    rows: list[Any] = list((
         await session.execute(
-            select(Context, Connection, Connector, Authorization)
-            .select_from(Context)
-            .outerjoin(
-                Connection,
-                and_(
-                    Connection.context_id == Context.id,
-                    Connection.enabled.is_(True),
-                    Connection.connector_id.in_(
-                        select(Connector.id).where(
-                            Connector.platform_id == platform_id, Connector.slug == connector_slug
-                        )
-                    ),
-                ),
-            )
-            .outerjoin(Connector, Connector.id == Connection.connector_id)
-            .outerjoin(Authorization, Authorization.connection_id == Connection.id)
-            .where(Context.platform_id == platform_id, Context.external_id == external_id)
-            .execution_options(populate_existing=True)
+            _CONTEXT_CONNECTIONS,
+            {"platform_id": platform_id, "external_id": external_id, "slug": connector_slug},
         )
-    ).all()
+    ).tuples())
     if not rows:
         raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
-    found = [row.Authorization for row in rows if row.Authorization is not None]
-    chosen = healthiest(found)
-    if chosen is None:
+    found = choose(rows)
+    if found is None:
         raise NotFound(
             f"context {external_id!r} has no {connector_slug!r} connection",
             code="connection_not_found",
         )
-    row = next(r for r in rows if r.Authorization is chosen)
+    return found
+
+
+ContextRow = tuple[Context, Connection | None, Connector | None, Authorization | None]
+
+
+def choose(rows: Sequence[ContextRow]) -> tuple[ConnectionView, Authorization] | None:
+    """The healthiest authorization among a context's connections to one connector, with the
+    view of its connection; None when there is none."""
+    found = [row[3] for row in rows if row[3] is not None]
+    chosen = healthiest(found)
+    if chosen is None:
+        return None
+    context, connection, connector, _ = next(r for r in rows if r[3] is chosen)
+    assert connection is not None and connector is not None
     current = current_authorizations(a for a in found if a.connection_id == chosen.connection_id)
-    view = ConnectionView(connection=row.Connection, connector=row.Connector,
-                          context=row.Context, authorization=current.get(chosen.connection_id))
+    view = ConnectionView(connection=connection, connector=connector, context=context,
+                          authorization=current.get(chosen.connection_id))
     return view, chosen
 
 

@@ -160,13 +160,17 @@ async def fresh_authorization(
         pause = min(pause * 1.5, WAIT_POLL_MAX_SECONDS)
 
 
+def use_noted_recently(authorization: Authorization) -> bool:
+    last = authorization.last_used_at
+    return last is not None and utcnow() - last < USE_GRANULARITY
+
+
 async def record_use(session: AsyncSession, authorization: Authorization) -> None:
     """Note that a backend used this grant (the worker refreshes such grants ahead of
     expiry), with at most one write every few minutes: nothing on most calls."""
-    now = utcnow()
-    last = authorization.last_used_at
-    if last is not None and now - last < USE_GRANULARITY:
+    if use_noted_recently(authorization):
         return
+    now = utcnow()
     await session.execute(
         update(Authorization).where(Authorization.id == authorization.id)
         .values(last_used_at=now).execution_options(synchronize_session=False))

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
 from xkit.api.schemas import ErrorResponse
 from xkit.services import backend_connections
 
 router = APIRouter(tags=["connections"])
+
+# An access token must not be kept by a proxy or an HTTP cache on the way (RFC 6749, 5.1).
+NO_STORE = {"Cache-Control": "no-store"}
 
 SubjectParam = Annotated[str | None, Query(
     max_length=320,
@@ -50,9 +53,11 @@ async def get_context_connection(
     caller: CallerDep,
     runtime: RuntimeDep,
     session: SessionDep,
+    response: Response,
     force_refresh: bool = False,
     subject: SubjectParam = None,
 ) -> dict[str, Any]:
+    response.headers.update(NO_STORE)
     return await backend_connections.context_connection_with_token(
         session,
         runtime.token_deps,
@@ -74,9 +79,11 @@ async def get_connection(
     caller: CallerDep,
     runtime: RuntimeDep,
     session: SessionDep,
+    response: Response,
     force_refresh: bool = False,
     subject: SubjectParam = None,
 ) -> dict[str, Any]:
+    response.headers.update(NO_STORE)
     return await backend_connections.connection_with_token(
         session,
         runtime.token_deps,

@@ -1,0 +1,106 @@
+"""The common case of a backend's token fetch, answered from one query on one connection.
+
+Every API call a developer's backend makes to a provider starts with this fetch, so its cost
+is the cost of xkit. The general path (an ORM session, the key's authentication, then the
+connection lookup) takes two queries and spends most of its time building ORM state. Here one
+statement joins the key, its platform, the context, the connector, the context's connections
+to it and their authorizations, on a plain connection.
+
+It answers only when nothing else is needed: a live key whose last use is already noted, and
+an active token that needs no refresh and whose use is already noted too. Otherwise it returns
+``None`` and the general path runs: it decides every error (401, 404 …), every refresh and
+every write, so the two can never disagree on anything but speed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, and_, bindparam, select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from xkit.crypto import fingerprint
+from xkit.db.models import ApiKey, Authorization, Base, Connection, Connector, Context, Platform
+from xkit.services.api_keys import SECRET_PREFIX, accepts, use_noted_recently
+from xkit.services.backend_connections import ContextRow, choose, describe, is_fresh
+from xkit.services.tokens import TokenDeps
+from xkit.services.tokens import use_noted_recently as use_of_grant_noted
+
+_MODELS: tuple[type[Base], ...] = (ApiKey, Platform, Context, Connector, Connection, Authorization)
+_TABLES = {model: model.__table__ for model in _MODELS}
+
+_ONE_QUERY = (
+    select(*_TABLES.values())
+    .select_from(
+        ApiKey.__table__.join(Platform.__table__, Platform.id == ApiKey.platform_id)
+        .outerjoin(Context.__table__, and_(Context.platform_id == Platform.id,
+                                           Context.external_id == bindparam("external_id")))
+        .outerjoin(Connector.__table__, and_(Connector.platform_id == Platform.id,
+                                             Connector.slug == bindparam("slug")))
+        .outerjoin(Connection.__table__, and_(Connection.context_id == Context.id,
+                                              Connection.connector_id == Connector.id,
+                                              Connection.enabled.is_(True)))
+        .outerjoin(Authorization.__table__, Authorization.connection_id == Connection.id)
+    )
+    .where(ApiKey.secret_hash == bindparam("digest"))
+    .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+)
+
+
+async def fresh_connection(
+    engine: AsyncEngine,
+    deps: TokenDeps,
+    *,
+    secret: str,
+    publishable_key: str | None,
+    external_id: str,
+    connector_slug: str,
+) -> dict[str, Any] | None:
+    """The get-connection answer when the common case holds, else None (ask the general path).
+    """
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    digest = fingerprint(secret)
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            _ONE_QUERY, {"digest": digest, "external_id": external_id, "slug": connector_slug})
+        mappings = result.mappings().all()
+    if not mappings:
+        return None
+    loaded: dict[tuple[type[Base], Any], Any] = {}
+    rows = [_objects(mapping, loaded) for mapping in mappings]
+    key = _object(ApiKey, mappings[0], loaded)
+    if not accepts(key, digest, publishable_key) or not use_noted_recently(key):
+        return None
+    if rows[0][0] is None:
+        return None  # no such context
+    found = choose([row for row in rows if row[0] is not None])
+    if found is None:
+        return None
+    view, chosen = found
+    if not is_fresh(chosen, deps) or not use_of_grant_noted(chosen):
+        return None
+    return describe(view, chosen, deps)
+
+
+def _objects(mapping: RowMapping, loaded: dict[tuple[type[Base], Any], Any]) -> ContextRow:
+    return (_object(Context, mapping, loaded), _object(Connection, mapping, loaded),
+            _object(Connector, mapping, loaded), _object(Authorization, mapping, loaded))
+
+
+def _object(model: type[Base], mapping: RowMapping,
+            loaded: dict[tuple[type[Base], Any], Any]) -> Any:
+    """The row's ``model`` instance (one per primary key), or None where the join found none.
+
+    Detached instances, never added to a session: ``describe`` only reads them."""
+    table = _TABLES[model]
+    row_id = mapping[f"{table.name}_id"]
+    if row_id is None:
+        return None
+    if (model, row_id) not in loaded:
+        loaded[(model, row_id)] = model(**{
+            attribute.key: mapping[f"{table.name}_{attribute.columns[0].name}"]
+            for attribute in model.__mapper__.column_attrs
+        })
+    return loaded[(model, row_id)]

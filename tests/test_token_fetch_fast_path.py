@@ -1,0 +1,179 @@
+"""The token fetch's one-query answer agrees with the general path, and gives way to it.
+
+``xkit.services.token_fetch`` answers the common case of
+``GET /api/platform/contexts/{id}/connections/{slug}`` ahead of FastAPI. Its promise is that it
+never says anything the documented route would not: these tests hold it to that, then walk
+through every case where it must step aside (so that the route writes, refreshes or refuses).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from xkit.db.models import ApiKey, Authorization
+from xkit.db.types import utcnow
+from xkit.runtime import Runtime
+from xkit.services import api_keys, token_fetch
+
+TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
+
+
+def _fast(
+    environment: XkitEnvironment,
+    platform: PlatformCredentials,
+    *,
+    external_id: str = "user-1",
+    slug: str = "outlook-email",
+    publishable_key: str | None = None,
+    secret: str | None = None,
+) -> dict[str, Any] | None:
+    async def ask(runtime: Runtime) -> dict[str, Any] | None:
+        return await token_fetch.fresh_connection(
+            runtime.engine, runtime.token_deps, secret=secret or platform.secret_key,
+            publishable_key=publishable_key, external_id=external_id, connector_slug=slug)
+
+    return environment.with_runtime(ask)
+
+
+def _write(environment: XkitEnvironment, statement: Any) -> None:
+    async def run(runtime: Runtime) -> None:
+        async with runtime.sessions() as session:
+            await session.execute(statement)
+            await session.commit()
+
+    environment.with_runtime(run)
+
+
+def _last_used(environment: XkitEnvironment, platform: PlatformCredentials) -> dt.datetime | None:
+    async def read(runtime: Runtime) -> dt.datetime | None:
+        async with runtime.sessions() as session:
+            keys = await api_keys.list_api_keys(session, platform.platform_id)
+            return keys[0].last_used_at
+
+    return environment.with_runtime(read)
+
+
+def test_the_common_case_is_answered_exactly_as_the_route_answers_it(
+    api: httpx.Client,
+    connected: dict[str, str],
+    platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+) -> None:
+    first = api.get(TOKEN_PATH)  # refreshes the 200-second token and notes both uses
+    assert first.status_code == 200, first.text
+    answered = _fast(xkit_environment, platform)
+    assert answered is not None
+    assert answered == api.get(TOKEN_PATH).json() == first.json()
+    assert answered["authorization"]["access_token"]
+    bearer = _fast(xkit_environment, platform, publishable_key=platform.publishable_key)
+    assert bearer == answered  # Basic (publishable:secret) and Bearer alike
+
+
+def test_token_responses_are_never_cached(
+    api: httpx.Client, connected: dict[str, str], platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+) -> None:
+    general = api.get(TOKEN_PATH)  # answered by the route (it refreshes)
+    assert _fast(xkit_environment, platform) is not None
+    fast = api.get(TOKEN_PATH)  # answered ahead of the framework
+    connection_id = general.json()["connection"]["id"]
+    by_id = api.get(f"/api/platform/connections/{connection_id}")
+    for response in (general, fast, by_id):
+        assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["content-type"] == "application/json"
+
+
+def test_it_steps_aside_for_every_refusal_and_the_route_gives_the_error(
+    api: httpx.Client,
+    connected: dict[str, str],
+    platform: PlatformCredentials,
+    other_platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+    xkit_server: XkitServer,
+) -> None:
+    assert api.get(TOKEN_PATH).status_code == 200
+    wrong_publishable = _fast(xkit_environment, platform,
+                              publishable_key=other_platform.publishable_key)
+    foreign_key = _fast(xkit_environment, platform, secret=other_platform.secret_key)
+    not_a_key = _fast(xkit_environment, platform, secret="sk_live_123")
+    unknown_key = _fast(xkit_environment, platform, secret=platform.secret_key + "x")
+    unknown_context = _fast(xkit_environment, platform, external_id="nobody")
+    unknown_connector = _fast(xkit_environment, platform, slug="gmail")
+    assert [wrong_publishable, foreign_key, not_a_key, unknown_key, unknown_context,
+            unknown_connector] == [None] * 6
+
+    url = f"{xkit_server.url}{TOKEN_PATH}"
+    assert httpx.get(url, auth=(other_platform.publishable_key, platform.secret_key)
+                     ).json()["error"]["code"] == "invalid_api_key"
+    foreign = httpx.get(url, auth=other_platform.basic_auth)
+    assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "context_not_found"
+    no_context = api.get("/api/platform/contexts/nobody/connections/outlook-email")
+    assert no_context.status_code == 404
+    assert no_context.json()["error"]["code"] == "context_not_found"
+    no_connection = api.get("/api/platform/contexts/user-1/connections/gmail")
+    assert no_connection.status_code == 404
+    assert no_connection.json()["error"]["code"] == "connection_not_found"
+
+    _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
+           .values(revoked_at=utcnow()))
+    assert _fast(xkit_environment, platform) is None
+    revoked = api.get(TOKEN_PATH)
+    assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_it_steps_aside_when_a_write_or_a_refresh_is_due(
+    api: httpx.Client,
+    connected: dict[str, str],
+    platform: PlatformCredentials,
+    microsoft: MicrosoftEmulator,
+    xkit_environment: XkitEnvironment,
+) -> None:
+    body = api.get(TOKEN_PATH).json()
+    refreshes = microsoft.counters()["token_requests"]["refresh_token"]
+    assert _fast(xkit_environment, platform) is not None
+
+    # The key's last use is an hour old: the route notes this one.
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
+           .values(last_used_at=an_hour_ago))
+    assert _fast(xkit_environment, platform) is None
+    assert api.get(TOKEN_PATH).status_code == 200
+    noted = _last_used(xkit_environment, platform)
+    assert noted is not None and noted > an_hour_ago + dt.timedelta(minutes=59)
+    assert _fast(xkit_environment, platform) is not None
+
+    # The grant's last use is an hour old (the worker refreshes grants in use ahead of expiry).
+    grant = Authorization.id == body["authorization"]["id"]
+    _write(xkit_environment, update(Authorization).where(grant).values(last_used_at=an_hour_ago))
+    assert _fast(xkit_environment, platform) is None
+    assert api.get(TOKEN_PATH).status_code == 200
+    assert _fast(xkit_environment, platform) is not None
+
+    # The token expires within the guaranteed margin: the route refreshes it, once.
+    _write(xkit_environment, update(Authorization).where(grant)
+           .values(expires_at=utcnow() + dt.timedelta(seconds=60)))
+    assert _fast(xkit_environment, platform) is None
+    refreshed = api.get(TOKEN_PATH).json()
+    assert refreshed["authorization"]["access_token"] != body["authorization"]["access_token"]
+    assert microsoft.counters()["token_requests"]["refresh_token"] == refreshes + 1
+    assert _fast(xkit_environment, platform) == api.get(TOKEN_PATH).json() == refreshed
+
+
+def test_query_strings_go_to_the_route(
+    api: httpx.Client, connected: dict[str, str], microsoft: MicrosoftEmulator
+) -> None:
+    body = api.get(TOKEN_PATH).json()
+    refreshes = microsoft.counters()["token_requests"]["refresh_token"]
+    forced = api.get(TOKEN_PATH, params={"force_refresh": "true"})
+    assert forced.status_code == 200
+    assert forced.json()["authorization"]["access_token"] != body["authorization"]["access_token"]
+    assert microsoft.counters()["token_requests"]["refresh_token"] == refreshes + 1
+    malformed = api.get(TOKEN_PATH, params={"force_refresh": "maybe"})
+    assert malformed.status_code == 422

@@ -13,6 +13,7 @@ import asyncio
 import collections
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -56,7 +57,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--output", type=Path, default=Path("xkit-profile.collapsed"))
     args = parser.parse_args()
-    py_spy = shutil.which("py-spy")
+    # beside this interpreter first: a venv's scripts need not be on PATH
+    py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if py_spy is None:
         raise SystemExit("install the bench extra first: pip install -e '.[bench]'")
     with tempfile.TemporaryDirectory(prefix="xkit-profile-") as tmp:

@@ -59,6 +59,15 @@ def _last_used(environment: XkitEnvironment, platform: PlatformCredentials) -> d
     return environment.with_runtime(read)
 
 
+def _grant_last_used(environment: XkitEnvironment, authorization_id: str) -> dt.datetime | None:
+    async def read(runtime: Runtime) -> dt.datetime | None:
+        async with runtime.sessions() as session:
+            found = await session.get(Authorization, authorization_id)
+            return found.last_used_at if found else None
+
+    return environment.with_runtime(read)
+
+
 def test_the_common_case_is_answered_exactly_as_the_route_answers_it(
     api: httpx.Client,
     connected: dict[str, str],
@@ -128,7 +137,33 @@ def test_it_steps_aside_for_every_refusal_and_the_route_gives_the_error(
     assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "invalid_api_key"
 
 
-def test_it_steps_aside_when_a_write_or_a_refresh_is_due(
+def test_it_notes_uses_as_the_route_does(
+    api: httpx.Client,
+    connected: dict[str, str],
+    platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+) -> None:
+    """The worker refreshes ahead only the grants in use: a use the fast path skipped noting
+    would let a busy connection's token lapse."""
+    body = api.get(TOKEN_PATH).json()
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
+           .values(last_used_at=an_hour_ago))
+    grant = Authorization.id == body["authorization"]["id"]
+    _write(xkit_environment, update(Authorization).where(grant).values(last_used_at=an_hour_ago))
+
+    assert _fast(xkit_environment, platform) == body
+    key_used = _last_used(xkit_environment, platform)
+    grant_used = _grant_last_used(xkit_environment, body["authorization"]["id"])
+    assert key_used is not None and key_used > an_hour_ago + dt.timedelta(minutes=59)
+    assert grant_used is not None and grant_used > an_hour_ago + dt.timedelta(minutes=59)
+
+    assert _fast(xkit_environment, platform) == body  # noted: nothing to write this time
+    assert _last_used(xkit_environment, platform) == key_used
+    assert _grant_last_used(xkit_environment, body["authorization"]["id"]) == grant_used
+
+
+def test_it_steps_aside_when_a_refresh_is_due(
     api: httpx.Client,
     connected: dict[str, str],
     platform: PlatformCredentials,
@@ -139,24 +174,8 @@ def test_it_steps_aside_when_a_write_or_a_refresh_is_due(
     refreshes = microsoft.counters()["token_requests"]["refresh_token"]
     assert _fast(xkit_environment, platform) is not None
 
-    # The key's last use is an hour old: the route notes this one.
-    an_hour_ago = utcnow() - dt.timedelta(hours=1)
-    _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
-           .values(last_used_at=an_hour_ago))
-    assert _fast(xkit_environment, platform) is None
-    assert api.get(TOKEN_PATH).status_code == 200
-    noted = _last_used(xkit_environment, platform)
-    assert noted is not None and noted > an_hour_ago + dt.timedelta(minutes=59)
-    assert _fast(xkit_environment, platform) is not None
-
-    # The grant's last use is an hour old (the worker refreshes grants in use ahead of expiry).
-    grant = Authorization.id == body["authorization"]["id"]
-    _write(xkit_environment, update(Authorization).where(grant).values(last_used_at=an_hour_ago))
-    assert _fast(xkit_environment, platform) is None
-    assert api.get(TOKEN_PATH).status_code == 200
-    assert _fast(xkit_environment, platform) is not None
-
     # The token expires within the guaranteed margin: the route refreshes it, once.
+    grant = Authorization.id == body["authorization"]["id"]
     _write(xkit_environment, update(Authorization).where(grant)
            .values(expires_at=utcnow() + dt.timedelta(seconds=60)))
     assert _fast(xkit_environment, platform) is None
@@ -164,6 +183,11 @@ def test_it_steps_aside_when_a_write_or_a_refresh_is_due(
     assert refreshed["authorization"]["access_token"] != body["authorization"]["access_token"]
     assert microsoft.counters()["token_requests"]["refresh_token"] == refreshes + 1
     assert _fast(xkit_environment, platform) == api.get(TOKEN_PATH).json() == refreshed
+
+    # A grant in error is the route's to explain (reconnect_required).
+    _write(xkit_environment, update(Authorization).where(grant).values(status="error"))
+    assert _fast(xkit_environment, platform) is None
+    assert api.get(TOKEN_PATH).status_code == 409
 
 
 def test_query_strings_go_to_the_route(

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -165,15 +165,22 @@ def use_noted_recently(authorization: Authorization) -> bool:
     return last is not None and utcnow() - last < USE_GRANULARITY
 
 
+# Core, built once: the token fetch's fast path runs it on a plain connection as well.
+_authorizations = Authorization.__table__
+NOTE_USE = (
+    update(_authorizations)
+    .where(_authorizations.c.id == bindparam("row_id"))
+    .values(last_used_at=bindparam("now", type_=_authorizations.c.last_used_at.type))
+)
+
+
 async def record_use(session: AsyncSession, authorization: Authorization) -> None:
     """Note that a backend used this grant (the worker refreshes such grants ahead of
     expiry), with at most one write every few minutes: nothing on most calls."""
     if use_noted_recently(authorization):
         return
     now = utcnow()
-    await session.execute(
-        update(Authorization).where(Authorization.id == authorization.id)
-        .values(last_used_at=now).execution_options(synchronize_session=False))
+    await session.execute(NOTE_USE, {"row_id": authorization.id, "now": now})
     await session.commit()
     authorization.last_used_at = now
 

@@ -158,19 +158,24 @@ def test_an_idle_refresh_token_is_kept_alive_before_it_lapses(
         upkeep_environment: XkitEnvironment, microsoft: MicrosoftEmulator) -> None:
     platform, api = upkeep_platform
     connect(upkeep_server, platform, microsoft, "idle")
+    connect(upkeep_server, platform, microsoft, "never-refreshed")
     connect(upkeep_server, platform, microsoft, "control")
-    # 70 days pass: "idle" has not been refreshed since connecting. "control" looks freshly
-    # refreshed to xkit (so the worker leaves it alone), but at Microsoft its refresh token
-    # is just as old.
+    # 70 days pass: "idle" was last refreshed 70 days ago, "never-refreshed" was connected 70
+    # days ago and has no refresh time at all. "control" looks freshly refreshed to xkit (so
+    # the worker leaves it alone), but at Microsoft its refresh token is just as old.
     microsoft.advance_clock(70 * DAY)
+    seventy_days_ago = utcnow() - dt.timedelta(days=70)
     before = authorization_of(upkeep_environment, platform, "idle",
-                              last_refreshed_at=utcnow() - dt.timedelta(days=70))
-    wait_for(lambda: refreshes(microsoft) == 1, what="the keep-alive refresh")
-    kept = authorization_of(upkeep_environment, platform, "idle")
-    assert kept.refresh_token != before.refresh_token
-    assert kept.last_refreshed_at > utcnow() - dt.timedelta(minutes=1)  # type: ignore[operator]
+                              last_refreshed_at=seventy_days_ago)
+    never_before = authorization_of(upkeep_environment, platform, "never-refreshed",
+                                    last_refreshed_at=None, created_at=seventy_days_ago)
+    wait_for(lambda: refreshes(microsoft) == 2, what="the keep-alive refreshes")
+    for external_id, earlier in (("idle", before), ("never-refreshed", never_before)):
+        kept = authorization_of(upkeep_environment, platform, external_id)
+        assert kept.refresh_token != earlier.refresh_token
+        assert kept.last_refreshed_at > utcnow() - dt.timedelta(minutes=1)  # type: ignore[operator]
     time.sleep(1.0)
-    assert refreshes(microsoft) == 1, "the control connection was not touched"
+    assert refreshes(microsoft) == 2, "the control connection was not touched"
 
     # 30 more days: Microsoft's 90 idle days are over for the original refresh tokens.
     microsoft.advance_clock(30 * DAY)

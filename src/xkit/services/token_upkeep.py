@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from xkit.db.models import Authorization, Connection, Connector
 from xkit.db.types import utcnow
@@ -81,9 +81,10 @@ async def keep_alive_candidates(deps: TokenDeps) -> list[str]:
         return []
     now = utcnow()
     found: list[str] = []
+    idle_since = func.coalesce(Authorization.last_refreshed_at, Authorization.created_at)
     async with deps.sessions() as session:
         for provider, days in sorted(windows.items()):
-            idle_since = func.coalesce(Authorization.last_refreshed_at, Authorization.created_at)
+            cutoff = now - keep_alive_after(days)
             ids = await session.scalars(
                 select(Authorization.id)
                 .join(Connection, Connection.id == Authorization.connection_id)
@@ -91,13 +92,22 @@ async def keep_alive_candidates(deps: TokenDeps) -> list[str]:
                 .where(Connector.provider == provider,
                        Authorization.status == ACTIVE,
                        Authorization.refresh_token.is_not(None),
-                       idle_since < now - keep_alive_after(days),
+                       _idle_before(cutoff),
                        _not_being_refreshed(now))
                 .order_by(idle_since).limit(BATCH - len(found)))
             found.extend(ids.all())
             if len(found) >= BATCH:
                 break
     return found
+
+
+def _idle_before(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+    """Last refreshed (or, never refreshed, created) before ``cutoff`` — spelled so that
+    ix_authorizations_status_refreshed answers it: as ``coalesce(...) < cutoff`` it read the
+    whole table once per provider on every pass (a million connections: ~1 GB each time)."""
+    return or_(Authorization.last_refreshed_at < cutoff,
+               and_(Authorization.last_refreshed_at.is_(None),
+                    Authorization.created_at < cutoff))
 
 
 def _not_being_refreshed(now: dt.datetime):  # type: ignore[no-untyped-def]

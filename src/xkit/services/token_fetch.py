@@ -29,6 +29,7 @@ from xkit.services.api_keys import NOTE_USE as NOTE_KEY_USE
 from xkit.services.api_keys import SECRET_PREFIX, accepts
 from xkit.services.api_keys import use_noted_recently as key_use_noted
 from xkit.services.backend_connections import ContextRow, choose, describe, is_fresh
+from xkit.services.connections import ConnectionView
 from xkit.services.tokens import NOTE_USE as NOTE_GRANT_USE
 from xkit.services.tokens import TokenDeps
 from xkit.services.tokens import use_noted_recently as grant_use_noted
@@ -72,10 +73,10 @@ async def fresh_connection(
         result = await connection.execute(
             _ONE_QUERY, {"digest": digest, "external_id": external_id, "slug": connector_slug})
         mappings = result.mappings().all()
-        answer = _answer(mappings, deps, digest, publishable_key)
-        if answer is None:
+        found = _found(mappings, deps, digest, publishable_key)
+        if found is None:
             return None
-        body, notes = answer
+        view, chosen, notes = found
         if notes:
             now = utcnow()
             if connection.dialect.name == "postgresql":
@@ -83,7 +84,8 @@ async def fresh_connection(
             for statement, row_id in notes:
                 await connection.execute(statement, {"row_id": row_id, "now": now})
             await connection.commit()
-    return body
+    # The connection is back in the pool before the CPU-bound part (decrypting, the body).
+    return describe(view, chosen, deps)
 
 
 # A last-use time is a hint for the worker's refresh-ahead, not a record: losing the last
@@ -94,11 +96,11 @@ _NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
 Note = tuple[Update, str]  # a use to note: the statement and the row it is for
 
 
-def _answer(
+def _found(
     mappings: Sequence[RowMapping], deps: TokenDeps, digest: str, publishable_key: str | None
-) -> tuple[dict[str, Any], list[Note]] | None:
-    """The body, with the uses to note (the key's, the grant's; each at most every few
-    minutes), or None for anything the general path must decide."""
+) -> tuple[ConnectionView, Authorization, list[Note]] | None:
+    """The connection and grant to answer with, and the uses to note (the key's, the grant's;
+    each at most every few minutes), or None for anything the general path must decide."""
     if not mappings:
         return None
     loaded: dict[tuple[type[Base], Any], Any] = {}
@@ -119,7 +121,7 @@ def _answer(
         notes.append((NOTE_KEY_USE, key.id))
     if not grant_use_noted(chosen):
         notes.append((NOTE_GRANT_USE, chosen.id))
-    return describe(view, chosen, deps), notes
+    return view, chosen, notes
 
 
 def _objects(mapping: RowMapping, loaded: dict[tuple[type[Base], Any], Any]) -> ContextRow:
@@ -131,14 +133,26 @@ def _object(model: type[Base], mapping: RowMapping,
             loaded: dict[tuple[type[Base], Any], Any]) -> Any:
     """The row's ``model`` instance (one per primary key), or None where the join found none.
 
-    Detached instances, never added to a session: ``describe`` only reads them."""
-    table = _TABLES[model]
-    row_id = mapping[f"{table.name}_id"]
+    Built as the ORM's own loader builds instances (``new_instance``, then the values put in
+    its ``__dict__``), without the per-attribute events of ``__init__``, which cost as much as
+    the query. Detached, never added to a session: ``describe`` only reads them."""
+    id_label, columns = _COLUMNS[model]
+    row_id = mapping[id_label]
     if row_id is None:
         return None
-    if (model, row_id) not in loaded:
-        loaded[(model, row_id)] = model(**{
-            attribute.key: mapping[f"{table.name}_{attribute.columns[0].name}"]
-            for attribute in model.__mapper__.column_attrs
-        })
-    return loaded[(model, row_id)]
+    instance = loaded.get((model, row_id))
+    if instance is None:
+        instance = model.__mapper__.class_manager.new_instance()
+        instance.__dict__.update({key: mapping[label] for key, label in columns})
+        loaded[(model, row_id)] = instance
+    return instance
+
+
+def _labels(model: type[Base]) -> tuple[str, list[tuple[str, str]]]:
+    """The result label of the primary key, and (attribute, result label) of every column."""
+    table = _TABLES[model]
+    return f"{table.name}_id", [(attribute.key, f"{table.name}_{attribute.columns[0].name}")
+                                for attribute in model.__mapper__.column_attrs]
+
+
+_COLUMNS = {model: _labels(model) for model in _MODELS}

@@ -3,8 +3,8 @@
 Every API call a developer's backend makes to a provider starts with this fetch, so its cost
 is the cost of xkit. The general path (an ORM session, the key's authentication, then the
 connection lookup) takes two queries and spends most of its time building ORM state. Here one
-statement joins the key, its platform, the context, the connector, the context's connections
-to it and their authorizations, on a plain connection.
+statement joins the key, the context and the connector of its platform, the context's
+connections to it and their authorizations, on a plain connection.
 
 It answers only the common case: a live key, and an active token that needs no refresh. It
 notes the key's and the grant's use as the general path does (the same statements, at most
@@ -23,7 +23,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xkit.crypto import fingerprint
-from xkit.db.models import ApiKey, Authorization, Base, Connection, Connector, Context, Platform
+from xkit.db.models import ApiKey, Authorization, Base, Connection, Connector, Context
 from xkit.db.types import utcnow
 from xkit.services.api_keys import NOTE_USE as NOTE_KEY_USE
 from xkit.services.api_keys import SECRET_PREFIX, accepts
@@ -34,16 +34,16 @@ from xkit.services.tokens import NOTE_USE as NOTE_GRANT_USE
 from xkit.services.tokens import TokenDeps
 from xkit.services.tokens import use_noted_recently as grant_use_noted
 
-_MODELS: tuple[type[Base], ...] = (ApiKey, Platform, Context, Connector, Connection, Authorization)
+_MODELS: tuple[type[Base], ...] = (ApiKey, Context, Connector, Connection, Authorization)
 _TABLES = {model: model.__table__ for model in _MODELS}
 
 _ONE_QUERY = (
     select(*_TABLES.values())
     .select_from(
-        ApiKey.__table__.join(Platform.__table__, Platform.id == ApiKey.platform_id)
-        .outerjoin(Context.__table__, and_(Context.platform_id == Platform.id,
+        ApiKey.__table__
+        .outerjoin(Context.__table__, and_(Context.platform_id == ApiKey.platform_id,
                                            Context.external_id == bindparam("external_id")))
-        .outerjoin(Connector.__table__, and_(Connector.platform_id == Platform.id,
+        .outerjoin(Connector.__table__, and_(Connector.platform_id == ApiKey.platform_id,
                                              Connector.slug == bindparam("slug")))
         .outerjoin(Connection.__table__, and_(Connection.context_id == Context.id,
                                               Connection.connector_id == Connector.id,

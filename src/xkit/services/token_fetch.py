@@ -104,13 +104,13 @@ def _found(
     if not mappings:
         return None
     loaded: dict[tuple[type[Base], Any], Any] = {}
-    rows = [_objects(mapping, loaded) for mapping in mappings]
-    key = _object(ApiKey, mappings[0], loaded)
+    key = _object(ApiKey, mappings[0], loaded)  # the hash is unique: one key in every row
     if not accepts(key, digest, publishable_key):
         return None
+    rows = [_objects(mapping, loaded) for mapping in mappings]
     if rows[0][0] is None:
-        return None  # no such context
-    found = choose([row for row in rows if row[0] is not None])
+        return None  # no such context (then it is the key's only row)
+    found = choose(rows)
     if found is None:
         return None
     view, chosen = found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -11,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from bench.seed import seed
 from tests.support.database import POSTGRES_ADMIN_URL, backend
 from tests.support.xkit import XkitEnvironment, XkitServer, create_platform
 
@@ -47,20 +49,30 @@ def test_database_outage_is_a_503_and_recovery_needs_no_restart(
 def test_a_database_restart_under_load_is_503s_then_recovery(
         fresh_environment: XkitEnvironment, tmp_path: Path) -> None:
     """As a restart looks from xkit: every connection dropped, new ones refused for a while,
-    then accepted again — while requests keep coming, reads and writes."""
+    then accepted again — while requests keep coming: reads, writes and token fetches (which
+    have a pool of their own)."""
+    fetched = asyncio.run(seed(fresh_environment.database_url, fresh_environment.data_dir,
+                               connections=8,
+                               encryption_keys=fresh_environment.encryption_keys))
     server = XkitServer(fresh_environment, tmp_path / "serve.log")
     platform = create_platform(fresh_environment, "acme")
     name = fresh_environment.database_url.rsplit("/", 1)[1]
     statuses: list[tuple[str, int, str]] = []
+    fetches: list[tuple[str, int]] = []
     stop = threading.Event()
 
     def load(worker: int) -> None:
-        with platform.client(server) as api:
+        with platform.client(server) as api, httpx.Client(
+                base_url=server.url, timeout=30,
+                headers={"Authorization": f"Bearer {fetched.secret_key}"}) as backend:
             for number in itertools.count():
                 if stop.is_set():
                     return
-                if number % 2:
+                if number % 3 == 1:
                     response = api.get("/api/platform/connectors")
+                elif number % 3 == 2:
+                    response = backend.get(fetched.token_path(worker))
+                    fetches.append((phase[0], response.status_code))
                 else:
                     response = api.post("/api/platform/contexts", json={
                         "context": {"external_id": f"user-{worker}-{number}"}})
@@ -99,4 +111,7 @@ def test_a_database_restart_under_load_is_503s_then_recovery(
     assert any(p == "down" and s == 503 for p, s, _ in statuses), "the outage was noticed"
     after = [s for p, s, _ in statuses if p == "after"]
     assert after and set(after) <= {200, 201}, "recovered without restarting xkit"
+    fetches_after = [s for p, s in fetches if p == "after"]
+    assert fetches_after and set(fetches_after) == {200}, "token fetches recovered too"
+    assert any(p == "down" and s == 503 for p, s in fetches), "token fetches saw the outage"
     assert "Traceback" not in server.output()

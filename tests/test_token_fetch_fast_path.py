@@ -9,6 +9,7 @@ through every case where it must step aside (so that the route writes, refreshes
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import httpx
@@ -161,6 +162,33 @@ def test_it_notes_uses_as_the_route_does(
     assert _fast(xkit_environment, platform) == body  # noted: nothing to write this time
     assert _last_used(xkit_environment, platform) == key_used
     assert _grant_last_used(xkit_environment, body["authorization"]["id"]) == grant_used
+
+
+def test_the_running_server_writes_uses_a_moment_later(
+    api: httpx.Client,
+    connected: dict[str, str],
+    platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+) -> None:
+    """The server notes uses in memory and writes them within a second or two, together."""
+    body = api.get(TOKEN_PATH).json()
+    an_hour_ago = utcnow() - dt.timedelta(hours=1)
+    _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
+           .values(last_used_at=an_hour_ago))
+    grant_id = body["authorization"]["id"]
+    _write(xkit_environment, update(Authorization).where(Authorization.id == grant_id)
+           .values(last_used_at=an_hour_ago))
+
+    assert api.get(TOKEN_PATH).json() == body
+    deadline = time.monotonic() + 10
+    while True:
+        key_used = _last_used(xkit_environment, platform)
+        grant_used = _grant_last_used(xkit_environment, grant_id)
+        if (key_used and key_used > an_hour_ago + dt.timedelta(minutes=59)
+                and grant_used and grant_used > an_hour_ago + dt.timedelta(minutes=59)):
+            break
+        assert time.monotonic() < deadline, (key_used, grant_used)
+        time.sleep(0.2)
 
 
 def test_it_steps_aside_when_a_refresh_is_due(

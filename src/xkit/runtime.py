@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import ssl
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xkit.crypto import Keyring
 from xkit.db import migrate
-from xkit.db.engine import create_engine, create_sessionmaker
+from xkit.db.engine import create_engine, create_read_engine, create_sessionmaker
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
 from xkit.services.connectors import ConnectorServices
@@ -25,6 +26,7 @@ from xkit.services.context_tokens import ContextTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
 from xkit.services.tokens import TokenDeps
+from xkit.services.use_ledger import UseLedger
 from xkit.services.webhooks import SubscriptionPolicy
 from xkit.settings import Settings
 
@@ -36,11 +38,13 @@ SANDBOX_TEMPLATES_DIR = Path(__file__).parent / "providers" / "sandbox"
 class Runtime:
     settings: Settings
     engine: AsyncEngine
+    read_engine: AsyncEngine  # the token fetch's: autocommit, no transaction round trips
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
     providers: ProviderRegistry
     context_tokens: ContextTokenSigner
     provider_http: httpx.AsyncClient
+    uses: UseLedger
 
     @property
     def connector_services(self) -> ConnectorServices:
@@ -48,13 +52,16 @@ class Runtime:
             providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url
         )
 
-    @property
+    @cached_property
     def token_deps(self) -> TokenDeps:
+        """Built once: every token fetch asks for it, and building it costs as much as
+        decrypting the token."""
         return TokenDeps(
             sessions=self.sessions,
             providers=self.providers,
             keyring=self.keyring,
             http=self.provider_http,
+            uses=self.uses,
             min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
             provider_timeout=dt.timedelta(seconds=self.settings.provider_timeout_seconds),
         )
@@ -67,7 +74,10 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        await self.uses.close()
         await self.provider_http.aclose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
 
@@ -124,11 +134,13 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
     return Runtime(
         settings=settings,
         engine=engine,
+        read_engine=create_read_engine(engine, hide_parameters=True, **pool),
         sessions=sessions,
         keyring=keyring,
         providers=providers,
         context_tokens=ContextTokenSigner(keyring, issuer=settings.public_url),
         provider_http=provider_http,
+        uses=UseLedger(engine),
     )
 
 

@@ -123,7 +123,8 @@ async def require_api_key(
 ) -> ApiCaller:
     """The caller of a Platform API request, from either form of its API key."""
     publishable, secret = parse_credentials(request.headers.get("authorization"))
-    key, platform = await api_keys.authenticate(session, secret=secret, publishable_key=publishable)
+    key, platform = await api_keys.authenticate(
+        session, get_runtime(request).uses, secret=secret, publishable_key=publishable)
     return ApiCaller(platform=platform, api_key=key)
 
 

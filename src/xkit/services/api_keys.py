@@ -11,7 +11,7 @@ import datetime as dt
 import hmac
 import secrets
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import fingerprint
@@ -19,6 +19,7 @@ from xkit.db.models import ApiKey, Platform
 from xkit.db.types import utcnow
 from xkit.errors import NotFound, Unauthorized
 from xkit.services import audit
+from xkit.services.use_ledger import UseLedger
 from xkit.services.validation import check_text
 
 PUBLISHABLE_PREFIX = "xkit_pk_"
@@ -84,13 +85,6 @@ async def revoke_api_key(
     return key
 
 
-_api_keys = ApiKey.__table__
-NOTE_USE = (
-    update(_api_keys)
-    .where(_api_keys.c.id == bindparam("row_id"))
-    .values(last_used_at=bindparam("now", type_=_api_keys.c.last_used_at.type))
-)
-
 # Built once: every Platform API call runs it, and building a statement costs more CPU than
 # the database spends answering it (bench/: the token fetch).
 _BY_SECRET_HASH = (
@@ -101,9 +95,10 @@ _BY_SECRET_HASH = (
 
 
 async def authenticate(
-    session: AsyncSession, *, secret: str, publishable_key: str | None = None
+    session: AsyncSession, uses: UseLedger, *, secret: str, publishable_key: str | None = None
 ) -> tuple[ApiKey, Platform]:
-    """Find the live key for ``secret`` (and ``publishable_key`` when given, as with Basic)."""
+    """Find the live key for ``secret`` (and ``publishable_key`` when given, as with Basic),
+    and note its use."""
     refused = Unauthorized("invalid or revoked API key", code="invalid_api_key")
     if not secret.startswith(SECRET_PREFIX):
         raise refused
@@ -114,9 +109,7 @@ async def authenticate(
     key, platform = row
     if not accepts(key, digest, publishable_key):
         raise refused
-    if not use_noted_recently(key):
-        await session.execute(NOTE_USE, {"row_id": key.id, "now": utcnow()})
-        await session.commit()
+    record_use(uses, key)
     return key, platform
 
 
@@ -128,6 +121,7 @@ def accepts(key: ApiKey, digest: str, publishable_key: str | None) -> bool:
         key.publishable_key.encode(), publishable_key.encode())
 
 
-def use_noted_recently(key: ApiKey) -> bool:
-    """``last_used_at`` is kept to the minute: most calls need not write it."""
-    return key.last_used_at is not None and utcnow() - key.last_used_at <= LAST_USED_GRANULARITY
+def record_use(uses: UseLedger, key: ApiKey) -> None:
+    """``last_used_at`` is kept to the minute: most calls need not note it."""
+    if key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_GRANULARITY:
+        uses.note(ApiKey.__table__, key.id)

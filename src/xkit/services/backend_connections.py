@@ -108,7 +108,7 @@ async def context_connection_with_token(
     for last_try in (False, True):
         view, chosen = await _healthiest(session, platform_id, external_id, connector_slug)
         if is_fresh(chosen, deps, force_refresh):
-            await record_use(session, chosen)
+            record_use(deps.uses, chosen)
             return await _with_subject(deps, view, chosen, subject)
         await session.commit()  # give the pooled connection back while a refresh may run
         try:
@@ -117,7 +117,7 @@ async def context_connection_with_token(
             if last_try:
                 raise
             continue  # reconnected or removed meanwhile: look again
-        await record_use(session, authorization)
+        record_use(deps.uses, authorization)
         view = await connections.get_connection(session, platform_id, authorization.connection_id)
         return await _with_subject(deps, view, authorization, subject)
     raise AssertionError("unreachable")
@@ -137,7 +137,7 @@ async def connection_with_token(
         if view.authorization is None:
             raise NotFound("this connection has no authorization yet", code="connection_not_found")
         if is_fresh(view.authorization, deps, force_refresh):  # no second session needed
-            await record_use(session, view.authorization)
+            record_use(deps.uses, view.authorization)
             return await _with_subject(deps, view, view.authorization, subject)
         await session.commit()  # give the pooled connection back while a refresh may run
         try:
@@ -148,7 +148,7 @@ async def connection_with_token(
             if last_try:
                 raise
             continue  # reconnected meanwhile: its new authorization is the one to use
-        await record_use(session, authorization)
+        record_use(deps.uses, authorization)
         return await _with_subject(deps, view, authorization, subject)
     raise AssertionError("unreachable")
 

@@ -173,8 +173,7 @@ async def forward(
 
     kind = auth_type_of(template)
     authorization = await fresh_authorization(deps, view.authorization.id)
-    async with deps.sessions() as session:
-        await record_use(session, authorization)
+    record_use(deps.uses, authorization)
     if subject is not None:
         tokens = await token_for_subject(deps, authorization.id, subject)
         auth = RequestAuth.token(template, tokens.access_token)

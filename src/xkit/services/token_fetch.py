@@ -7,10 +7,10 @@ statement joins the key, the context and the connector of its platform, the cont
 connections to it and their authorizations, on a plain connection.
 
 It answers only the common case: a live key, and an active token that needs no refresh. It
-notes the key's and the grant's use as the general path does (the same statements, at most
-once every few minutes each): with a million connections, most fetches are a grant's first in
-minutes. Otherwise it returns ``None`` and the general path runs: it decides every error
-(401, 404 …) and every refresh, so the two can never disagree on anything but speed.
+notes the key's and the grant's use as the general path does (in the runtime's
+:class:`~xkit.services.use_ledger.UseLedger`), so it only reads. Otherwise it returns ``None``
+and the general path runs: it decides every error (401, 404 …) and every refresh, so the two
+can never disagree on anything but speed.
 """
 
 from __future__ import annotations
@@ -18,21 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, Update, and_, bindparam, select, text
+from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, and_, bindparam, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from xkit.crypto import fingerprint
 from xkit.db.models import ApiKey, Authorization, Base, Connection, Connector, Context
-from xkit.db.types import utcnow
-from xkit.services.api_keys import NOTE_USE as NOTE_KEY_USE
-from xkit.services.api_keys import SECRET_PREFIX, accepts
-from xkit.services.api_keys import use_noted_recently as key_use_noted
+from xkit.services import api_keys, tokens
 from xkit.services.backend_connections import ContextRow, choose, describe, is_fresh
 from xkit.services.connections import ConnectionView
-from xkit.services.tokens import NOTE_USE as NOTE_GRANT_USE
 from xkit.services.tokens import TokenDeps
-from xkit.services.tokens import use_noted_recently as grant_use_noted
 
 _MODELS: tuple[type[Base], ...] = (ApiKey, Context, Connector, Connection, Authorization)
 _TABLES = {model: model.__table__ for model in _MODELS}
@@ -66,46 +61,33 @@ async def fresh_connection(
 ) -> dict[str, Any] | None:
     """The get-connection answer when the common case holds, else None (ask the general path).
     """
-    if not secret.startswith(SECRET_PREFIX):
+    if not secret.startswith(api_keys.SECRET_PREFIX):
         return None
     digest = fingerprint(secret)
     async with engine.connect() as connection:
         result = await connection.execute(
             _ONE_QUERY, {"digest": digest, "external_id": external_id, "slug": connector_slug})
         mappings = result.mappings().all()
-        found = _found(mappings, deps, digest, publishable_key)
-        if found is None:
-            return None
-        view, chosen, notes = found
-        if notes:
-            now = utcnow()
-            if connection.dialect.name == "postgresql":
-                await connection.execute(_NO_FLUSH_WAIT)
-            for statement, row_id in notes:
-                await connection.execute(statement, {"row_id": row_id, "now": now})
-            await connection.commit()
-    # The connection is back in the pool before the CPU-bound part (decrypting, the body).
+    # The connection is back in the pool before the CPU-bound part (objects, decrypting).
+    found = _found(mappings, deps, digest, publishable_key)
+    if found is None:
+        return None
+    key, view, chosen = found
+    api_keys.record_use(deps.uses, key)
+    tokens.record_use(deps.uses, chosen)
     return describe(view, chosen, deps)
-
-
-# A last-use time is a hint for the worker's refresh-ahead, not a record: losing the last
-# second of them in a crash costs nothing, so these commits need not wait for the WAL flush
-# (without this, at 100,000 connections most fetches waited for one).
-_NO_FLUSH_WAIT = text("SET LOCAL synchronous_commit TO OFF")
-
-Note = tuple[Update, str]  # a use to note: the statement and the row it is for
 
 
 def _found(
     mappings: Sequence[RowMapping], deps: TokenDeps, digest: str, publishable_key: str | None
-) -> tuple[ConnectionView, Authorization, list[Note]] | None:
-    """The connection and grant to answer with, and the uses to note (the key's, the grant's;
-    each at most every few minutes), or None for anything the general path must decide."""
+) -> tuple[ApiKey, ConnectionView, Authorization] | None:
+    """The key, and the connection and grant to answer with; None for anything the general
+    path must decide."""
     if not mappings:
         return None
     loaded: dict[tuple[type[Base], Any], Any] = {}
     key = _object(ApiKey, mappings[0], loaded)  # the hash is unique: one key in every row
-    if not accepts(key, digest, publishable_key):
+    if not api_keys.accepts(key, digest, publishable_key):
         return None
     rows = [_objects(mapping, loaded) for mapping in mappings]
     if rows[0][0] is None:
@@ -116,12 +98,7 @@ def _found(
     view, chosen = found
     if not is_fresh(chosen, deps):
         return None
-    notes: list[Note] = []
-    if not key_use_noted(key):
-        notes.append((NOTE_KEY_USE, key.id))
-    if not grant_use_noted(chosen):
-        notes.append((NOTE_GRANT_USE, chosen.id))
-    return view, chosen, notes
+    return key, view, chosen
 
 
 def _objects(mapping: RowMapping, loaded: dict[tuple[type[Base], Any], Any]) -> ContextRow:

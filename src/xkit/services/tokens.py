@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 import httpx
-from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -32,6 +32,7 @@ from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
 from xkit.services.authorization_values import effective_settings
 from xkit.services.authorizations import ACTIVE, ERROR, store_tokens
 from xkit.services.connections import ConnectionView, get_connection
+from xkit.services.use_ledger import UseLedger
 
 log = logging.getLogger("xkit.tokens")
 
@@ -86,6 +87,7 @@ class TokenDeps:
     providers: ProviderRegistry
     keyring: Keyring
     http: httpx.AsyncClient
+    uses: UseLedger
     min_validity: dt.timedelta
     wait_limit: dt.timedelta = dt.timedelta(seconds=30)
     # How long one call to the provider may take; a lease must outlast one attempt.
@@ -160,29 +162,12 @@ async def fresh_authorization(
         pause = min(pause * 1.5, WAIT_POLL_MAX_SECONDS)
 
 
-def use_noted_recently(authorization: Authorization) -> bool:
-    last = authorization.last_used_at
-    return last is not None and utcnow() - last < USE_GRANULARITY
-
-
-# Core, built once: the token fetch's fast path runs it on a plain connection as well.
-_authorizations = Authorization.__table__
-NOTE_USE = (
-    update(_authorizations)
-    .where(_authorizations.c.id == bindparam("row_id"))
-    .values(last_used_at=bindparam("now", type_=_authorizations.c.last_used_at.type))
-)
-
-
-async def record_use(session: AsyncSession, authorization: Authorization) -> None:
+def record_use(uses: UseLedger, authorization: Authorization) -> None:
     """Note that a backend used this grant (the worker refreshes such grants ahead of
-    expiry), with at most one write every few minutes: nothing on most calls."""
-    if use_noted_recently(authorization):
-        return
-    now = utcnow()
-    await session.execute(NOTE_USE, {"row_id": authorization.id, "now": now})
-    await session.commit()
-    authorization.last_used_at = now
+    expiry); at most once every few minutes, and written a second later with others."""
+    last = authorization.last_used_at
+    if last is None or utcnow() - last >= USE_GRANULARITY:
+        uses.note(Authorization.__table__, authorization.id)
 
 
 def _leased(authorization: Authorization) -> bool:

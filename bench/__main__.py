@@ -12,6 +12,11 @@ BENCHMARKS = ("token_fetch", "scale", "stampede", "connect", "webhook_workers")
 
 
 def main() -> int:
+    if sys.argv[1:]:
+        print(__doc__.strip())
+        print("\nOne at a time, with its own options: python -m bench.<name> --help, where "
+              f"<name> is one of {', '.join(BENCHMARKS)}.")
+        return 0 if sys.argv[1:] in (["-h"], ["--help"]) else 2
     failed = []
     for name in BENCHMARKS:
         print(f"\n===== python -m bench.{name} =====", flush=True)

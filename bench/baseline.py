@@ -2,7 +2,8 @@
 
 Authenticate the key by its hash, select the one authorization row, decrypt its token, answer
 JSON — on the same server (uvicorn, uvloop, httptools), the same driver and the same engine
-settings as xkit, with no framework, no middleware and no logging. xkit's throughput divided by
+settings as xkit's token fetch (on PostgreSQL an autocommit pool: no transaction round trips),
+with no framework, no middleware and no logging. xkit's throughput divided by
 this one's is the price of everything xkit adds (routing, validation, error handling, scoping
 checks, access log).
 
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 
 from xkit.crypto import Keyring, fingerprint, parse_key_spec
-from xkit.db.engine import create_engine
+from xkit.db.engine import create_engine, create_read_engine
 from xkit.services.keyring import column_aad
 
 KEY_QUERY = text("SELECT platform_id FROM api_keys WHERE secret_hash = :hash "
@@ -37,6 +38,7 @@ ROW_QUERY = text("""
 class Baseline:
     def __init__(self) -> None:
         self.engine: Any = None
+        self.main_engine: Any = None
         self.keyring: Keyring | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -83,11 +85,14 @@ class Baseline:
                 pool = {} if url.startswith("sqlite") else {
                     "pool_size": int(os.environ.get("XKIT_DATABASE_POOL_SIZE", 10)),
                     "max_overflow": int(os.environ.get("XKIT_DATABASE_MAX_OVERFLOW", 5))}
-                self.engine = create_engine(url, hide_parameters=True, **pool)
+                # Built as xkit's runtime builds them; only the read engine is ever used.
+                self.main_engine = create_engine(url, hide_parameters=True, **pool)
+                self.engine = create_read_engine(self.main_engine, hide_parameters=True, **pool)
                 self.keyring = Keyring(parse_key_spec(os.environ["XKIT_ENCRYPTION_KEYS"]))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.engine.dispose()
+                await self.main_engine.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

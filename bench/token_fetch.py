@@ -1,10 +1,13 @@
 """Token fetch: get-connection of active connections that need no refresh, xkit vs baseline.
 
     python -m bench.token_fetch [--database sqlite|postgresql|both] [--seconds 10]
+                                [--rounds 3]
 
-Seeds 1,000 connections, then for each server (``xkit serve`` with production settings, and
-the bare baseline of ``bench/baseline.py`` on the same uvicorn and driver) runs wrk at
-concurrency 1, 16 and 64 for a fixed duration, each request for a random connection.
+Seeds 1,000 connections and starts both servers (``xkit serve`` with production settings, and
+the bare baseline of ``bench/baseline.py`` on the same uvicorn and driver). Then, at
+concurrency 1, 16 and 64, wrk runs for a fixed duration against each in turn, each request
+for a random connection, ``--rounds`` times (3): a shared machine's speed drifts by half
+within minutes, and taking turns lets the drift weigh on both. Each figure is the median run.
 Targets (2-core machine): xkit/baseline >= 0.7, p99 < 25 ms at 64, RSS < 200 MB.
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -36,83 +41,121 @@ CONNECTIONS = 1_000
 WARM_UP_SECONDS = 2.0
 
 
-def measure(server: Server, installation: Installation, *, seconds: float,
-            concurrencies: tuple[int, ...], work_dir: Path) -> tuple[list[LoadResult], float]:
-    """wrk at each concurrency against one running server; returns results and peak RSS."""
+def measure(servers: dict[str, Server], installation: Installation, *, seconds: float,
+            rounds: int, work_dir: Path, concurrencies: tuple[int, ...] = CONCURRENCIES,
+            ) -> dict[str, tuple[dict[int, list[LoadResult]], float]]:
+    """wrk at each concurrency against every server, ``rounds`` times, the servers taking
+    turns (in alternating order) so that a machine that slows down or speeds up meanwhile
+    weighs on both alike. Per server: its runs per concurrency, and its peak RSS."""
     common = {"secret": installation.secret_key, "count": installation.connections,
               "path_prefix": f"/api/platform/contexts/{CONTEXT_PREFIX}",
-              "path_suffix": f"/connections/{CONNECTOR}", "server_pids": [server.pid],
-              "script_dir": work_dir}
-    probe = httpx.get(f"{server.url}{common['path_prefix']}0{common['path_suffix']}",
-                      headers={"Authorization": f"Bearer {installation.secret_key}"}, timeout=30)
-    if probe.status_code != 200:  # a server that only answers errors would look very fast
-        raise SystemExit(f"{server.url} answered {probe.status_code}: {probe.text[:300]}\n"
-                         f"{server.process.output()[-2000:]}")
-    run_wrk(server.url, concurrency=16, seconds=WARM_UP_SECONDS, **common)  # type: ignore[arg-type]
-    results = [run_wrk(server.url, concurrency=c, seconds=seconds, **common)  # type: ignore[arg-type]
-               for c in concurrencies]
-    return results, process_rss_mb(server.pid)[1]
+              "path_suffix": f"/connections/{CONNECTOR}", "script_dir": work_dir}
+    for server in servers.values():
+        probe = httpx.get(f"{server.url}{common['path_prefix']}0{common['path_suffix']}",
+                          headers={"Authorization": f"Bearer {installation.secret_key}"},
+                          timeout=30)
+        if probe.status_code != 200:  # a server that only answers errors would look very fast
+            raise SystemExit(f"{server.url} answered {probe.status_code}: {probe.text[:300]}\n"
+                             f"{server.process.output()[-2000:]}")
+        run_wrk(server.url, concurrency=16, seconds=WARM_UP_SECONDS,  # type: ignore[arg-type]
+                server_pids=[server.pid], **common)
+    runs: dict[str, dict[int, list[LoadResult]]] = {name: {} for name in servers}
+    for concurrency in concurrencies:
+        for round_number in range(rounds):
+            names = list(servers) if round_number % 2 == 0 else list(reversed(servers))
+            for name in names:
+                server = servers[name]
+                runs[name].setdefault(concurrency, []).append(run_wrk(
+                    server.url, concurrency=concurrency, seconds=seconds,  # type: ignore[arg-type]
+                    server_pids=[server.pid], **common))
+    return {name: (runs[name], process_rss_mb(server.pid)[1])
+            for name, server in servers.items()}
 
 
-Measured = tuple[str, str, LoadResult, float]  # database, server, result, peak RSS MB
+@dataclass(frozen=True)
+class Measured:
+    database: str
+    server: str
+    runs: list[LoadResult]  # one per round, at one concurrency
+    peak_rss_mb: float
+
+    @property
+    def median(self) -> LoadResult:
+        """The round with the median throughput: its latencies are reported with it."""
+        return sorted(self.runs, key=lambda run: run.rps)[len(self.runs) // 2]
 
 
-def run(database: str, *, seconds: float, work_dir: Path) -> list[Measured]:
-    """Measure xkit then the baseline on one database kind."""
-    found: list[Measured] = []
+def run(database: str, *, seconds: float, rounds: int, work_dir: Path) -> list[Measured]:
+    """Measure xkit and the baseline, side by side, on one database kind."""
     with bench_database(database, work_dir) as url:
         installation = asyncio.run(seed(url, work_dir / "data", connections=CONNECTIONS))
         vacuum_analyze(url)
         env = production_environment(url, installation.encryption_keys, work_dir / "data")
-        for name, start in (("xkit", Server.xkit), ("baseline", Server.baseline)):
-            server = start(env, work_dir / f"{database}-{name}.log")
-            try:
-                results, rss = measure(server, installation, seconds=seconds,
-                                       concurrencies=CONCURRENCIES, work_dir=work_dir)
-            finally:
+        servers: dict[str, Server] = {}
+        try:
+            servers["xkit"] = Server.xkit(env, work_dir / f"{database}-xkit.log")
+            servers["baseline"] = Server.baseline(env, work_dir / f"{database}-baseline.log")
+            measured = measure(servers, installation, seconds=seconds, rounds=rounds,
+                               work_dir=work_dir)
+        finally:
+            for server in servers.values():
                 server.stop()
-            found += [(database, name, result, rss) for result in results]
-    return found
+    return [Measured(database, name, runs[c], rss)
+            for name, (runs, rss) in measured.items() for c in CONCURRENCIES]
 
 
-def report(found: list[Measured], seconds: float) -> None:
+def report(found: list[Measured], seconds: float, rounds: int) -> None:
     print_table(
-        f"Token fetch, {CONNECTIONS:,} connections, {seconds:g} s per run "
+        f"Token fetch, {CONNECTIONS:,} connections, median of {rounds} runs of {seconds:g} s "
         "(CPU in cores busy: server / wrk / everything else on the machine)",
-        ["database", "server", "c", "req/s", "p50 ms", "p99 ms", "errors", "server CPU",
-         "wrk CPU", "others CPU", "peak RSS MB"],
-        [[db, name, r.concurrency, r.rps, r.p50_ms, r.p99_ms, r.errors, r.server_cpu,
-          r.loadgen_cpu, r.others_cpu, rss] for db, name, r, rss in found])
-    by_key = {(db, name, r.concurrency): (r, rss) for db, name, r, rss in found}
+        ["database", "server", "c", "req/s", "req/s range", "p50 ms", "p99 ms", "errors",
+         "server CPU", "wrk CPU", "others CPU", "peak RSS MB"],
+        [[m.database, m.server, r.concurrency, r.rps, _range(run.rps for run in m.runs),
+          r.p50_ms, r.p99_ms, sum(run.errors for run in m.runs), r.server_cpu,
+          r.loadgen_cpu, r.others_cpu, m.peak_rss_mb]
+         for m in found for r in [m.median]])
+    by_key = {(m.database, m.server, m.median.concurrency): m for m in found}
     rows = []
-    for db in dict.fromkeys(db for db, *_ in found):
+    for db in dict.fromkeys(m.database for m in found):
         for c in CONCURRENCIES:
-            xkit, rss = by_key[(db, "xkit", c)]
-            baseline, _ = by_key[(db, "baseline", c)]
-            ratio = xkit.rps / baseline.rps if baseline.rps else 0.0
+            xkit, baseline = by_key[(db, "xkit", c)], by_key[(db, "baseline", c)]
+            ratio = xkit.median.rps / baseline.median.rps if baseline.median.rps else 0.0
+            paired = (x.rps / b.rps for x, b in zip(xkit.runs, baseline.runs, strict=True)
+                      if b.rps)
             verdicts = [f"ratio {'met' if ratio >= 0.7 else 'MISSED'}"]
             if c == 64:
-                verdicts.append(f"p99 {'met' if xkit.p99_ms < 25 else 'MISSED'}")
-            verdicts.append(f"RSS {'met' if rss < 200 else 'MISSED'}")
-            rows.append([db, c, xkit.rps, baseline.rps, ratio, xkit.p99_ms, rss,
-                         ", ".join(verdicts)])
+                verdicts.append(f"p99 {'met' if xkit.median.p99_ms < 25 else 'MISSED'}")
+            verdicts.append(f"RSS {'met' if xkit.peak_rss_mb < 200 else 'MISSED'}")
+            rows.append([db, c, xkit.median.rps, baseline.median.rps, ratio, _range(paired),
+                         xkit.median.p99_ms, xkit.peak_rss_mb, ", ".join(verdicts)])
     print_table("xkit / baseline (targets: ratio >= 0.7, p99 < 25 ms at c=64, RSS < 200 MB)",
-                ["database", "c", "xkit req/s", "baseline req/s", "ratio", "xkit p99 ms",
-                 "xkit RSS MB", "targets"], rows)
+                ["database", "c", "xkit req/s", "baseline req/s", "ratio", "ratio per round",
+                 "xkit p99 ms", "xkit RSS MB", "targets"], rows)
+
+
+def _range(values: Iterable[float]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    low, high = ordered[0], ordered[-1]
+    return f"{low:.2f}–{high:.2f}" if high < 10 else f"{low:,.0f}–{high:,.0f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=duration_from_env(10))
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs per server and concurrency, the servers taking turns")
     args = parser.parse_args()
     print(machine_description())
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     found = []
     with tempfile.TemporaryDirectory(prefix="xkit-bench-") as tmp:
         for database in databases:
-            found += run(database, seconds=args.seconds, work_dir=Path(tmp))
-    report(found, args.seconds)
+            found += run(database, seconds=args.seconds, rounds=args.rounds,
+                         work_dir=Path(tmp))
+    report(found, args.seconds, args.rounds)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Authenticate the key by its hash, select the one authorization row, decrypt its token, answer
 JSON — on the same server (uvicorn, uvloop, httptools), the same driver and the same engine
-settings as xkit's token fetch (on PostgreSQL an autocommit pool: no transaction round trips),
+settings as xkit's token fetch (on PostgreSQL an autocommit pool: no transaction round trips;
+its connections handed out in arrival order),
 with no framework, no middleware and no logging. xkit's throughput divided by
 this one's is the price of everything xkit adds (routing, validation, error handling, scoping
 checks, access log).
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from xkit.crypto import Keyring, fingerprint, parse_key_spec
 from xkit.db.engine import create_engine, create_read_engine
 from xkit.services.keyring import column_aad
+from xkit.services.token_fetch import ReadPool
 
 KEY_QUERY = text("SELECT platform_id FROM api_keys WHERE secret_hash = :hash "
                  "AND revoked_at IS NULL")
@@ -37,8 +39,8 @@ ROW_QUERY = text("""
 
 class Baseline:
     def __init__(self) -> None:
-        self.engine: Any = None
         self.main_engine: Any = None
+        self.reads: ReadPool | None = None
         self.keyring: Keyring | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -56,7 +58,8 @@ class Baseline:
             return
         authorization = dict(scope["headers"]).get(b"authorization", b"").decode()
         secret = authorization.removeprefix("Bearer ")
-        async with self.engine.connect() as connection:
+        assert self.reads is not None
+        async with self.reads.slots, self.reads.engine.connect() as connection:
             platform_id = (await connection.execute(
                 KEY_QUERY, {"hash": fingerprint(secret)})).scalar()
             if platform_id is None:
@@ -87,11 +90,14 @@ class Baseline:
                     "max_overflow": int(os.environ.get("XKIT_DATABASE_MAX_OVERFLOW", 5))}
                 # Built as xkit's runtime builds them; only the read engine is ever used.
                 self.main_engine = create_engine(url, hide_parameters=True, **pool)
-                self.engine = create_read_engine(self.main_engine, hide_parameters=True, **pool)
+                self.reads = ReadPool(
+                    create_read_engine(self.main_engine, hide_parameters=True, **pool))
                 self.keyring = Keyring(parse_key_spec(os.environ["XKIT_ENCRYPTION_KEYS"]))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.engine.dispose()
+                assert self.reads is not None
+                if self.reads.engine is not self.main_engine:
+                    await self.reads.engine.dispose()
                 await self.main_engine.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

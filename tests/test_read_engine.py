@@ -22,7 +22,7 @@ def test_the_read_pool_is_autocommit_and_keeps_what_it_opens(
     async def check(runtime: Runtime) -> tuple[str, int, list[str]]:
         """How statements run (each on its own, or in one transaction), how many
         connections the pool may hold, and which server processes answered."""
-        read = runtime.read_engine
+        read = runtime.reads.engine
         if backend() != "postgresql":
             assert read is runtime.engine  # a SELECT opens no transaction on SQLite
             return "", 0, []

@@ -36,7 +36,7 @@ def _fast(
 ) -> dict[str, Any] | None:
     async def ask(runtime: Runtime) -> dict[str, Any] | None:
         return await token_fetch.fresh_connection(
-            runtime.engine, runtime.token_deps, secret=secret or platform.secret_key,
+            runtime.reads, runtime.token_deps, secret=secret or platform.secret_key,
             publishable_key=publishable_key, external_id=external_id, connector_slug=slug)
 
     return environment.with_runtime(ask)

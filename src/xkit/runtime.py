@@ -25,6 +25,7 @@ from xkit.services.connectors import ConnectorServices
 from xkit.services.context_tokens import ContextTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
+from xkit.services.token_fetch import ReadPool
 from xkit.services.tokens import TokenDeps
 from xkit.services.use_ledger import UseLedger
 from xkit.services.webhooks import SubscriptionPolicy
@@ -38,7 +39,7 @@ SANDBOX_TEMPLATES_DIR = Path(__file__).parent / "providers" / "sandbox"
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    read_engine: AsyncEngine  # the token fetch's: autocommit, no transaction round trips
+    reads: ReadPool  # the token fetch's: autocommit, no transaction round trips
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
     providers: ProviderRegistry
@@ -76,8 +77,8 @@ class Runtime:
     async def close(self) -> None:
         await self.uses.close()
         await self.provider_http.aclose()
-        if self.read_engine is not self.engine:
-            await self.read_engine.dispose()
+        if self.reads.engine is not self.engine:
+            await self.reads.engine.dispose()
         await self.engine.dispose()
 
 
@@ -134,7 +135,7 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
     return Runtime(
         settings=settings,
         engine=engine,
-        read_engine=create_read_engine(engine, hide_parameters=True, **pool),
+        reads=ReadPool(create_read_engine(engine, hide_parameters=True, **pool)),
         sessions=sessions,
         keyring=keyring,
         providers=providers,

@@ -49,7 +49,7 @@ class TokenFetchFastPath:
         runtime = scope["app"].state.runtime
         try:
             return await token_fetch.fresh_connection(
-                runtime.read_engine, runtime.token_deps, secret=secret,
+                runtime.reads, runtime.token_deps, secret=secret,
                 publishable_key=publishable, external_id=matched.group(1),
                 connector_slug=matched.group(2))
         except Exception as exc:  # the general path meets it again and answers it properly

@@ -15,6 +15,7 @@ can never disagree on anything but speed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,20 @@ from xkit.services import api_keys, tokens
 from xkit.services.backend_connections import ContextRow, choose, describe, is_fresh
 from xkit.services.connections import ConnectionView
 from xkit.services.tokens import TokenDeps
+
+
+class ReadPool:
+    """The read engine, and a slot per connection it keeps, handed out in arrival order.
+
+    Waiting in the pool itself is not first come, first served: a waiter woken for a
+    connection handed back often finds it taken by a request that just arrived, and queues
+    again at the back. Under a load above the pool's size (64 concurrent fetches, 15
+    connections) that gave p99 latencies of over a second for a p50 of 50 ms."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.slots = asyncio.Semaphore(engine.pool.size())
+
 
 _MODELS: tuple[type[Base], ...] = (ApiKey, Context, Connector, Connection, Authorization)
 _TABLES = {model: model.__table__ for model in _MODELS}
@@ -51,7 +66,7 @@ _ONE_QUERY = (
 
 
 async def fresh_connection(
-    engine: AsyncEngine,
+    reads: ReadPool,
     deps: TokenDeps,
     *,
     secret: str,
@@ -64,7 +79,7 @@ async def fresh_connection(
     if not secret.startswith(api_keys.SECRET_PREFIX):
         return None
     digest = fingerprint(secret)
-    async with engine.connect() as connection:
+    async with reads.slots, reads.engine.connect() as connection:
         result = await connection.execute(
             _ONE_QUERY, {"digest": digest, "external_id": external_id, "slug": connector_slug})
         mappings = result.mappings().all()

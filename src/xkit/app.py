@@ -5,9 +5,10 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xkit import __version__
 from xkit.api import ops, platform_user
@@ -33,16 +34,22 @@ xkit gives your users a catalog of integrations and gives your backend fresh OAu
 
 
 class XkitApp(FastAPI):
-    """FastAPI, with the access log and the token fetch's fast path outside its own layers.
+    """FastAPI, with the access log and the token fetch's fast path outside all of it.
 
-    FastAPI wraps whatever ``add_middleware`` adds in layers of its own (server errors,
-    telemetry, body limits, exception handlers); the fetch every backend makes before every
-    provider call needs none of them, and passing through them cost a tenth of its time
-    (bench/token_fetch.py). The access log sits outside everything, so it sees each answer.
+    FastAPI puts layers of its own around whatever ``add_middleware`` adds (a telemetry
+    check on every request, server errors, body limits, exception handlers); the fetch every
+    backend makes before every provider call needs none of them, and passing through them
+    cost a tenth of its time (bench/token_fetch.py). The access log sits outside everything,
+    so it sees each answer.
     """
 
-    def build_middleware_stack(self) -> ASGIApp:
-        return AccessLog(TokenFetchFastPath(super().build_middleware_stack()))
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._outermost: ASGIApp = AccessLog(TokenFetchFastPath(super().__call__))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self._outermost(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:

@@ -41,33 +41,38 @@ CONNECTIONS = 1_000
 WARM_UP_SECONDS = 2.0
 
 
-def measure(servers: dict[str, Server], installation: Installation, *, seconds: float,
-            rounds: int, work_dir: Path, concurrencies: tuple[int, ...] = CONCURRENCIES,
+def measure(servers: dict[str, Server], installations: dict[str, Installation], *,
+            seconds: float, rounds: int, work_dir: Path,
+            concurrencies: tuple[int, ...] = CONCURRENCIES,
             ) -> dict[str, tuple[dict[int, list[LoadResult]], float]]:
-    """wrk at each concurrency against every server, ``rounds`` times, the servers taking
-    turns (in alternating order) so that a machine that slows down or speeds up meanwhile
-    weighs on both alike. Per server: its runs per concurrency, and its peak RSS."""
-    common = {"secret": installation.secret_key, "count": installation.connections,
-              "path_prefix": f"/api/platform/contexts/{CONTEXT_PREFIX}",
-              "path_suffix": f"/connections/{CONNECTOR}", "script_dir": work_dir}
-    for server in servers.values():
+    """wrk at each concurrency against every server (each fetching from its installation),
+    ``rounds`` times, the servers taking turns (in alternating order) so that a machine that
+    slows down or speeds up meanwhile weighs on all alike. Per server: its runs per
+    concurrency, and its peak RSS."""
+    def load(name: str) -> dict[str, object]:
+        installation = installations[name]
+        return {"secret": installation.secret_key, "count": installation.connections,
+                "path_prefix": f"/api/platform/contexts/{CONTEXT_PREFIX}",
+                "path_suffix": f"/connections/{CONNECTOR}", "script_dir": work_dir,
+                "server_pids": [servers[name].pid]}
+
+    for name, server in servers.items():
+        common = load(name)
         probe = httpx.get(f"{server.url}{common['path_prefix']}0{common['path_suffix']}",
-                          headers={"Authorization": f"Bearer {installation.secret_key}"},
-                          timeout=30)
+                          headers={"Authorization": f"Bearer {common['secret']}"}, timeout=30)
         if probe.status_code != 200:  # a server that only answers errors would look very fast
             raise SystemExit(f"{server.url} answered {probe.status_code}: {probe.text[:300]}\n"
                              f"{server.process.output()[-2000:]}")
         run_wrk(server.url, concurrency=16, seconds=WARM_UP_SECONDS,  # type: ignore[arg-type]
-                server_pids=[server.pid], **common)
+                **common)
     runs: dict[str, dict[int, list[LoadResult]]] = {name: {} for name in servers}
     for concurrency in concurrencies:
         for round_number in range(rounds):
             names = list(servers) if round_number % 2 == 0 else list(reversed(servers))
             for name in names:
-                server = servers[name]
                 runs[name].setdefault(concurrency, []).append(run_wrk(
-                    server.url, concurrency=concurrency, seconds=seconds,  # type: ignore[arg-type]
-                    server_pids=[server.pid], **common))
+                    servers[name].url, concurrency=concurrency,  # type: ignore[arg-type]
+                    seconds=seconds, **load(name)))
     return {name: (runs[name], process_rss_mb(server.pid)[1])
             for name, server in servers.items()}
 
@@ -95,7 +100,8 @@ def run(database: str, *, seconds: float, rounds: int, work_dir: Path) -> list[M
         try:
             servers["xkit"] = Server.xkit(env, work_dir / f"{database}-xkit.log")
             servers["baseline"] = Server.baseline(env, work_dir / f"{database}-baseline.log")
-            measured = measure(servers, installation, seconds=seconds, rounds=rounds,
+            measured = measure(servers, {name: installation for name in servers},
+                               seconds=seconds, rounds=rounds,
                                work_dir=work_dir)
         finally:
             for server in servers.values():

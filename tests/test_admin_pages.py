@@ -411,8 +411,13 @@ def test_api_key_secret_is_shown_once_then_only_its_hint(
     assert secret not in listing and publishable in listing and f"…{secret[-4:]}" in listing
     with httpx.Client(base_url=xkit_server.url, auth=(publishable, secret)) as backend:
         assert backend.get("/api/platform").status_code == 200
-        listing = dashboard.get(f"{base}/api-keys").text
-        row = listing[listing.index(publishable):].split("</tr>")[0]
+        deadline = time.monotonic() + 10  # uses are written a second later, together
+        while True:
+            listing = dashboard.get(f"{base}/api-keys").text
+            row = listing[listing.index(publishable):].split("</tr>")[0]
+            if "just now" in row or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert "just now" in row and "Active" in row
 
         revoke_page = f"{base}/api-keys/{publishable}/revoke"

@@ -90,7 +90,7 @@ def test_sigkill_during_the_callback_ends_in_a_retryable_error(
     assert pending["status"] == "retrieving_tokens"  # still within the time a callback may take
 
     _age(xkit_environment, authorization_id)
-    assert _sweep(xkit_environment) == 1
+    _sweep(xkit_environment)  # (the running server's worker sweeps too, and may be first)
     ended = user.api("GET", f"/authorizations/{authorization_id}").json()
     assert (ended["status"], ended["error_code"]) == ("error", "interrupted")
     assert "try again" in ended["error_message"]

@@ -26,6 +26,7 @@ def demo(tmp_path: Path):  # type: ignore[no-untyped-def]
         log_path=tmp_path / "demo.log",
     )
     wait_for_http(f"http://127.0.0.1:{app_port}/", process=process.process, timeout=60)
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", process=process.process, timeout=60)
     yield {
         "xkit": f"http://127.0.0.1:{port}",
         "app": f"http://127.0.0.1:{app_port}",

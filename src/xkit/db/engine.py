@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 5
+
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so that the server,
@@ -34,8 +37,8 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     # A request holds a connection only while it queries (never while a provider answers or a
     # refresh elsewhere is awaited), so a small pool serves many concurrent requests; a burst
     # queues briefly rather than overrunning the server's connection limit.
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 5)
+    options.setdefault("pool_size", POSTGRES_POOL_SIZE)
+    options.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     options.setdefault("pool_timeout", 30)
     return create_async_engine(database_url, **options)
 
@@ -52,7 +55,8 @@ def create_read_engine(engine: AsyncEngine, **options: Any) -> AsyncEngine:
     # Every connection it may open is kept: an overflow connection is closed when handed
     # back, and under a steady load above the pool's size that meant opening a connection
     # (a new server process, TLS, authentication) every few fetches.
-    size = options.pop("pool_size", 10) + options.pop("max_overflow", 5)
+    size = (options.pop("pool_size", POSTGRES_POOL_SIZE)
+            + options.pop("max_overflow", POSTGRES_MAX_OVERFLOW))
     options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_timeout", 30)
     return create_async_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=size,

@@ -122,6 +122,5 @@ def accepts(key: ApiKey, digest: str, publishable_key: str | None) -> bool:
 
 
 def record_use(uses: UseLedger, key: ApiKey) -> None:
-    """``last_used_at`` is kept to the minute: most calls need not note it."""
-    if key.last_used_at is None or utcnow() - key.last_used_at > LAST_USED_GRANULARITY:
-        uses.note(ApiKey.__table__, key.id)
+    """``last_used_at`` is kept to the minute, for the dashboard and ``xkit keys list``."""
+    uses.note_unless_recent(ApiKey.__table__, key.id, key.last_used_at, LAST_USED_GRANULARITY)

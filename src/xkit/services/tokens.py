@@ -165,9 +165,8 @@ async def fresh_authorization(
 def record_use(uses: UseLedger, authorization: Authorization) -> None:
     """Note that a backend used this grant (the worker refreshes such grants ahead of
     expiry); at most once every few minutes, and written a second later with others."""
-    last = authorization.last_used_at
-    if last is None or utcnow() - last >= USE_GRANULARITY:
-        uses.note(Authorization.__table__, authorization.id)
+    uses.note_unless_recent(Authorization.__table__, authorization.id,
+                            authorization.last_used_at, USE_GRANULARITY)
 
 
 def _leased(authorization: Authorization) -> bool:

@@ -46,6 +46,13 @@ class UseLedger:
         self._failures = 0
         self._statements: dict[Table, Update] = {}
 
+    def note_unless_recent(self, table: Table, row_id: str, last_used_at: dt.datetime | None,
+                           granularity: dt.timedelta) -> None:
+        """Note the use unless the row's ``last_used_at`` is already within ``granularity``:
+        the times are kept only that finely, so most calls note nothing."""
+        if last_used_at is None or utcnow() - last_used_at >= granularity:
+            self.note(table, row_id)
+
     def note(self, table: Table, row_id: str) -> None:
         """Remember that row ``row_id`` of ``table`` was used now; written within a second."""
         self._pending.setdefault(table, set()).add(row_id)

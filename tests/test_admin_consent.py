@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
-from tests.support.flow import EndUser, follow_provider, new_end_user
+from tests.support.flow import EndUser, back_at_xkit, follow_provider, new_end_user
 from tests.support.xkit import PlatformCredentials, XkitServer
 
 PROVIDER = "outlook-email-admin"
@@ -114,7 +114,8 @@ def test_a_callback_naming_another_tenant_is_refused(
     user = new_end_user(xkit_server, platform, "mallory")
     authorization_id, to_consent = _sign_in(user, microsoft)
     forged = httpx.get(f"{user.base}/callback", params={
-        "admin_consent": "True", "tenant": str(uuid.uuid4()), "state": _query(to_consent)["state"]})
+        "admin_consent": "True", "tenant": str(uuid.uuid4()), "state": _query(to_consent)["state"]},
+        cookies=to_consent.cookies)
     assert forged.status_code == 400 and "another organization" in forged.text
     status = user.api("GET", f"/authorizations/{authorization_id}").json()
     assert status["status"] == "error" and status["error_code"] == "tenant_mismatch"
@@ -135,7 +136,7 @@ def test_an_admin_who_declines_sees_why(
         flow = page.text.split('name="flow" value="', 1)[1].split('"', 1)[0]
         back = browser.post(f"{microsoft.base_url}/{organization['tenant']}/v2.0/adminconsent",
                             data={"flow": flow, "action": "cancel"})
-    declined = httpx.get(back.headers["location"])
+    declined = back_at_xkit(back.headers["location"], to_consent)
     assert declined.status_code == 400 and "declined" in declined.text
     status = user.api("GET", f"/authorizations/{authorization_id}").json()
     assert status["error_code"] == "AADSTS65004"

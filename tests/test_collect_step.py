@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
-from tests.support.flow import collect_form, new_end_user, with_opener
+from tests.support.flow import back_at_xkit, collect_form, new_end_user, with_opener
 from tests.support.tls import TestCertificates
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
 
@@ -86,7 +86,7 @@ def test_popup_asks_for_the_tenant_then_signs_in_there(
     )
     with microsoft.client() as provider:
         back = provider.get(to_provider.headers["location"])
-    assert httpx.get(back.headers["location"]).status_code == 200
+    assert back_at_xkit(back.headers["location"], to_provider).status_code == 200
 
     with setup.client(server) as api:
         connection = api.get(

@@ -19,6 +19,7 @@ from tests.support.database import raw_dump
 from tests.support.flow import (
     APP_ORIGIN,
     EndUser,
+    back_at_xkit,
     connected_to_oidc_provider,
     follow_provider,
     new_end_user,
@@ -90,6 +91,7 @@ def test_cancel_at_the_provider_ends_in_a_clear_error(
             "state": state,
             "error_description": "AADSTS65004: User declined to consent to access the app.",
         },
+        cookies=to_provider.cookies,
     )
     assert declined.status_code == 400
     assert "declined" in declined.text.lower() or "cancel" in declined.text.lower()
@@ -109,8 +111,8 @@ def test_state_is_single_use_and_forged_state_is_refused(
     _, to_provider = user.start_popup("outlook-email")
     with microsoft.client() as provider:
         back = provider.get(to_provider.headers["location"]).headers["location"]
-    assert httpx.get(back).status_code == 200
-    replay = httpx.get(back)
+    assert back_at_xkit(back, to_provider).status_code == 200
+    replay = back_at_xkit(back, to_provider)
     assert replay.status_code == 400 and "already used" in replay.text
     forged = httpx.get(f"{user.base}/callback", params={"code": "x", "state": "forged"})
     assert forged.status_code == 400 and "Traceback" not in forged.text
@@ -288,8 +290,10 @@ def test_a_failed_reconnect_leaves_the_connection_working_and_fires_no_error_eve
     another = sign_in_at_provider(reconnect(), microsoft, login="grace@contoso.test",
                                   password="pw")
     assert another.status_code == 400 and "different account" in another.text
-    state = parse_qs(urlsplit(reconnect().headers["location"]).query)["state"][0]
-    denied = httpx.get(f"{user.base}/callback", params={"error": "access_denied", "state": state})
+    to_provider = reconnect()
+    state = parse_qs(urlsplit(to_provider.headers["location"]).query)["state"][0]
+    denied = httpx.get(f"{user.base}/callback", params={"error": "access_denied", "state": state},
+                       cookies=to_provider.cookies)
     assert denied.status_code == 400
 
     [still] = user.api("GET", "/connections").json()["connections"]
@@ -301,7 +305,8 @@ def test_a_failed_reconnect_leaves_the_connection_working_and_fires_no_error_eve
     newcomer = new_end_user(xkit_server, platform, "user-2")
     _, to_provider = newcomer.start_popup("outlook-email")
     state = parse_qs(urlsplit(to_provider.headers["location"]).query)["state"][0]
-    httpx.get(f"{newcomer.base}/callback", params={"error": "access_denied", "state": state})
+    httpx.get(f"{newcomer.base}/callback", params={"error": "access_denied", "state": state},
+              cookies=to_provider.cookies)
     assert _events(xkit_environment, platform.platform_id)[-1] == (
         "connection.error", "access_denied")
 

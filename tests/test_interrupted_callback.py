@@ -80,7 +80,8 @@ def test_sigkill_during_the_callback_ends_in_a_retryable_error(
         microsoft.add_fault("token", "delay", seconds=30, count=1,
                             grant_type="authorization_code")
         to_doomed = callback.replace(xkit_server.url, doomed.url)
-        threading.Thread(target=lambda: _quietly_get(to_doomed), daemon=True).start()
+        threading.Thread(target=lambda: _quietly_get(to_doomed, to_provider.cookies),
+                         daemon=True).start()
         _wait_for_token_request(microsoft)
         doomed.process.stop(signal.SIGKILL)
     finally:
@@ -129,9 +130,9 @@ def test_a_poll_settles_an_interrupted_callback_without_the_sweep(
     assert _sweep(xkit_environment) == 0
 
 
-def _quietly_get(url: str) -> None:
+def _quietly_get(url: str, cookies: httpx.Cookies) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the server is killed under this request
-        httpx.get(url, timeout=60)
+        httpx.get(url, cookies=cookies, timeout=60)
 
 
 def _wait_for_token_request(microsoft: MicrosoftEmulator) -> None:

@@ -107,7 +107,7 @@ def test_a_reset_during_the_code_exchange_ends_in_a_retryable_error(
     with microsoft.client() as provider:
         callback = provider.get(to_provider.headers["location"]).headers["location"]
     relay.reset_next(50)
-    page = httpx.get(callback, timeout=30)
+    page = httpx.get(callback, cookies=to_provider.cookies, timeout=30)
     relay.reset_next(0)
     assert page.status_code == 400 and "try again" in page.text.lower()
     assert "Traceback" not in page.text

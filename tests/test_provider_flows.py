@@ -22,7 +22,7 @@ import pytest
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.provider_cases import CASES, CASES_BY_SLUG, ProviderCase
 from tests.support.database import raw_dump
-from tests.support.flow import new_end_user, with_opener
+from tests.support.flow import back_at_xkit, new_end_user, with_opener
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
 from xkit.oauth import OAuthClient
 from xkit.providers.registry import ProviderRegistry
@@ -133,7 +133,7 @@ def _connect(case: ProviderCase, server: XkitServer, platform: PlatformCredentia
     back = emulator.visit(to_provider)
     assert back.status_code == 302, back.text
     assert "error" not in _query(back.headers["location"]), back.headers["location"]
-    return to_provider, httpx.get(back.headers["location"], timeout=30)
+    return to_provider, back_at_xkit(back.headers["location"], page)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

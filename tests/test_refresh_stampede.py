@@ -136,7 +136,7 @@ def test_stampede_against_oidc_provider_revokes_no_grant(
         callback = oidc_provider.complete_authorization(
             to_provider.headers["location"], login=f"person{number}"
         )
-        assert httpx.get(callback, timeout=30).status_code == 200
+        assert httpx.get(callback, cookies=to_provider.cookies, timeout=30).status_code == 200
     oidc_provider.configure(access_token_ttl=3600)
     oidc_provider.reset_stats()
 

@@ -65,7 +65,7 @@ def test_demo_connects_the_sandbox_from_the_sample_app(demo) -> None:  # type: i
         data={**fields, "name": "Ada Lovelace", "action": "approve"},
     )
     assert back.status_code == 302
-    result = httpx.get(back.headers["location"].replace("&amp;", "&"))
+    result = httpx.get(back.headers["location"].replace("&amp;", "&"), cookies=to_sandbox.cookies)
     assert result.status_code == 200 and "ada.lovelace@sandbox.test" in result.text
 
     # The developer's backend, with a key of its own.

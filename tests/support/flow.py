@@ -63,6 +63,12 @@ class EndUser:
         return httpx.get(with_opener(link.json()["url"], opener_origin), timeout=30)
 
 
+def back_at_xkit(url: str, to_provider: httpx.Response) -> httpx.Response:
+    """The browser arriving at xkit's callback ``url``, bringing the cookie xkit set when it
+    sent that browser to the provider (``to_provider``: that redirect), as a browser would."""
+    return httpx.get(url, cookies=to_provider.cookies, timeout=30)
+
+
 def collect_form(page: httpx.Response) -> tuple[str, dict[str, str]]:
     """The collect form's action and hidden fields (token, opener), as a browser would post."""
     action = re.search(r'<form method="post" action="([^"]+)"', page.text)
@@ -115,7 +121,7 @@ def follow_provider(response: httpx.Response, microsoft: MicrosoftEmulator) -> h
     with microsoft.client() as provider:
         consent = provider.get(response.headers["location"])
     assert consent.status_code == 302, consent.text
-    return httpx.get(consent.headers["location"], timeout=30)
+    return back_at_xkit(consent.headers["location"], response)
 
 
 def sign_in_at_provider(
@@ -134,7 +140,7 @@ def sign_in_at_provider(
             data={"flow": flow.group(1), "login": login, "password": password, "action": "accept"},
         )
     assert back.status_code == 302, back.text
-    return httpx.get(back.headers["location"], timeout=30)
+    return back_at_xkit(back.headers["location"], response)
 
 
 def connected_to_oidc_provider(
@@ -161,5 +167,5 @@ def connected_to_oidc_provider(
     end_user = new_end_user(server, platform, external_id)
     _, to_provider = end_user.start_popup("acme-idp")
     callback = oidc.complete_authorization(to_provider.headers["location"], login=external_id)
-    assert httpx.get(callback, timeout=30).status_code == 200
+    assert back_at_xkit(callback, to_provider).status_code == 200
     return end_user

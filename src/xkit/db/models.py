@@ -214,6 +214,9 @@ class Authorization(Base):
     granted_scopes: Mapped[list[str]] = mapped_column(default=list)
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     state_expires_at: Mapped[dt.datetime | None]
+    # The hash of the value in the cookie of the browser sent to the provider: only that
+    # browser's callback completes (see services/browser_binding.py).
+    browser_binding_hash: Mapped[str | None] = mapped_column(String(64))
     requested_scopes: Mapped[list[str]] = mapped_column(default=list)
     opener_origin: Mapped[str | None] = mapped_column(String(2048))
     return_url: Mapped[str | None] = mapped_column(String(2048))

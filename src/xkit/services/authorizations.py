@@ -4,10 +4,12 @@
    ``awaiting_callback``.
 2. :func:`next_step` — when the popup (or the redirect-mode page) arrives, after the collect
    step if the template has one — either sends the user to the provider (auth types that
-   redirect: a single-use ``state``, stored hashed and expiring, and a PKCE verifier), or
-   checks the credentials right away (:func:`connect_without_redirect`).
-3. :func:`complete_callback` claims the authorization by its state exactly once and lets the
-   auth type finish (exchange the code, read the account), or send the user on to its next leg.
+   redirect: a single-use ``state``, stored hashed and expiring, a PKCE verifier, and a
+   cookie that binds the flow to this browser), or checks the credentials right away
+   (:func:`connect_without_redirect`).
+3. :func:`complete_callback` claims the authorization by its state exactly once, refuses a
+   browser other than the one sent to the provider, and lets the auth type finish (exchange
+   the code, read the account), or send the user on to its next leg.
 
 Whichever way, the authorization becomes ``active`` in :func:`_activate`: tokens stored
 encrypted and the webhook event recorded in the same transaction.
@@ -19,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,7 +36,7 @@ from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnav
 from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
-from xkit.services import audit, events, extras
+from xkit.services import audit, browser_binding, events, extras
 from xkit.services.auth_types import (
     AuthContext,
     CannotRenew,
@@ -44,6 +47,7 @@ from xkit.services.auth_types import (
     auth_type_of,
 )
 from xkit.services.authorization_values import effective_settings, encrypt_for
+from xkit.services.browser_binding import BrowserBinding
 from xkit.services.connections import ConnectionView, get_connection, latest_authorizations
 from xkit.services.connectors import callback_url, find_connector, is_ready, template_of
 
@@ -98,6 +102,8 @@ class CallbackOutcome:
     error_code: str | None = None
     error_message: str | None = None
     redirect_url: str | None = None
+    # With ``redirect_url``: the cookie the browser must carry back to the callback.
+    binding: BrowserBinding | None = None
 
     @property
     def opener_origin(self) -> str | None:
@@ -213,6 +219,8 @@ class NextStep:
 
     redirect_url: str | None = None
     outcome: CallbackOutcome | None = None
+    # With ``redirect_url``: the cookie the browser must carry back to the callback.
+    binding: BrowserBinding | None = None
 
 
 async def next_step(session: AsyncSession, deps: FlowDeps, platform: Platform,
@@ -238,11 +246,14 @@ async def next_step(session: AsyncSession, deps: FlowDeps, platform: Platform,
         await session.commit()
         return NextStep(outcome=await connect_without_redirect(session, deps, authorization, {}))
     ctx = _context(deps, platform, template, connector, authorization)
-    return NextStep(redirect_url=await _redirect_url(session, ctx))
+    url, binding = await _redirect_url(session, ctx)
+    return NextStep(redirect_url=url, binding=binding)
 
 
-async def _redirect_url(session: AsyncSession, ctx: AuthContext) -> str:
-    """A fresh single-use state (and PKCE verifier), and the auth type's authorize URL."""
+async def _redirect_url(session: AsyncSession,
+                        ctx: AuthContext) -> tuple[str, BrowserBinding]:
+    """A fresh single-use state (and PKCE verifier), the auth type's authorize URL, and the
+    cookie value that binds the callback to the browser sent there."""
     authorization = ctx.authorization
     state = secrets.token_urlsafe(32)
     verifier, challenge = new_pkce_pair()
@@ -251,8 +262,9 @@ async def _redirect_url(session: AsyncSession, ctx: AuthContext) -> str:
     authorization.state_expires_at = utcnow() + STATE_TTL
     authorization.pkce_verifier = encrypt_for(ctx.keyring, authorization, "pkce_verifier",
                                               verifier)
+    binding = browser_binding.bind(authorization)
     await session.commit()
-    return url
+    return url, binding
 
 
 def _context(deps: FlowDeps, platform: Platform, template: ProviderTemplate,
@@ -267,7 +279,11 @@ def _context(deps: FlowDeps, platform: Platform, template: ProviderTemplate,
 # --- 3. callback ------------------------------------------------------------------------------
 
 async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Platform,
-                            params: dict[str, str]) -> CallbackOutcome:
+                            params: dict[str, str],
+                            cookies: Mapping[str, str]) -> CallbackOutcome:
+    """Finish the flow whose ``state`` came back — only in the browser that was sent to the
+    provider (its ``cookies`` hold the binding); in any other the attempt ends in
+    ``browser_mismatch`` before the code is redeemed."""
     state = params.get("state", "")
     if not state:
         return CallbackOutcome(None, ERROR, "invalid_state",
@@ -278,10 +294,16 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used or is not valid. "
                                "Start the connection again.")
+    same_browser = browser_binding.presented_by(authorization, cookies)
     if not await _claim(session, authorization, state_hash=authorization.state_hash):
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used. Start the connection again.")
     view = await get_connection(session, platform.id, authorization.connection_id)
+    if not same_browser:
+        log.warning("authorization %s: callback in a browser that was not sent to the "
+                    "provider; refused", authorization.id)
+        return await _fail(session, view, authorization, browser_binding.MISMATCH_CODE,
+                           browser_binding.MISMATCH_MESSAGE)
     template = template_of(deps.providers, view.connector)
     if template is None:
         return await _fail(session, view, authorization, "provider_missing",
@@ -310,8 +332,9 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
         return await _fail(session, view, authorization, exc.code, exc.message)
     if isinstance(result, Continue):
         authorization.status = AWAITING
-        return CallbackOutcome(authorization, AWAITING,
-                               redirect_url=await _redirect_url(session, ctx))
+        url, binding = await _redirect_url(session, ctx)
+        return CallbackOutcome(authorization, AWAITING, redirect_url=url,
+                               binding=binding)
     return await _activate(session, deps, view, authorization, result)
 
 
@@ -324,7 +347,8 @@ async def _claim(session: AsyncSession, authorization: Authorization, *,
         condition.append(Authorization.state_hash == state_hash)
     claimed = await session.execute(
         update(Authorization).where(*condition)
-        .values(status=RETRIEVING, state_hash=None, updated_at=utcnow()))
+        .values(status=RETRIEVING, state_hash=None, browser_binding_hash=None,
+                updated_at=utcnow()))
     await session.commit()
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return False

@@ -1,6 +1,10 @@
 """The pages an end user's popup walks through: loading, start (to the provider, or to the
 collect form), callback — and the result page that ends every way of connecting.
 
+Every redirect to the provider sets the cookie that binds the flow to this browser
+(:mod:`xkit.services.browser_binding`); the callback reads it and, once the flow is over,
+clears it.
+
 The result page tells the opener how it went with ``postMessage`` — only to the origin the
 flow was started from, which had to be one of the platform's allowed origins — and closes.
 """
@@ -26,8 +30,9 @@ from xkit.db.models import Authorization, Platform
 from xkit.errors import NotFound, XkitError
 from xkit.providers.schema import ProviderTemplate
 from xkit.runtime import Runtime
-from xkit.services import authorizations, connections, one_time_tokens
+from xkit.services import authorizations, browser_binding, connections, one_time_tokens
 from xkit.services.authorizations import CallbackOutcome
+from xkit.services.browser_binding import BrowserBinding
 from xkit.services.collect import submit_collected
 from xkit.services.platforms import find_platform
 
@@ -264,8 +269,8 @@ async def _next_step(
         return _problem(request, platform, exc.message, exc.status_code)
     if step.outcome is not None:
         return _result(request, platform, step.outcome)
-    assert step.redirect_url is not None
-    return _to(step.redirect_url)
+    assert step.redirect_url is not None and step.binding is not None
+    return _to_provider(request, platform, step.redirect_url, step.binding)
 
 
 def _to(url: str) -> Response:
@@ -274,6 +279,38 @@ def _to(url: str) -> Response:
         status_code=302,
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
     )
+
+
+def _to_provider(
+    request: Request, platform: Platform, url: str, binding: BrowserBinding
+) -> Response:
+    """Off to the provider, with the cookie only this browser will bring back."""
+    response = _to(url)
+    response.set_cookie(
+        binding.cookie_name,
+        binding.value,
+        max_age=int(authorizations.STATE_TTL.total_seconds()),
+        path=browser_binding.cookie_path(platform.slug),
+        secure=get_runtime(request).settings.secure_cookies,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def _forget_binding(
+    request: Request, response: Response, platform: Platform, outcome: CallbackOutcome
+) -> Response:
+    """The flow is over: the browser need not keep its cookie."""
+    if outcome.authorization is not None:
+        response.delete_cookie(
+            browser_binding.cookie_name(outcome.authorization.id),
+            path=browser_binding.cookie_path(platform.slug),
+            secure=get_runtime(request).settings.secure_cookies,
+            httponly=True,
+            samesite="lax",
+        )
+    return response
 
 
 async def callback(request: Request) -> Response:
@@ -285,11 +322,16 @@ async def callback(request: Request) -> Response:
             return _problem(request, None, "This integration page does not exist.", 404)
         params = {k: v for k, v in request.query_params.items()}
         outcome = await authorizations.complete_callback(
-            session, flow_deps(runtime), platform, params
+            session, flow_deps(runtime), platform, params, request.cookies
         )
     if outcome.redirect_url is not None:  # the auth type's next leg
-        return _to(outcome.redirect_url)
-    return _result(request, platform, outcome)
+        assert outcome.binding is not None
+        return _to_provider(request, platform, outcome.redirect_url, outcome.binding)
+    if outcome.error_code == browser_binding.MISMATCH_CODE:
+        # Not the browser that started: it gets the explanation, and neither the app's
+        # return URL nor its opener hears anything from here.
+        return _problem(request, platform, outcome.error_message or "", 400)
+    return _forget_binding(request, _result(request, platform, outcome), platform, outcome)
 
 
 def _result(request: Request, platform: Platform, outcome: CallbackOutcome) -> Response:

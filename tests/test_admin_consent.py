@@ -3,6 +3,7 @@ organization, and the backend gets app-only tokens (client credentials) for that
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.devapp import DeveloperApp
 from tests.support.flow import EndUser, back_at_xkit, follow_provider, new_end_user
 from tests.support.xkit import PlatformCredentials, XkitServer
 
@@ -140,3 +143,43 @@ def test_an_admin_who_declines_sees_why(
     assert declined.status_code == 400 and "declined" in declined.text
     status = user.api("GET", f"/authorizations/{authorization_id}").json()
     assert status["error_code"] == "AADSTS65004"
+
+
+@pytest.mark.browser
+def test_both_visits_to_microsoft_carry_the_browser_binding_in_chromium(
+        browser: Browser, app: DeveloperApp, platform: PlatformCredentials,
+        microsoft: MicrosoftEmulator, organization: dict[str, Any]) -> None:
+    """Two legs, two redirects to Microsoft: the popup holds a binding cookie from the start
+    to the last callback, Chromium brings it back on each of Microsoft's redirects, and it is
+    gone once connected."""
+    app.body = '<button id="connect">Connect your organization</button>'
+    app.script = f"""
+  xkit.login(window.getToken);
+  document.getElementById("connect").addEventListener("click", () => {{
+    window.result = xkit.connect("{PROVIDER}").then(c => c.status, e => e.code);
+  }});
+"""
+    context = browser.new_context(ignore_https_errors=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(app.url)
+
+    def bindings() -> list[dict[str, Any]]:
+        return [dict(c) for c in context.cookies() if c["name"].startswith("xkit_flow_")]
+
+    # The first leg's code exchange takes a moment: time to look into the popup's cookie jar.
+    microsoft.add_fault("token", "delay", seconds=3, count=1, grant_type="authorization_code")
+    with page.expect_popup() as opened:
+        page.get_by_role("button", name="Connect your organization").click()
+    deadline = time.monotonic() + 10
+    while not bindings() and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    [held] = bindings()
+    assert held["httpOnly"] and held["sameSite"] == "Lax" and not held["secure"]
+    assert held["path"] == f"/p/{platform.slug}/callback"
+
+    opened.value.wait_for_event("close")
+    page.wait_for_function("window.result !== undefined")
+    assert page.evaluate("window.result") == "connected"
+    assert bindings() == []
+    context.close()

@@ -99,6 +99,8 @@ async def connect(http: httpx.AsyncClient, provider: httpx.AsyncClient, target: 
     authorize = f"{start.headers['location']}&{urlencode({'login_hint': login})}"
     consent = await provider.get(authorize)
     _expect(consent, 302)
+    # ``http`` keeps cookies like the user's browser: the callback brings back the cookie
+    # ``start`` set, which binds the flow to it (one per authorization, so flows can share it).
     callback = await http.get(consent.headers["location"])
     _expect(callback, 200)
     return time.perf_counter() - started

@@ -213,12 +213,12 @@ def demo(
 def migrate() -> None:
     """Bring the database schema up to date (the explicit step for PostgreSQL)."""
     from xkit.db import migrate as migrations
-    from xkit.db.engine import create_engine
+    from xkit.db.engine import create_engine, private_directory
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
 
     async def _run() -> str | None:
         engine = create_engine(settings.resolved_database_url, hide_parameters=True)

@@ -18,7 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xkit.crypto import Keyring
 from xkit.db import migrate
-from xkit.db.engine import create_engine, create_read_engine, create_sessionmaker
+from xkit.db.engine import (
+    create_engine,
+    create_read_engine,
+    create_sessionmaker,
+    private_directory,
+)
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
 from xkit.services.connectors import ConnectorServices
@@ -101,7 +106,7 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
             f"XKIT_CA_BUNDLE={settings.ca_bundle} cannot be used: {exc}"
         ) from None
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
     pool = (
         {}
         if settings.is_sqlite

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from sqlalchemy import select, update
 from tests.support.browser import Dashboard, create_admin, csrf_field, setup_link
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.app import create_app
-from xkit.crypto import fingerprint
+from xkit.crypto import EncryptionKey, Keyring, fingerprint
 from xkit.db.models import AdminSession, AdminUser, OneTimeToken
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime, start_runtime
 from xkit.services import admin_sessions, admins
+from xkit.services.form_tokens import FormTokenSigner
 from xkit.web.admin import routes
 
 PARAMS = {"connector_slug": "outlook-email", "publishable_key": "xkit_pk_nope",
@@ -187,6 +189,46 @@ def test_login_form_needs_its_double_submit_token(
             "csrf_token": token, "email": email, "password": "correct horse battery staple"})
         assert forged.status_code == 403
         assert not client.signed_in
+
+
+def test_a_tossed_form_cookie_is_refused_and_replaced(
+        xkit_environment: XkitEnvironment, xkit_server: XkitServer) -> None:
+    """Login CSRF: a sibling subdomain can set a cookie for xkit's host. A cookie and field
+    of its choosing (unsigned, or signed with another key) must not log the victim into the
+    attacker's account; xkit's own pair still works."""
+    email = create_admin(xkit_environment, admin_email())
+    signed_elsewhere = f"{int(dt.datetime.now(dt.UTC).timestamp())}.nonce.{'A' * 43}"
+    for tossed in ("attacker-chosen-value", secrets.token_urlsafe(32), signed_elsewhere):
+        with Dashboard(xkit_server) as victim:
+            victim.http.cookies.set("xkit_admin_form", tossed, path="/admin")
+            forged = victim.http.post("/admin/login", data={
+                "csrf_token": tossed, "email": email, "password": "correct horse battery staple"})
+            assert forged.status_code == 403, tossed
+            assert "Nothing was changed" in forged.text
+            assert not victim.signed_in
+            form_page = victim.get("/admin/login")  # the tossed cookie is not echoed back
+            assert csrf_field(form_page.text) != tossed
+            assert "xkit_admin_form=" in form_page.headers["set-cookie"]
+            victim.http.cookies.delete("xkit_admin_form")
+            victim.http.cookies.set("xkit_admin_form", form_page.cookies["xkit_admin_form"],
+                                    path="/admin")
+            assert victim.log_in(email).status_code == 303
+            assert victim.signed_in
+
+
+@pytest.mark.database_independent
+def test_form_tokens_follow_key_rotation_and_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = EncryptionKey.generate(), EncryptionKey.generate()
+    token = FormTokenSigner(Keyring([old])).issue()
+    assert FormTokenSigner(Keyring([old])).is_valid(token)
+    assert FormTokenSigner(Keyring([new, old])).is_valid(token)  # rotated: still accepted
+    assert not FormTokenSigner(Keyring([new])).is_valid(token)
+    assert not FormTokenSigner(Keyring([old])).is_valid(token[:-1] + "x")
+    for refused in (None, "", "a.b", "x" * 500, "1.2.3.4"):
+        assert not FormTokenSigner(Keyring([old])).is_valid(refused)
+    later = time.time() + 24 * 3600 + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert not FormTokenSigner(Keyring([old])).is_valid(token)
 
 
 def test_login_failure_keeps_the_email_and_says_why(

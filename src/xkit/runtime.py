@@ -28,6 +28,7 @@ from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
 from xkit.services.connectors import ConnectorServices
 from xkit.services.context_tokens import ContextTokenSigner
+from xkit.services.form_tokens import FormTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
 from xkit.services.token_fetch import ReadPool
@@ -57,6 +58,11 @@ class Runtime:
         return ConnectorServices(
             providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url
         )
+
+    @cached_property
+    def form_tokens(self) -> FormTokenSigner:
+        """Signs the double-submit cookie of the dashboard's login and setup forms."""
+        return FormTokenSigner(self.keyring)
 
     @cached_property
     def token_deps(self) -> TokenDeps:

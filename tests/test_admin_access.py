@@ -231,6 +231,38 @@ def test_form_tokens_follow_key_rotation_and_expire(monkeypatch: pytest.MonkeyPa
     assert not FormTokenSigner(Keyring([old])).is_valid(token)
 
 
+def test_only_a_superuser_may_create_platforms(
+        xkit_environment: XkitEnvironment, xkit_server: XkitServer,
+        platform: PlatformCredentials) -> None:
+    """An admin given some platforms was trusted with those, not with making more."""
+    scoped = create_admin(xkit_environment, admin_email(), platform_slugs=(platform.slug,))
+    unassigned = create_admin(xkit_environment, admin_email())
+    slug = f"sneaky-{secrets.token_hex(3)}"
+    for email in (scoped, unassigned):
+        with Dashboard(xkit_server) as dashboard:
+            dashboard.log_in(email)
+            form = dashboard.get("/admin/platforms/new")
+            assert form.status_code == 403
+            assert "only an admin who manages every platform" in form.text.lower()
+            assert form.headers["content-type"].startswith("text/html")
+            token = csrf_field(dashboard.get("/admin/platforms").text)
+            posted = dashboard.http.post("/admin/platforms/new", data={
+                "csrf_token": token, "name": "Sneaky", "slug": slug})
+            assert posted.status_code == 403
+            assert "Only an admin who manages every platform" in posted.text
+            listing = dashboard.get("/admin/platforms").text
+            assert "/admin/platforms/new" not in listing
+            assert dashboard.get(f"/admin/p/{slug}/connectors").status_code == 404
+    with Dashboard(xkit_server) as dashboard:  # the unassigned admin is not sent to the form
+        dashboard.log_in(unassigned)
+        assert dashboard.get("/admin/").headers["location"] == "/admin/platforms"
+    with Dashboard(xkit_server) as owner:
+        owner.log_in(create_admin(xkit_environment, admin_email(), superuser=True))
+        assert "/admin/platforms/new" in owner.get("/admin/platforms").text
+        created = owner.submit("/admin/platforms/new", data={"name": "Fine", "slug": slug})
+        assert created.headers["location"] == f"/admin/p/{slug}/connectors"
+
+
 def test_login_failure_keeps_the_email_and_says_why(
         xkit_environment: XkitEnvironment, dashboard: Dashboard) -> None:
     email = create_admin(xkit_environment, admin_email())

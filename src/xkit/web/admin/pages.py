@@ -247,6 +247,8 @@ class Page:
             "platform": self.platform,
             "platforms": (await dashboard.platforms_for_admin(self.db, self.signed_in.admin)
                           if self.signed_in else []),
+            "may_create_platforms": (self.signed_in is not None
+                                     and dashboard.may_create_platforms(self.signed_in.admin)),
             "notice": unquote(notice) if notice else None,
             "path": self.request.url.path,
             "public_url": self.public_url,

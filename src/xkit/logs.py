@@ -39,7 +39,16 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, No
     "message", "asctime", "taskName"}
 
 
+# Every pattern above needs one of these words; most log text has none (an access line), so
+# a few substring tests spare it the substitutions: the access log is written on every request.
+_SECRET_MARKERS = ("xkit_sk_", "xk1.", "bearer", "secret", "token", "password", "code", "state",
+                   "eyj")
+
+
 def scrub(text: str) -> str:
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _SECRET_MARKERS):
+        return text
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "[redacted]", text)
     return text
@@ -70,8 +79,9 @@ class ScrubbingFilter(logging.Filter):
             cleaned += "".join(f"\n    {clean(line)}" for line in record.stack_info.splitlines())
             record.stack_info = None
         record.msg, record.args = cleaned, None
-        for key, value in list(vars(record).items()):
-            if key not in _RECORD_ATTRIBUTES and isinstance(value, str):
+        for key in vars(record).keys() - _RECORD_ATTRIBUTES:  # the extras
+            value = getattr(record, key)
+            if isinstance(value, str):
                 setattr(record, key, clean(value))
         return True
 

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +21,12 @@ from sqlalchemy import select, update
 from tests.support.browser import Dashboard, create_admin, csrf_field, setup_link
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.app import create_app
-from xkit.crypto import fingerprint
+from xkit.crypto import EncryptionKey, Keyring, fingerprint
 from xkit.db.models import AdminSession, AdminUser, OneTimeToken
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime, start_runtime
 from xkit.services import admin_sessions, admins
+from xkit.services.form_tokens import FormTokenSigner
 from xkit.web.admin import routes
 
 PARAMS = {"connector_slug": "outlook-email", "publishable_key": "xkit_pk_nope",
@@ -187,6 +189,78 @@ def test_login_form_needs_its_double_submit_token(
             "csrf_token": token, "email": email, "password": "correct horse battery staple"})
         assert forged.status_code == 403
         assert not client.signed_in
+
+
+def test_a_tossed_form_cookie_is_refused_and_replaced(
+        xkit_environment: XkitEnvironment, xkit_server: XkitServer) -> None:
+    """Login CSRF: a sibling subdomain can set a cookie for xkit's host. A cookie and field
+    of its choosing (unsigned, or signed with another key) must not log the victim into the
+    attacker's account; xkit's own pair still works."""
+    email = create_admin(xkit_environment, admin_email())
+    signed_elsewhere = f"{int(dt.datetime.now(dt.UTC).timestamp())}.nonce.{'A' * 43}"
+    for tossed in ("attacker-chosen-value", secrets.token_urlsafe(32), signed_elsewhere):
+        with Dashboard(xkit_server) as victim:
+            victim.http.cookies.set("xkit_admin_form", tossed, path="/admin")
+            forged = victim.http.post("/admin/login", data={
+                "csrf_token": tossed, "email": email, "password": "correct horse battery staple"})
+            assert forged.status_code == 403, tossed
+            assert "Nothing was changed" in forged.text
+            assert not victim.signed_in
+            form_page = victim.get("/admin/login")  # the tossed cookie is not echoed back
+            assert csrf_field(form_page.text) != tossed
+            assert "xkit_admin_form=" in form_page.headers["set-cookie"]
+            victim.http.cookies.delete("xkit_admin_form")
+            victim.http.cookies.set("xkit_admin_form", form_page.cookies["xkit_admin_form"],
+                                    path="/admin")
+            assert victim.log_in(email).status_code == 303
+            assert victim.signed_in
+
+
+@pytest.mark.database_independent
+def test_form_tokens_follow_key_rotation_and_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = EncryptionKey.generate(), EncryptionKey.generate()
+    token = FormTokenSigner(Keyring([old])).issue()
+    assert FormTokenSigner(Keyring([old])).is_valid(token)
+    assert FormTokenSigner(Keyring([new, old])).is_valid(token)  # rotated: still accepted
+    assert not FormTokenSigner(Keyring([new])).is_valid(token)
+    assert not FormTokenSigner(Keyring([old])).is_valid(token[:-1] + "x")
+    for refused in (None, "", "a.b", "x" * 500, "1.2.3.4"):
+        assert not FormTokenSigner(Keyring([old])).is_valid(refused)
+    later = time.time() + 24 * 3600 + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert not FormTokenSigner(Keyring([old])).is_valid(token)
+
+
+def test_only_a_superuser_may_create_platforms(
+        xkit_environment: XkitEnvironment, xkit_server: XkitServer,
+        platform: PlatformCredentials) -> None:
+    """An admin given some platforms was trusted with those, not with making more."""
+    scoped = create_admin(xkit_environment, admin_email(), platform_slugs=(platform.slug,))
+    unassigned = create_admin(xkit_environment, admin_email())
+    slug = f"sneaky-{secrets.token_hex(3)}"
+    for email in (scoped, unassigned):
+        with Dashboard(xkit_server) as dashboard:
+            dashboard.log_in(email)
+            form = dashboard.get("/admin/platforms/new")
+            assert form.status_code == 403
+            assert "only an admin who manages every platform" in form.text.lower()
+            assert form.headers["content-type"].startswith("text/html")
+            token = csrf_field(dashboard.get("/admin/platforms").text)
+            posted = dashboard.http.post("/admin/platforms/new", data={
+                "csrf_token": token, "name": "Sneaky", "slug": slug})
+            assert posted.status_code == 403
+            assert "Only an admin who manages every platform" in posted.text
+            listing = dashboard.get("/admin/platforms").text
+            assert "/admin/platforms/new" not in listing
+            assert dashboard.get(f"/admin/p/{slug}/connectors").status_code == 404
+    with Dashboard(xkit_server) as dashboard:  # the unassigned admin is not sent to the form
+        dashboard.log_in(unassigned)
+        assert dashboard.get("/admin/").headers["location"] == "/admin/platforms"
+    with Dashboard(xkit_server) as owner:
+        owner.log_in(create_admin(xkit_environment, admin_email(), superuser=True))
+        assert "/admin/platforms/new" in owner.get("/admin/platforms").text
+        created = owner.submit("/admin/platforms/new", data={"name": "Fine", "slug": slug})
+        assert created.headers["location"] == f"/admin/p/{slug}/connectors"
 
 
 def test_login_failure_keeps_the_email_and_says_why(

@@ -61,7 +61,8 @@ def test_every_dashboard_field_has_a_label(
     assert created.status_code == 201, created.text
     api.post("/api/platform/contexts", json={"context": {"external_id": "user-1"}})
     email = f"dev-{secrets.token_hex(4)}@example.test"
-    create_admin(xkit_environment, email, platform_slugs=(platform.slug,))
+    # a superuser: only they may open /admin/platforms/new
+    create_admin(xkit_environment, email, platform_slugs=(platform.slug,), superuser=True)
     base = f"/admin/p/{platform.slug}"
     pages = ["/admin/platforms", "/admin/platforms/new", base,
              f"{base}/connectors/new", f"{base}/connectors/outlook-email",

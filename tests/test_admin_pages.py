@@ -55,6 +55,17 @@ def dashboard(xkit_environment: XkitEnvironment, xkit_server: XkitServer,
 
 
 @pytest.fixture
+def owner_dashboard(xkit_environment: XkitEnvironment,
+                    xkit_server: XkitServer) -> Iterator[Dashboard]:
+    """Signed in as a superuser: only they may create platforms (docs/dashboard.md)."""
+    email = f"owner-{secrets.token_hex(4)}@example.test"
+    create_admin(xkit_environment, email, superuser=True)
+    with Dashboard(xkit_server) as client:
+        client.log_in(email)
+        yield client
+
+
+@pytest.fixture
 def base(platform: PlatformCredentials) -> str:
     return f"/admin/p/{platform.slug}"
 
@@ -325,7 +336,8 @@ def test_provider_search_works_without_javascript(dashboard: Dashboard, base: st
 # --- platforms --------------------------------------------------------------------------------
 
 def test_new_platform_errors_keep_what_was_typed(
-        dashboard: Dashboard, platform: PlatformCredentials) -> None:
+        owner_dashboard: Dashboard, platform: PlatformCredentials) -> None:
+    dashboard = owner_dashboard
     taken = dashboard.submit("/admin/platforms/new", data={
         "name": "Another", "slug": platform.slug, "allowed_origins": "https://app.test"})
     assert taken.status_code == 422
@@ -521,7 +533,7 @@ def other_api(other_platform: PlatformCredentials,
 # --- robustness -------------------------------------------------------------------------------
 
 def test_odd_requests_get_a_clear_answer_never_a_500(
-        dashboard: Dashboard, outlook: str, base: str) -> None:
+        dashboard: Dashboard, owner_dashboard: Dashboard, outlook: str, base: str) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"', dashboard.get(outlook).text).group(1)
     for path, body, headers in [
         (outlook, b"\xff\xfe not utf-8", {"Content-Type": "application/x-www-form-urlencoded"}),
@@ -544,7 +556,9 @@ def test_odd_requests_get_a_clear_answer_never_a_500(
                               "login_redirect_url": "https://x.test/" + long},
          "login_redirect_url", 2048),
     ]:
-        response = dashboard.submit(path, data=form)
+        # only a superuser may create platforms
+        admin = owner_dashboard if path == "/admin/platforms/new" else dashboard
+        response = admin.submit(path, data=form)
         assert response.status_code == 422, (path, field, response.status_code)
         assert inline_error(response, field) == f"Too long: at most {limit} characters."
     with Dashboard(dashboard.server) as stranger:
@@ -558,7 +572,7 @@ def test_odd_requests_get_a_clear_answer_never_a_500(
 
 
 def test_control_characters_are_refused_next_to_the_field(
-        dashboard: Dashboard, outlook: str, base: str) -> None:
+        dashboard: Dashboard, owner_dashboard: Dashboard, outlook: str, base: str) -> None:
     keys_before = dashboard.get(f"{base}/api-keys").text.count("xkit_pk_")
     for path, form, field in [
         (f"{base}/settings", {"name": "Acme\x00", "slug": base.rsplit("/", 1)[1]}, "name"),
@@ -566,7 +580,9 @@ def test_control_characters_are_refused_next_to_the_field(
         (f"{base}/api-keys", {"label": "ci\x00"}, "label"),
         ("/admin/platforms/new", {"name": "Globex\nInc"}, "name"),
     ]:
-        response = dashboard.submit(path, data=form)
+        # only a superuser may create platforms
+        admin = owner_dashboard if path == "/admin/platforms/new" else dashboard
+        response = admin.submit(path, data=form)
         assert response.status_code == 422, (path, response.status_code)
         assert "must not contain control characters" in inline_error(response, field), path
     assert dashboard.get(f"{base}/api-keys").text.count("xkit_pk_") == keys_before

@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
@@ -15,6 +16,7 @@ from xkit.client import (
     AsyncXkit,
     NotFound,
     ReconnectRequired,
+    UnsafeProxyPath,
     WebhookVerificationError,
     Xkit,
     sign_webhook,
@@ -110,6 +112,61 @@ def test_verify_webhook_accepts_good_and_refuses_bad_signatures() -> None:
     ]:
         with pytest.raises(WebhookVerificationError):
             verify_webhook(bad_body, bad_header, secret)
+
+
+CLIMBING_PATHS = [
+    "../../contexts/user-1/connections/outlook-email",
+    "me/../../../contexts/user-1/connections/outlook-email",
+    "%2e%2e/%2e%2e/contexts/user-1/connections/outlook-email",
+    "%2E./%2E%2E/contexts/user-1",
+    ".%2e/.%2e/contexts/user-1",
+    "%252e%252e/%252e%252e/contexts/user-1",
+    "me/./messages",
+    "me\\..\\..\\contexts",
+    "me/%5c../x",
+]
+
+
+def test_proxy_paths_that_climb_out_are_refused_before_sending(
+    platform: PlatformCredentials, xkit_server: XkitServer, connected: dict[str, str],
+    microsoft: MicrosoftEmulator,
+) -> None:
+    """An app that builds the proxy path from its user's input must not hand that user
+    another context's token: httpx would resolve ``..`` into ``/api/platform/contexts/…``."""
+    sent: list[str] = []
+
+    def record(request: httpx.Request) -> None:
+        sent.append(request.url.path)
+
+    async def arecord(request: httpx.Request) -> None:
+        sent.append(request.url.path)
+
+    options = {"base_url": xkit_server.url, "auth": platform.basic_auth,
+               "event_hooks": {"request": [record]}}
+    with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key,
+              http=httpx.Client(**options)) as sdk:  # type: ignore[arg-type]
+        connection = sdk.get_connection("user-1", "outlook-email")
+        sent.clear()
+        for path in CLIMBING_PATHS:
+            with pytest.raises(UnsafeProxyPath):
+                sdk.proxy(connection.id, "GET", path)
+        assert sent == []
+        microsoft.add_message(connected["user_id"], subject="Q3..Q4 plans")
+        fine = sdk.proxy(connection.id, "GET", "me/messages", params={"$top": 1})
+        assert fine.status_code == 200
+
+    async def from_async() -> None:
+        async_options = {**options, "event_hooks": {"request": [arecord]}}
+        async with AsyncXkit(xkit_server.url, platform.publishable_key, platform.secret_key,
+                             http=httpx.AsyncClient(**async_options)) as client:  # type: ignore[arg-type]
+            for path in CLIMBING_PATHS:
+                with pytest.raises(UnsafeProxyPath):
+                    await client.proxy(connection.id, "GET", path)
+            assert (await client.proxy(connection.id, "GET", "me/messages")).status_code == 200
+
+    sent.clear()
+    asyncio.run(from_async())
+    assert sent == [f"/api/platform/proxy/{connection.id}/me/messages"]
 
 
 def test_ids_with_url_characters_reach_the_right_route(sdk: Xkit) -> None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xkit import __version__
-from xkit.api import ops, platform_user
+from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
 from xkit.api.cors import PlatformUserCors
 from xkit.api.errors import install_error_handlers
@@ -85,12 +85,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # served by xkit.api.docs, with the security headers FastAPI's own routes lack
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,
     )
     install_error_handlers(app)
     app.include_router(ops.router)
+    app.include_router(docs.router)
     app.include_router(platform_api.router)
     app.include_router(platform_user.router)
     app.router.routes.extend(flow.routes)

@@ -133,8 +133,10 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        # Client addresses (and with them the rate limits) come from X-Forwarded-For only
+        # when the peer is a trusted proxy; with none configured the header is ignored.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 
@@ -202,6 +204,7 @@ def demo(
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,
     )
     asyncio.run(serve_both(xkit_config, sample_app(settings.public_url, setup), app_port, host))
 
@@ -210,12 +213,12 @@ def demo(
 def migrate() -> None:
     """Bring the database schema up to date (the explicit step for PostgreSQL)."""
     from xkit.db import migrate as migrations
-    from xkit.db.engine import create_engine
+    from xkit.db.engine import create_engine, private_directory
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
 
     async def _run() -> str | None:
         engine = create_engine(settings.resolved_database_url, hide_parameters=True)

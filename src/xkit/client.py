@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -37,6 +37,7 @@ __all__ = [
     "ProviderRefused",
     "ProviderUnavailable",
     "ReconnectRequired",
+    "UnsafeProxyPath",
     "WebhookVerificationError",
     "Xkit",
     "XkitError",
@@ -77,6 +78,12 @@ class ProviderUnavailable(XkitError):
 class ProviderRefused(XkitError):
     """The provider refused the connector's own app credentials (an expired or wrong client
     secret): fix the connector; the user's connection is fine and needs no reconnect."""
+
+
+class UnsafeProxyPath(ValueError):
+    """A proxy path that could leave the proxy: ``.``/``..`` segments (percent-encoded too) or
+    backslashes. httpx resolves dot segments before sending, so ``../../contexts/…`` would reach
+    the Platform API itself with the secret key; refused here, before anything is sent."""
 
 
 @dataclass(frozen=True)
@@ -284,9 +291,7 @@ class Xkit:
 
     def proxy(self, connection_id: str, method: str, path: str, **options: Any) -> httpx.Response:
         """Call the provider's API through xkit; returns the provider's answer as it is."""
-        return self._http.request(
-            method, f"/api/platform/proxy/{_segment(connection_id)}/{path.lstrip('/')}", **options
-        )
+        return self._http.request(method, _proxy_path(connection_id, path), **options)
 
     def create_webhook(self, url: str, *, events: list[str] | None = None,
                        description: str | None = None) -> Webhook:
@@ -387,9 +392,7 @@ class AsyncXkit:
     async def proxy(
         self, connection_id: str, method: str, path: str, **options: Any
     ) -> httpx.Response:
-        return await self._http.request(
-            method, f"/api/platform/proxy/{_segment(connection_id)}/{path.lstrip('/')}", **options
-        )
+        return await self._http.request(method, _proxy_path(connection_id, path), **options)
 
     async def create_webhook(self, url: str, *, events: list[str] | None = None,
                              description: str | None = None) -> Webhook:
@@ -425,6 +428,27 @@ class AsyncXkit:
 def _segment(value: str) -> str:
     """One URL path segment: an id holding '/', '?' or '#' must not change the route."""
     return quote(str(value), safe="")
+
+
+def _proxy_path(connection_id: str, path: str) -> str:
+    """The proxy route for ``path``, which must stay below the connection's API base URL.
+
+    An app may build ``path`` from its own user's input (a folder name, a file path), so a
+    ``..`` there must not climb to ``/api/platform/…``: httpx would resolve it before sending,
+    past the server's own check. Each segment is decoded until it stops changing, so ``%2e%2e``
+    and ``%252e%252e`` are caught too."""
+    relative = path.lstrip("/")
+    route = relative.split("?", 1)[0].split("#", 1)[0]
+    for segment in route.split("/"):
+        decoded = segment
+        while (again := unquote(decoded)) != decoded:
+            decoded = again
+        if "\\" in decoded or any(part in (".", "..") for part in decoded.split("/")):
+            raise UnsafeProxyPath(
+                f"the proxy path {path!r} has a '.', '..' or '\\' segment, which could leave "
+                "the provider's API: pass a path below it"
+            )
+    return f"/api/platform/proxy/{_segment(connection_id)}/{relative}"
 
 
 def _context_connections_path(external_id: str, connector: str | None = None) -> str:

@@ -181,7 +181,7 @@ def read_key_file(path: Path) -> list[EncryptionKey]:
 def create_key_file(path: Path) -> EncryptionKey:
     """Write a new key to ``path`` with mode 0600, refusing to overwrite an existing file."""
     key = EncryptionKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key.to_spec() + "\n")

@@ -2,6 +2,12 @@
 
 Nothing should log a secret in the first place; the scrubber is the second line of defence for
 values that reach a message by accident (an exception text, a URL with a query string).
+
+Everything is cleaned in one place, the handler's filter, so no call site can forget: every
+field of every record (the message and each extra such as ``path``) is scrubbed, and control
+characters in it are escaped, since a request controls much of what gets logged (a path with an
+encoded newline would otherwise start a forged line of its own). In the text format every line
+that starts at column 0 is a record of its own; a traceback's lines are indented under it.
 """
 
 from __future__ import annotations
@@ -21,24 +27,62 @@ _SECRET_PATTERNS = (
         r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+"
     ),
     re.compile(r"(?i)((?<![a-z_])(?:code|state|code_verifier)=)[^\s&\"']+"),
+    # JSON Web Tokens (context tokens, id tokens): three base64url segments, the first a JSON
+    # header, so it starts ``eyJ`` (``{"``).
+    re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
 )
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators: anything a terminal
+# or a log viewer could take as the end of a line (or an escape sequence).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# What a LogRecord holds of its own; anything else on a record came from ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName"}
+
+
+# Every pattern above needs one of these words; most log text has none (an access line), so
+# a few substring tests spare it the substitutions: the access log is written on every request.
+_SECRET_MARKERS = ("xkit_sk_", "xk1.", "bearer", "secret", "token", "password", "code", "state",
+                   "eyj")
 
 
 def scrub(text: str) -> str:
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _SECRET_MARKERS):
+        return text
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "[redacted]", text)
     return text
 
 
+def escape_controls(text: str) -> str:
+    """``\\n``, ``\\r``, ``\\x1b``, ``\\u2028``…: visible, and never a line break."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def clean(text: str) -> str:
+    """What any logged text goes through: secrets out, control characters escaped."""
+    return escape_controls(scrub(text))
+
+
 class ScrubbingFilter(logging.Filter):
+    """Cleans each record in place before any formatter sees it."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if record.exc_info:
-            cleaned += "\n" + scrub(logging.Formatter().formatException(record.exc_info))
+        cleaned = clean(record.getMessage())
+        if record.exc_info or record.exc_text:
+            trace = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            # Each line escaped, and indented so that none can pass for a record of its own.
+            cleaned += "".join(f"\n    {clean(line)}" for line in trace.splitlines())
             record.exc_info = None
             record.exc_text = None
+        if record.stack_info:
+            cleaned += "".join(f"\n    {clean(line)}" for line in record.stack_info.splitlines())
+            record.stack_info = None
         record.msg, record.args = cleaned, None
+        for key in vars(record).keys() - _RECORD_ATTRIBUTES:  # the extras
+            value = getattr(record, key)
+            if isinstance(value, str):
+                setattr(record, key, clean(value))
         return True
 
 

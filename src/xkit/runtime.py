@@ -18,11 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xkit.crypto import Keyring
 from xkit.db import migrate
-from xkit.db.engine import create_engine, create_read_engine, create_sessionmaker
+from xkit.db.engine import (
+    create_engine,
+    create_read_engine,
+    create_sessionmaker,
+    private_directory,
+)
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
 from xkit.services.connectors import ConnectorServices
 from xkit.services.context_tokens import ContextTokenSigner
+from xkit.services.form_tokens import FormTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
 from xkit.services.token_fetch import ReadPool
@@ -52,6 +58,11 @@ class Runtime:
         return ConnectorServices(
             providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url
         )
+
+    @cached_property
+    def form_tokens(self) -> FormTokenSigner:
+        """Signs the double-submit cookie of the dashboard's login and setup forms."""
+        return FormTokenSigner(self.keyring)
 
     @cached_property
     def token_deps(self) -> TokenDeps:
@@ -101,7 +112,7 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
             f"XKIT_CA_BUNDLE={settings.ca_bundle} cannot be used: {exc}"
         ) from None
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_directory(settings.data_dir)
     pool = (
         {}
         if settings.is_sqlite

@@ -6,6 +6,7 @@ environment, so a test can run several differently configured servers in one pro
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     # Per client address and per process (see xkit.api.rate_limit).
     rate_limit_login_per_minute: int = Field(default=10, ge=1)
     rate_limit_public_per_minute: int = Field(default=300, ge=1)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated
+    # addresses or CIDR networks. None by default, so no client can choose its own address
+    # (and with it a fresh rate-limit bucket) by sending the header itself.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The worker: webhook deliveries and token upkeep (docs/worker.md).
     worker_enabled: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
@@ -113,6 +118,29 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part]
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_addresses(cls, value: object) -> object:
+        """Each entry an address or a network, written the way uvicorn compares them: uvicorn
+        would silently take a malformed one (``10.0.0.1/8``) as a literal that never matches."""
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list):
+            return value
+        parsed = []
+        for entry in (str(e).strip() for e in entries):
+            if not entry:
+                continue
+            try:
+                if "/" in entry:
+                    parsed.append(str(ipaddress.ip_network(entry, strict=False)))
+                else:
+                    parsed.append(str(ipaddress.ip_address(entry)))
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
+        return parsed
 
     @field_validator("provider_connect_to")
     @classmethod

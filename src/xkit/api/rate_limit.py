@@ -5,6 +5,10 @@ A token bucket per client address and per process, in memory. That is deliberate
 shared by every replica would cost a database write on each of these requests, and against
 brute force a per-process bucket already caps the rate at ``replicas x limit`` — thousands of
 times fewer guesses than none. APIs that need a key or token are not limited here.
+
+The key is the client address uvicorn resolved: the peer's own, or, when the peer is one of
+``XKIT_TRUSTED_PROXIES``, the address that proxy put in X-Forwarded-For. Trusting none by
+default means a client cannot choose its own bucket by sending that header itself.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +24,7 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     """An async engine; SQLite gets WAL, foreign keys and a busy timeout so that the server,
     the worker and CLI commands can share one file."""
     if database_url.startswith("sqlite"):
+        _private_sqlite_files(database_url)
         # Opening an aiosqlite connection starts a thread, opens the file and runs the
         # pragmas below: measured at ~2.5 ms, most of a token fetch (bench/token_fetch.py).
         # So connections are kept; the pool is generous because SQLite, not the pool, is
@@ -41,6 +44,32 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     options.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     options.setdefault("pool_timeout", 30)
     return create_async_engine(database_url, **options)
+
+
+def private_directory(path: Path) -> None:
+    """Create ``path`` (mode 0700) for files only xkit's own user may read: the database holds
+    personal data and the key file decrypts it. An existing directory is left as the operator
+    made it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _private_sqlite_files(database_url: str) -> None:
+    """Create the SQLite file with mode 0600 before SQLite does (it would use 0644 under the
+    usual umask), and take group and other access away from one made earlier. SQLite gives
+    its -wal and -shm files the database file's mode, so they follow."""
+    name = make_url(database_url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    try:
+        private_directory(path.parent)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+    except OSError:  # not ours to create or change: SQLite reports what matters on connect
+        pass
 
 
 def create_read_engine(engine: AsyncEngine, **options: Any) -> AsyncEngine:

@@ -4,6 +4,9 @@ context search, connection counts, a free connector slug.
 Access follows one rule: a superuser may open every platform; anyone else only those linked
 to them in ``platform_admins``. A platform they may not open is reported as *not found*, the
 same as one that does not exist, so the dashboard never confirms another platform's slug.
+
+Only a superuser may create platforms: an admin given some platforms was trusted with those,
+and a platform they made would be one more nobody above them knows of (docs/dashboard.md).
 """
 
 from __future__ import annotations
@@ -12,9 +15,22 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import AdminUser, Connection, Connector, Context, Platform, PlatformAdmin
-from xkit.errors import NotFound
+from xkit.errors import Forbidden, NotFound
 
 CONTEXT_SEARCH_LIMIT = 50
+
+
+def may_create_platforms(admin: AdminUser) -> bool:
+    return bool(admin.is_superuser)
+
+
+def check_may_create_platforms(admin: AdminUser) -> None:
+    if not may_create_platforms(admin):
+        raise Forbidden(
+            "only an admin who manages every platform may create platforms; ask one to create "
+            "it, or to give you access to an existing one",
+            code="platform_creation_forbidden",
+        )
 
 
 async def platforms_for_admin(session: AsyncSession, admin: AdminUser) -> list[Platform]:

@@ -104,6 +104,6 @@ async def home(current: Page) -> Response:
     mine = await dashboard.platforms_for_admin(current.db, admin)
     if len(mine) == 1:
         return current.redirect(f"{PREFIX}/p/{mine[0].slug}/connectors")
-    if not mine:
+    if not mine and dashboard.may_create_platforms(admin):
         return current.redirect(f"{PREFIX}/platforms/new")
     return current.redirect(f"{PREFIX}/platforms")

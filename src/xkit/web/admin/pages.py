@@ -5,7 +5,8 @@ login). The decorator runs the checks *before* the handler, so a new page cannot
 
 1. the session cookie is looked up; no live session means a redirect to the login page;
 2. every POST must carry the CSRF token: the session's own, or on the public forms a
-   double-submit cookie (there is no session yet to hold one);
+   double-submit cookie that xkit signed (there is no session yet to hold one; see
+   :mod:`xkit.services.form_tokens`);
 3. a ``{platform_slug}`` in the path must name a platform this admin may manage, else 404.
 
 Domain errors that escape a handler become HTML error pages, never a JSON body or a 500 trace;
@@ -18,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ from xkit.errors import Forbidden, NotFound, XkitError
 from xkit.runtime import Runtime
 from xkit.services import admin_sessions, dashboard
 from xkit.services.admin_sessions import SessionPolicy, SignedIn
+from xkit.services.form_tokens import LIFETIME_SECONDS
 from xkit.web.admin.markdown import render_markdown
 
 log = logging.getLogger("xkit.admin")
@@ -246,6 +247,8 @@ class Page:
             "platform": self.platform,
             "platforms": (await dashboard.platforms_for_admin(self.db, self.signed_in.admin)
                           if self.signed_in else []),
+            "may_create_platforms": (self.signed_in is not None
+                                     and dashboard.may_create_platforms(self.signed_in.admin)),
             "notice": unquote(notice) if notice else None,
             "path": self.request.url.path,
             "public_url": self.public_url,
@@ -269,11 +272,13 @@ class Page:
 
     # -- the double-submit token of the public forms ---------------------------------------
     def form_csrf_token(self) -> str:
-        """The token for the login and setup forms, from the cookie (set one if absent)."""
+        """The token for the login and setup forms, from the cookie if xkit signed it (a
+        fresh one otherwise, so a tossed cookie is replaced rather than echoed)."""
         token = self.request.cookies.get(FORM_CSRF_COOKIE)
-        if not token or len(token) > 64:
-            token = secrets.token_urlsafe(32)
-            self.set_cookie(FORM_CSRF_COOKIE, token, max_age=24 * 3600)
+        if not self.runtime.form_tokens.is_valid(token):
+            token = self.runtime.form_tokens.issue()
+            self.set_cookie(FORM_CSRF_COOKIE, token, max_age=LIFETIME_SECONDS)
+        assert token is not None
         return token
 
 
@@ -344,6 +349,8 @@ async def _run(current: Page, handler: Handler, *, public: bool) -> Response:
         given = await current.field("csrf_token")
         if public:
             expected = request.cookies.get(FORM_CSRF_COOKIE)
+            if not current.runtime.form_tokens.is_valid(expected):
+                raise CsrfRefused("form token not signed by xkit, or expired")
         else:
             assert current.signed_in is not None
             expected = current.signed_in.session.csrf_token

@@ -7,7 +7,7 @@ import re
 from starlette.responses import Response
 
 from xkit.errors import XkitError
-from xkit.services import branding, platforms
+from xkit.services import branding, dashboard, platforms
 from xkit.web.admin.pages import PREFIX, Page, field_error, page, too_long
 
 
@@ -27,6 +27,8 @@ async def platform_list(current: Page) -> Response:
 
 @page
 async def platform_new(current: Page) -> Response:
+    assert current.signed_in is not None
+    dashboard.check_may_create_platforms(current.signed_in.admin)  # else a 403 page
     values = {"name": "", "slug": "", "allowed_origins": ""}
     errors: dict[str, str] = {}
     if current.request.method == "POST":

@@ -346,6 +346,8 @@ async def _run(current: Page, handler: Handler, *, public: bool) -> Response:
     if not public and current.signed_in is None:
         raise LoginRequired
     if request.method not in SAFE_METHODS:
+        if _posted_from_elsewhere(request, current.runtime.settings.public_url):
+            raise CsrfRefused("form posted from another site")
         given = await current.field("csrf_token")
         if public:
             expected = request.cookies.get(FORM_CSRF_COOKIE)
@@ -362,6 +364,26 @@ async def _run(current: Page, handler: Handler, *, public: bool) -> Response:
             current.db, current.signed_in.admin, current.param("platform_slug"))
         await admin_sessions.remember_platform(current.db, current.signed_in, current.platform.id)
     return await handler(current)
+
+
+def _posted_from_elsewhere(request: Request, public_url: str) -> bool:
+    """Whether the browser says this form came from another origin than the dashboard's.
+
+    A signed double-submit pair can still be fetched from xkit by anyone and tossed into a
+    victim's browser by a page on a sibling host (cookies ignore ports and may be set for a
+    parent domain), so tokens alone do not stop login CSRF. Browsers add Fetch Metadata
+    (``Sec-Fetch-Site``) or at least ``Origin`` to every form post, and a page cannot forge
+    either; clients that send neither (scripts, curl) are left to the tokens.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    public = urlsplit(public_url)
+    return origin not in (f"{request.url.scheme}://{request.url.netloc}",
+                          f"{public.scheme}://{public.netloc}")
 
 
 _DATABASE_PAGES = {

@@ -130,7 +130,7 @@ def _rows(keyring: Keyring, platform_id: str, connector_id: str, numbers: range,
                 f"bench-refresh-{number}-{authorization_id}",
                 aad=column_aad("authorizations", "refresh_token", authorization_id)),
             "token_type": "Bearer", "expires_at": now + expires_in, "extras": {},
-            "refresh_lease_owner": None, "refresh_lease_until": None,
+            "refresh_lease_owner": None, "refresh_lease_until": None, "refresh_sent_at": None,
             "last_refreshed_at": now, "last_used_at": None, "created_at": now,
             "updated_at": now})
     return contexts, connection_rows, authorizations

@@ -177,3 +177,24 @@ def test_a_refresh_runs_to_its_end_when_its_request_is_cancelled(
     row = _row(xkit_environment, authorization_id)
     assert row.last_refreshed_at is not None and row.last_refreshed_at != before
     assert (row.refresh_lease_owner, row.refresh_sent_at) == (None, None)
+
+
+def test_the_lease_is_kept_through_the_pause_before_a_retry(
+    authorization_id: str, xkit_environment: XkitEnvironment, microsoft: MicrosoftEmulator,
+) -> None:
+    """A 429 asking for 2 s: the holder pauses, still holding its (1 s) lease, then retries;
+    a request arriving meanwhile waits for that retry's token instead of taking over."""
+    microsoft.add_fault("token", "status", status=429, retry_after=2, count=1,
+                        grant_type="refresh_token")
+    before = _refreshes(microsoft)
+
+    async def _work(runtime: Runtime) -> tuple[str | None, str | None]:
+        deps = dataclasses.replace(runtime.token_deps, lease=dt.timedelta(seconds=1))
+        first = asyncio.create_task(tokens.fresh_authorization(deps, authorization_id))
+        await asyncio.sleep(1.5)  # inside the pause, past a lease nobody renewed
+        second = await tokens.fresh_authorization(deps, authorization_id)
+        return (await first).access_token, second.access_token
+
+    first, second = xkit_environment.with_runtime(_work)
+    assert first == second
+    assert _refreshes(microsoft) == before + 2  # the throttled attempt and its retry

@@ -55,6 +55,7 @@ HEARTBEATS_PER_LEASE = 4
 # of a second of its commit, and stay light on the database when a provider is slow.
 WAIT_POLL_SECONDS = 0.05
 WAIT_POLL_MAX_SECONDS = 0.25
+REFUSED_MESSAGE = "The provider refused to renew access: the user must reconnect."
 # Refused with invalid_grant right after an attempt whose answer was never stored.
 REFRESH_INTERRUPTED = "refresh_interrupted"
 REFRESH_INTERRUPTED_MESSAGE = (
@@ -342,77 +343,79 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
         await session.commit()  # hold no transaction open while the provider answers
         # A refresh token may already have been used up: sent, and its answer never stored.
         maybe_used = authorization.refresh_sent_at is not None
-        last_error: ProviderError | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            if not await _renew_lease(session, authorization_id, owner, deps.lease,
-                                      sending=True):
-                raise ProviderUnavailable(
-                    "the token is being refreshed elsewhere; retry shortly",
-                    details={"retry_after": 1},
-                )
-            sent = time.perf_counter()
-            try:
-                async with _lease_kept(deps, authorization_id, owner):
+        # The heartbeat renews the lease during each attempt and each pause between them.
+        async with _lease_kept(deps, authorization_id, owner):
+            last_error: ProviderError | None = None
+            for attempt in range(MAX_ATTEMPTS):
+                if not await _renew_lease(session, authorization_id, owner, deps.lease,
+                                          sending=True):
+                    raise ProviderUnavailable(
+                        "the token is being refreshed elsewhere; retry shortly",
+                        details={"retry_after": 1},
+                    )
+                sent = time.perf_counter()
+                try:
                     tokens = await kind.renew(ctx)
-            except CannotRenew as exc:
-                return await _finish_error(session, view, authorization, exc.code, exc.message)
-            except ProviderError as exc:
-                last_error = exc
-                if exc.grant_revoked:
-                    if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
-                        return await _finish_interrupted(session, view, authorization)
-                    code, message = template.describe_error(
-                        exc.oauth_error or exc.code, exc.description
-                    )
-                    return await _finish_error(
-                        session,
-                        view,
-                        authorization,
-                        code,
-                        message or "The provider refused to renew access: the user must reconnect.",
-                    )
-                # No answer at all (a timeout): the provider may have used the token up.
-                maybe_used = maybe_used or exc.http_status is None
-                if not exc.transient:
-                    await _release(session, authorization_id, owner, sent_mark_kept=maybe_used)
-                    code, message = template.describe_error(
-                        exc.oauth_error or exc.code, exc.description
-                    )
-                    raise ProviderRefused(
-                        message
-                        or f"the provider refused the connector's app ({code}): check the "
-                        "connector's client ID and secret; the user's connection is fine",
-                        details={"provider_error": code},
-                    ) from None
-                if not _worth_retrying(exc, attempt):
-                    break
-                await asyncio.sleep(_backoff(attempt, exc.retry_after))
-                continue
-            # The answer is stored before anything else happens: until this commit, a death
-            # of this process loses the rotated refresh token.
-            answered = time.perf_counter()
-            store_tokens(
-                deps.keyring, authorization, tokens, requested=authorization.requested_scopes
+                except CannotRenew as exc:
+                    return await _finish_error(session, view, authorization, exc.code,
+                                               exc.message)
+                except ProviderError as exc:
+                    last_error = exc
+                    if exc.grant_revoked:
+                        if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
+                            return await _finish_interrupted(session, view, authorization)
+                        code, message = template.describe_error(
+                            exc.oauth_error or exc.code, exc.description
+                        )
+                        return await _finish_error(
+                            session,
+                            view,
+                            authorization,
+                            code,
+                            message or REFUSED_MESSAGE,
+                        )
+                    # No answer at all (a timeout): the provider may have used the token up.
+                    maybe_used = maybe_used or exc.http_status is None
+                    if not exc.transient:
+                        await _release(session, authorization_id, owner,
+                                       sent_mark_kept=maybe_used)
+                        code, message = template.describe_error(
+                            exc.oauth_error or exc.code, exc.description
+                        )
+                        raise ProviderRefused(
+                            message
+                            or f"the provider refused the connector's app ({code}): check the "
+                            "connector's client ID and secret; the user's connection is fine",
+                            details={"provider_error": code},
+                        ) from None
+                    if not _worth_retrying(exc, attempt):
+                        break
+                    await asyncio.sleep(_backoff(attempt, exc.retry_after))
+                    continue
+                # The answer is stored before anything else happens: until this commit, a death
+                # of this process loses the rotated refresh token.
+                answered = time.perf_counter()
+                store_tokens(deps.keyring, authorization, tokens,
+                             requested=authorization.requested_scopes)
+                extras.refresh_from_token(deps.keyring, template, authorization, tokens)
+                authorization.refresh_lease_owner = None
+                authorization.refresh_lease_until = None
+                authorization.refresh_sent_at = None
+                await _commit_or_gone(session)
+                stored = time.perf_counter()
+                log.info("refreshed authorization %s (provider answered in %.1f ms, stored "
+                         "%.1f ms later)", authorization.id, (answered - sent) * 1000,
+                         (stored - answered) * 1000)
+                return authorization
+            retry_after = _cooldown(last_error)
+            await _start_cooldown(session, authorization_id, owner, retry_after,
+                                  sent_mark_kept=maybe_used)
+            reason = last_error.code if last_error else "error"
+            raise ProviderUnavailable(
+                f"the provider could not renew the token ({reason}); the connection is fine, "
+                "retry shortly",
+                details={"retry_after": math.ceil(retry_after)},
             )
-            extras.refresh_from_token(deps.keyring, template, authorization, tokens)
-            authorization.refresh_lease_owner = None
-            authorization.refresh_lease_until = None
-            authorization.refresh_sent_at = None
-            await _commit_or_gone(session)
-            stored = time.perf_counter()
-            log.info("refreshed authorization %s (provider answered in %.1f ms, stored %.1f ms "
-                     "later)", authorization.id, (answered - sent) * 1000,
-                     (stored - answered) * 1000)
-            return authorization
-        retry_after = _cooldown(last_error)
-        await _start_cooldown(session, authorization_id, owner, retry_after,
-                              sent_mark_kept=maybe_used)
-        reason = last_error.code if last_error else "error"
-        raise ProviderUnavailable(
-            f"the provider could not renew the token ({reason}); the connection is fine, "
-            "retry shortly",
-            details={"retry_after": math.ceil(retry_after)},
-        )
 
 
 def auth_context(deps: TokenDeps, view: ConnectionView,

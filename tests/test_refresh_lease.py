@@ -18,12 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.support.flow import follow_provider, new_end_user, outlook_connector
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.db.models import Authorization
+from xkit.db.models import Authorization, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
 from xkit.services import tokens
@@ -71,6 +71,18 @@ def _set(environment: XkitEnvironment, authorization_id: str, **values: Any) -> 
     environment.with_runtime(_work)
 
 
+def _error_events(environment: XkitEnvironment, platform: PlatformCredentials) -> list[str]:
+    """The error codes of the platform's connection.error events (its webhook outbox)."""
+    async def _work(runtime: Runtime) -> list[str]:
+        async with runtime.sessions() as session:
+            payloads = await session.scalars(select(WebhookEvent.payload).where(
+                WebhookEvent.platform_id == platform.platform_id,
+                WebhookEvent.event_type == "connection.error"))
+            return [p["error"]["code"] for p in payloads]
+
+    return environment.with_runtime(_work)
+
+
 def _die_holding_the_lease(environment: XkitEnvironment, authorization_id: str, *,
                            sent: bool) -> None:
     """What a replica killed mid-refresh leaves: its last heartbeat's lease, and with ``sent``
@@ -99,7 +111,7 @@ def test_a_dead_holders_lease_lapses_within_seconds_and_the_next_request_refresh
 
 def test_a_refresh_refused_after_an_interrupted_one_is_named_refresh_interrupted(
     api: httpx.Client, authorization_id: str, xkit_environment: XkitEnvironment,
-    microsoft: MicrosoftEmulator,
+    platform: PlatformCredentials,
 ) -> None:
     # The provider rotates the refresh token, and the replica dies before storing the answer:
     # the database still holds the token the provider has just used up.
@@ -121,6 +133,7 @@ def test_a_refresh_refused_after_an_interrupted_one_is_named_refresh_interrupted
     listed = api.get("/api/platform/contexts/user-1/connections").json()["connections"]
     assert listed[0]["connection"]["status"] == "error"
     assert _row(xkit_environment, authorization_id).error_code == "refresh_interrupted"
+    assert _error_events(xkit_environment, platform) == ["refresh_interrupted"]
 
 
 def test_a_refused_refresh_without_an_interrupted_one_keeps_the_providers_code(

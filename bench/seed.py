@@ -122,7 +122,7 @@ def _rows(keyring: Keyring, platform_id: str, connector_id: str, numbers: range,
             "provider_account_id": f"00000000-0000-0000-0000-{number:012d}",
             "granted_scopes": SCOPES, "state_hash": None, "state_expires_at": None,
             "requested_scopes": SCOPES, "opener_origin": None, "return_url": None,
-            "pkce_verifier": None, "collected": None,
+            "pkce_verifier": None, "collected": None, "browser_binding_hash": None,
             "access_token": keyring.encrypt(
                 f"bench-access-{number}-{authorization_id}",
                 aad=column_aad("authorizations", "access_token", authorization_id)),
@@ -130,7 +130,7 @@ def _rows(keyring: Keyring, platform_id: str, connector_id: str, numbers: range,
                 f"bench-refresh-{number}-{authorization_id}",
                 aad=column_aad("authorizations", "refresh_token", authorization_id)),
             "token_type": "Bearer", "expires_at": now + expires_in, "extras": {},
-            "refresh_lease_owner": None, "refresh_lease_until": None,
+            "refresh_lease_owner": None, "refresh_lease_until": None, "refresh_sent_at": None,
             "last_refreshed_at": now, "last_used_at": None, "created_at": now,
             "updated_at": now})
     return contexts, connection_rows, authorizations

@@ -8,6 +8,10 @@ connections are made by real OAuth flows with access tokens that live 200 s, und
 300 s margin, so every fetch needs a refresh first. Then every connection is fetched
 ``requests-each`` times, 64 requests at a time, round-robin over the servers.
 Target: exactly one refresh per connection, every request answered with the one new token.
+
+It also reports the window in which a killed server would lose a rotated refresh token: from
+sending the refresh token to committing the provider's answer (each refresh's log line has
+both parts: the provider's round trip, and the commit after the answer arrived).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import resource
+import statistics
 import tempfile
 import time
 from collections import defaultdict
@@ -104,6 +110,7 @@ def main() -> None:
             finally:
                 for server in servers:
                     server.stop()
+                windows = refresh_windows([work / f"xkit-{n}.log" for n in range(args.servers)])
     requests = args.connections * args.requests_each
     client_cpu = ((client_after.ru_utime - client_before.ru_utime)
                   + (client_after.ru_stime - client_before.ru_stime)) / wall
@@ -122,6 +129,29 @@ def main() -> None:
     print(f"\nexactly one refresh per connection, none broken: {verdict}")
     for failure in failures[:5]:
         print("  failure:", failure)
+    if windows:
+        rows = []
+        for label, values in (("provider round trip", [a for a, _ in windows]),
+                              ("answer to commit", [b for _, b in windows]),
+                              ("window (sent to committed)", [a + b for a, b in windows])):
+            ordered = sorted(values)
+            rows.append([label, statistics.median(ordered),
+                         ordered[int(0.95 * (len(ordered) - 1))], ordered[-1]])
+        print_table(f"Refresh window, ms ({len(windows)} refreshes)",
+                    ["part", "median", "p95", "max"], rows)
+
+
+STORED = re.compile(r"provider answered in ([\d.]+) ms, stored ([\d.]+) ms later")
+
+
+def refresh_windows(logs: list[Path]) -> list[tuple[float, float]]:
+    """(round trip, answer to commit) in ms of every refresh the servers logged."""
+    found: list[tuple[float, float]] = []
+    for log in logs:
+        if log.exists():
+            text = log.read_text(errors="replace")
+            found += [(float(a), float(b)) for a, b in STORED.findall(text)]
+    return found
 
 
 async def _broken_grants(server: Server, secret: str, connections: int) -> int:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
+import sys
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
-from tests.support.database import raw_dump
+from tests.support.database import backend, raw_dump
+from tests.support.processes import ManagedProcess, free_port, wait_for_http
 from tests.support.xkit import XkitEnvironment, create_platform
 from xkit.crypto import EncryptionKey, key_id_of
-from xkit.db.models import Connector
-from xkit.runtime import Runtime
+from xkit.db.models import Connector, KeyringCanary
+from xkit.runtime import Runtime, start_runtime
 from xkit.services import connectors
 
 SECRET = "known-plaintext-client-secret-4711"
@@ -252,3 +257,57 @@ def test_rotation_stops_at_a_value_that_does_not_decrypt_and_says_where(
     assert "re-encrypted      2" in counts
     assert "may be removed" not in result.stdout  # the old key still protects a value
     assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("replicas", [3, 10])
+def test_replicas_opening_a_fresh_database_at_once_all_start(
+    fresh_environment: XkitEnvironment, replicas: int
+) -> None:
+    """Every replica finds no canary and writes one; the database keeps one, nobody fails.
+    (In one process, so that their reads and inserts really interleave.)"""
+    assert fresh_environment.run_cli("migrate").returncode == 0
+
+    async def _start_together() -> list[str]:
+        started = await asyncio.gather(
+            *(start_runtime(fresh_environment.settings(), migrate_now=False)
+              for _ in range(replicas)),
+            return_exceptions=True)
+        for runtime in started:
+            if isinstance(runtime, Runtime):
+                await runtime.close()
+        return [f"{type(r).__name__}: {r}" for r in started if not isinstance(r, Runtime)]
+
+    assert asyncio.run(_start_together()) == []
+
+    async def _canaries(runtime: Runtime) -> list[str]:
+        async with runtime.sessions() as session:
+            return list((await session.scalars(select(KeyringCanary.key_id))).all())
+
+    assert fresh_environment.with_runtime(_canaries) == [
+        fresh_environment.encryption_keys.split(":")[0]]
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="replicas share a PostgreSQL database")
+@pytest.mark.parametrize("replicas", [3, 10])
+def test_servers_started_together_on_a_fresh_database_all_come_up(
+    fresh_environment: XkitEnvironment, tmp_path: Path, replicas: int
+) -> None:
+    """What an orchestrator does after `xkit migrate`: start every replica at the same time."""
+    assert fresh_environment.run_cli("migrate").returncode == 0
+    env = {**fresh_environment.variables(), "XKIT_MIGRATE_ON_START": "false",
+           "XKIT_WORKER_ENABLED": "false", "XKIT_DATABASE_POOL_SIZE": "2"}
+    ports = [free_port() for _ in range(replicas)]
+    servers = [ManagedProcess([sys.executable, "-m", "xkit", "serve", "--port", str(port)],
+                              env=env, log_path=tmp_path / f"serve-{port}.log")
+               for port in ports]
+    try:
+        for port, server in zip(ports, servers, strict=True):
+            try:
+                wait_for_http(f"http://127.0.0.1:{port}/readyz", timeout=120,
+                              process=server.process)
+            except (RuntimeError, TimeoutError) as exc:
+                pytest.fail(f"replica on {port}: {exc}\n{server.output()}")
+        assert [server.process.poll() for server in servers] == [None] * replicas
+    finally:
+        for server in servers:
+            server.stop()

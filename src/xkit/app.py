@@ -51,6 +51,13 @@ class XkitApp(FastAPI):
         scope["app"] = self
         await self._outermost(scope, receive, send)
 
+    def begin_stop(self) -> None:
+        """A stop was asked for (SIGTERM): the worker beside the server takes no new work,
+        while the server lets requests in flight finish. Safe from a signal handler."""
+        worker: BackgroundWorker | None = getattr(self.state, "worker", None)
+        if worker is not None:
+            worker.begin_stop()
+
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the app. Pass ``runtime`` to share one already started (tests, embedding);
@@ -69,6 +76,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         worker = BackgroundWorker(started) if settings.worker_enabled else None
         if worker is not None:
             worker.start()
+        app.state.worker = worker
         # What start-up built (templates, routes, models: ~160,000 objects) lives as long as
         # the process; left to the collector, each full collection walks all of it and stalls
         # every request in flight for 50-90 ms (bench/: the token fetch's p99).

@@ -98,6 +98,7 @@ def serve(
     import uvicorn
 
     from xkit.app import create_app
+    from xkit.serving import GracefulServer
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(**overrides)
@@ -126,8 +127,9 @@ def serve(
             fg=typer.colors.YELLOW,
         )
         typer.echo(f"  {settings.public_url}/admin/setup?token={setup_token}")
-    uvicorn.run(
-        create_app(settings),
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -137,7 +139,9 @@ def serve(
         # when the peer is a trusted proxy; with none configured the header is ignored.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=settings.trusted_proxies,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+    GracefulServer(config, on_stop=application.begin_stop).run()
 
 
 @app.command()
@@ -158,7 +162,15 @@ def worker() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         typer.echo(f"xkit worker is running on {settings.resolved_database_url.split('@')[-1]}")
-        await Worker(runtime).run(stopping)
+        working = asyncio.create_task(Worker(runtime).run(stopping))
+        stopped = asyncio.create_task(stopping.wait())
+        await asyncio.wait({working, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        try:  # what is in hand gets the shutdown grace; refreshes are then drained on close
+            await asyncio.wait_for(working, timeout=settings.shutdown_grace_seconds)
+        except TimeoutError:
+            typer.echo("xkit worker: the shutdown grace ran out; unfinished leases will lapse",
+                       err=True)
 
     _with_runtime(_work, settings=settings)
 

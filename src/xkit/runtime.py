@@ -86,6 +86,12 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        """Let refreshes in flight store their answers (up to the shutdown grace), then
+        close everything: a refresh cut off here would lose a rotated refresh token."""
+        if "token_deps" in self.__dict__:  # built on first use (cached_property)
+            left = await self.token_deps.in_flight.drain(self.settings.shutdown_grace_seconds)
+            if left:
+                log.warning("stopping with %d token refreshes unfinished", left)
         await self.uses.close()
         await self.provider_http.aclose()
         if self.reads.engine is not self.engine:

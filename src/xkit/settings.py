@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The worker: webhook deliveries and token upkeep (docs/worker.md).
     worker_enabled: bool = True
+    # SIGTERM: stop taking work, then let requests, refreshes and callbacks in flight finish
+    # for up to this long before exiting (orchestrators kill after ~30 s).
+    shutdown_grace_seconds: int = Field(default=20, ge=0, le=600)
     worker_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     worker_batch_size: int = Field(default=20, ge=1, le=500)
     worker_lease_seconds: float = Field(default=60.0, gt=0, le=3600)

@@ -177,9 +177,16 @@ class BackgroundWorker:
         self.worker = Worker(runtime)
         self.stopping = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.task = asyncio.create_task(self.worker.run(self.stopping), name="xkit-worker")
+
+    def begin_stop(self) -> None:
+        """Take no new work from now on; callable from a signal handler (any thread)."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.stopping.set)
 
     async def stop(self) -> None:
         """Let requests in flight finish (they time out on their own), then return."""

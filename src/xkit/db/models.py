@@ -229,6 +229,9 @@ class Authorization(Base):
     extras: Mapped[dict[str, Any]] = mapped_column(default=dict)
     refresh_lease_owner: Mapped[str | None] = mapped_column(String(64))
     refresh_lease_until: Mapped[dt.datetime | None]
+    # Set when a refresh request goes out, cleared when the provider's answer is committed:
+    # still set afterwards means a process died (or timed out) inside the round trip.
+    refresh_sent_at: Mapped[dt.datetime | None]
     last_refreshed_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = _created()

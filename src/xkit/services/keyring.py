@@ -21,6 +21,7 @@ from xkit.crypto import (
     read_key_file,
 )
 from xkit.db.models import ENCRYPTED_COLUMNS, ENCRYPTED_JSON_KEYS, KeyringCanary
+from xkit.db.upsert import insert_if_absent
 from xkit.errors import ConfigurationError
 from xkit.settings import Settings
 
@@ -62,15 +63,19 @@ async def open_keyring(settings: Settings, session: AsyncSession) -> Keyring:
         keyring = Keyring([key])
     _check_canaries(keyring, canaries)
     if not any(c.key_id == keyring.primary_key_id for c in canaries):
-        session.add(
-            KeyringCanary(
-                key_id=keyring.primary_key_id,
-                ciphertext=keyring.encrypt(
-                    CANARY_PLAINTEXT, aad=canary_aad(keyring.primary_key_id)
-                ),
-            )
+        # Replicas started together all find no canary and all write one: the database keeps
+        # the first, and everyone checks what it kept (a replica given another key under the
+        # same id must not start).
+        key_id = keyring.primary_key_id
+        await insert_if_absent(
+            session,
+            KeyringCanary,
+            {"key_id": key_id,
+             "ciphertext": keyring.encrypt(CANARY_PLAINTEXT, aad=canary_aad(key_id))},
+            unique=["key_id"],
         )
         await session.commit()
+        _check_canaries(keyring, list((await session.scalars(select(KeyringCanary))).all()))
     return keyring
 
 

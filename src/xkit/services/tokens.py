@@ -5,16 +5,25 @@ two replicas refreshing the same authorization at once can break a user's connec
 database arbitrates: a refresh starts only by winning a conditional UPDATE that takes a lease on
 the row *and* re-checks that the token still needs refreshing. Everyone else waits for the
 lease to go and reads the winner's result. No memory is shared between requests.
+
+A replica can die while it holds a lease, so the lease is short (:data:`LEASE_SECONDS`) and its
+holder renews it from a heartbeat while the provider answers: a dead holder's lease lapses in
+seconds and a waiter takes over. What a death inside the round trip can still cost is named:
+``refresh_sent_at`` is set when the refresh token goes out and cleared when the answer is
+committed, so a refresh refused right after an interrupted one ends as ``refresh_interrupted``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import math
 import secrets
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import and_, or_, update
@@ -32,14 +41,28 @@ from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
 from xkit.services.authorization_values import effective_settings
 from xkit.services.authorizations import ACTIVE, ERROR, store_tokens
 from xkit.services.connections import ConnectionView, get_connection
+from xkit.services.in_flight import InFlight
 from xkit.services.use_ledger import UseLedger
 
 log = logging.getLogger("xkit.tokens")
 
-# Waiters poll with growing pauses: quick when a refresh is quick, and light on the database
-# when many requests wait on a slow provider.
+# A refresh lease lasts this long unless its holder renews it; the holder renews it
+# every LEASE_SECONDS / HEARTBEATS_PER_LEASE while the provider answers. A holder that died
+# stops renewing, and its lease lapses within this long.
+LEASE_SECONDS = 5.0
+HEARTBEATS_PER_LEASE = 4
+# Waiters poll with short, growing pauses: they pick up the winner's token within a quarter
+# of a second of its commit, and stay light on the database when a provider is slow.
 WAIT_POLL_SECONDS = 0.05
-WAIT_POLL_MAX_SECONDS = 0.5
+WAIT_POLL_MAX_SECONDS = 0.25
+REFUSED_MESSAGE = "The provider refused to renew access: the user must reconnect."
+# Refused with invalid_grant right after an attempt whose answer was never stored.
+REFRESH_INTERRUPTED = "refresh_interrupted"
+REFRESH_INTERRUPTED_MESSAGE = (
+    "An earlier renewal of this connection's access was cut off before its answer was saved "
+    "(a server stopped mid-way), and the provider has since refused the old refresh token: "
+    "the user must reconnect."
+)
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER_SECONDS = 5.0
 # last_used_at tells the worker which connections to refresh ahead of expiry; minutes suffice.
@@ -89,15 +112,18 @@ class TokenDeps:
     http: httpx.AsyncClient
     uses: UseLedger
     min_validity: dt.timedelta
-    wait_limit: dt.timedelta = dt.timedelta(seconds=30)
-    # How long one call to the provider may take; a lease must outlast one attempt.
+    # How long one call to the provider may take.
     provider_timeout: dt.timedelta = dt.timedelta(seconds=15)
+    # Renewed by its holder's heartbeat: it only has to outlast a missed beat or two.
+    lease: dt.timedelta = dt.timedelta(seconds=LEASE_SECONDS)
+    # Refreshes run to their end even when the request that started one is cancelled.
+    in_flight: InFlight = field(default_factory=InFlight)
 
     @property
-    def lease(self) -> dt.timedelta:
-        """Renewed before every attempt, so it only has to cover one attempt and its backoff;
-        it expires on its own (and another process takes over) only if the owner died."""
-        return 2 * self.provider_timeout + dt.timedelta(seconds=MAX_RETRY_AFTER_SECONDS)
+    def wait_limit(self) -> dt.timedelta:
+        """How long a request waits for another process's refresh: one provider call, plus a
+        lease for a dead holder's to lapse. A healthy holder answers within the first part."""
+        return self.provider_timeout + self.lease
 
 
 def needs_refresh(authorization: Authorization, min_validity: dt.timedelta) -> bool:
@@ -152,10 +178,13 @@ async def fresh_authorization(
                 force=force,
                 refreshed_since=seen_refresh,
             ):
-                return await _refresh_as_owner(deps, authorization_id, owner)
-        if utcnow() > deadline:
+                return await deps.in_flight.shielded(
+                    _refresh_as_owner(deps, authorization_id, owner)
+                )
+        if utcnow() > deadline:  # the holder is alive, but its provider is slow to answer
             raise ProviderUnavailable(
-                "the token is being refreshed elsewhere and took too long; retry shortly",
+                "the provider is slow to renew the token; the connection is fine, retry "
+                "shortly",
                 details={"retry_after": 1},
             )
         await asyncio.sleep(pause)
@@ -252,17 +281,54 @@ async def _take_lease(
 
 
 async def _renew_lease(
-    session: AsyncSession, authorization_id: str, owner: str, lease: dt.timedelta
+    session: AsyncSession, authorization_id: str, owner: str, lease: dt.timedelta, *,
+    sending: bool = False,
 ) -> bool:
-    """Extend our lease before each attempt; False means it lapsed and someone else holds it,
-    so we must not send the refresh token (they may have already)."""
+    """Extend our lease (and, ``sending``, mark the refresh token as on its way); False means
+    it lapsed and someone else holds it, so we must not send the refresh token (they may
+    have already)."""
+    now = utcnow()
+    values: dict[str, object] = {"refresh_lease_until": now + lease}
+    if sending:
+        values["refresh_sent_at"] = now
     result = await session.execute(
         update(Authorization)
         .where(Authorization.id == authorization_id, Authorization.refresh_lease_owner == owner)
-        .values(refresh_lease_until=utcnow() + lease)
+        .values(values)
     )
     await session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def _lease_kept(deps: TokenDeps, authorization_id: str, owner: str) -> AsyncIterator[None]:
+    """Renew the lease from a heartbeat while the block runs (the provider is answering).
+
+    The heartbeat is what makes a short lease safe for a live holder and fatal only to a
+    dead one. It uses a session of its own: the holder's is idle meanwhile, but belongs to
+    the holder's task."""
+    stop = asyncio.Event()
+    interval = deps.lease.total_seconds() / HEARTBEATS_PER_LEASE
+
+    async def beat() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+                return
+            try:
+                async with deps.sessions() as session:
+                    if not await _renew_lease(session, authorization_id, owner, deps.lease):
+                        return  # lost: the attempt under way finds out when it stores
+            except Exception as exc:  # a database hiccup: the next beat tries again
+                log.warning("could not renew the refresh lease of authorization %s (%s)",
+                            authorization_id, type(exc).__name__)
+
+    heartbeat = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        stop.set()
+        await heartbeat
 
 
 async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) -> Authorization:
@@ -275,62 +341,81 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             await _release(session, authorization_id, owner)
             return authorization
         await session.commit()  # hold no transaction open while the provider answers
-        last_error: ProviderError | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            if not await _renew_lease(session, authorization_id, owner, deps.lease):
-                raise ProviderUnavailable(
-                    "the token is being refreshed elsewhere; retry shortly",
-                    details={"retry_after": 1},
-                )
-            try:
-                tokens = await kind.renew(ctx)
-            except CannotRenew as exc:
-                return await _finish_error(session, view, authorization, exc.code, exc.message)
-            except ProviderError as exc:
-                last_error = exc
-                if exc.grant_revoked:
-                    code, message = template.describe_error(
-                        exc.oauth_error or exc.code, exc.description
+        # A refresh token may already have been used up: sent, and its answer never stored.
+        maybe_used = authorization.refresh_sent_at is not None
+        # The heartbeat renews the lease during each attempt and each pause between them.
+        async with _lease_kept(deps, authorization_id, owner):
+            last_error: ProviderError | None = None
+            for attempt in range(MAX_ATTEMPTS):
+                if not await _renew_lease(session, authorization_id, owner, deps.lease,
+                                          sending=True):
+                    raise ProviderUnavailable(
+                        "the token is being refreshed elsewhere; retry shortly",
+                        details={"retry_after": 1},
                     )
-                    return await _finish_error(
-                        session,
-                        view,
-                        authorization,
-                        code,
-                        message or "The provider refused to renew access: the user must reconnect.",
-                    )
-                if not exc.transient:
-                    await _release(session, authorization_id, owner)
-                    code, message = template.describe_error(
-                        exc.oauth_error or exc.code, exc.description
-                    )
-                    raise ProviderRefused(
-                        message
-                        or f"the provider refused the connector's app ({code}): check the "
-                        "connector's client ID and secret; the user's connection is fine",
-                        details={"provider_error": code},
-                    ) from None
-                if not _worth_retrying(exc, attempt):
-                    break
-                await asyncio.sleep(_backoff(attempt, exc.retry_after))
-                continue
-            store_tokens(
-                deps.keyring, authorization, tokens, requested=authorization.requested_scopes
+                sent = time.perf_counter()
+                try:
+                    tokens = await kind.renew(ctx)
+                except CannotRenew as exc:
+                    return await _finish_error(session, view, authorization, exc.code,
+                                               exc.message)
+                except ProviderError as exc:
+                    last_error = exc
+                    if exc.grant_revoked:
+                        if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
+                            return await _finish_interrupted(session, view, authorization)
+                        code, message = template.describe_error(
+                            exc.oauth_error or exc.code, exc.description
+                        )
+                        return await _finish_error(
+                            session,
+                            view,
+                            authorization,
+                            code,
+                            message or REFUSED_MESSAGE,
+                        )
+                    # No answer at all (a timeout): the provider may have used the token up.
+                    maybe_used = maybe_used or exc.http_status is None
+                    if not exc.transient:
+                        await _release(session, authorization_id, owner,
+                                       sent_mark_kept=maybe_used)
+                        code, message = template.describe_error(
+                            exc.oauth_error or exc.code, exc.description
+                        )
+                        raise ProviderRefused(
+                            message
+                            or f"the provider refused the connector's app ({code}): check the "
+                            "connector's client ID and secret; the user's connection is fine",
+                            details={"provider_error": code},
+                        ) from None
+                    if not _worth_retrying(exc, attempt):
+                        break
+                    await asyncio.sleep(_backoff(attempt, exc.retry_after))
+                    continue
+                # The answer is stored before anything else happens: until this commit, a death
+                # of this process loses the rotated refresh token.
+                answered = time.perf_counter()
+                store_tokens(deps.keyring, authorization, tokens,
+                             requested=authorization.requested_scopes)
+                extras.refresh_from_token(deps.keyring, template, authorization, tokens)
+                authorization.refresh_lease_owner = None
+                authorization.refresh_lease_until = None
+                authorization.refresh_sent_at = None
+                await _commit_or_gone(session)
+                stored = time.perf_counter()
+                log.info("refreshed authorization %s (provider answered in %.1f ms, stored "
+                         "%.1f ms later)", authorization.id, (answered - sent) * 1000,
+                         (stored - answered) * 1000)
+                return authorization
+            retry_after = _cooldown(last_error)
+            await _start_cooldown(session, authorization_id, owner, retry_after,
+                                  sent_mark_kept=maybe_used)
+            reason = last_error.code if last_error else "error"
+            raise ProviderUnavailable(
+                f"the provider could not renew the token ({reason}); the connection is fine, "
+                "retry shortly",
+                details={"retry_after": math.ceil(retry_after)},
             )
-            extras.refresh_from_token(deps.keyring, template, authorization, tokens)
-            authorization.refresh_lease_owner = None
-            authorization.refresh_lease_until = None
-            await _commit_or_gone(session)
-            log.info("refreshed authorization %s", authorization.id)
-            return authorization
-        retry_after = _cooldown(last_error)
-        await _start_cooldown(session, authorization_id, owner, retry_after)
-        reason = last_error.code if last_error else "error"
-        raise ProviderUnavailable(
-            f"the provider could not renew the token ({reason}); the connection is fine, "
-            "retry shortly",
-            details={"retry_after": math.ceil(retry_after)},
-        )
 
 
 def auth_context(deps: TokenDeps, view: ConnectionView,
@@ -397,26 +482,48 @@ async def _commit_or_gone(session: AsyncSession) -> None:
 
 
 async def _start_cooldown(
-    session: AsyncSession, authorization_id: str, owner: str, seconds: float
+    session: AsyncSession, authorization_id: str, owner: str, seconds: float, *,
+    sent_mark_kept: bool,
 ) -> None:
+    """Hand the lease to the cooldown; the sent mark stays when an attempt got no answer."""
+    values: dict[str, object] = {
+        "refresh_lease_owner": COOLDOWN_OWNER,
+        "refresh_lease_until": utcnow() + dt.timedelta(seconds=seconds),
+    }
+    if not sent_mark_kept:
+        values["refresh_sent_at"] = None
     await session.execute(
         update(Authorization)
         .where(Authorization.id == authorization_id, Authorization.refresh_lease_owner == owner)
-        .values(
-            refresh_lease_owner=COOLDOWN_OWNER,
-            refresh_lease_until=utcnow() + dt.timedelta(seconds=seconds),
-        )
+        .values(values)
     )
     await session.commit()
 
 
-async def _release(session: AsyncSession, authorization_id: str, owner: str) -> None:
+async def _release(
+    session: AsyncSession, authorization_id: str, owner: str, *, sent_mark_kept: bool = False
+) -> None:
+    values: dict[str, object] = {"refresh_lease_owner": None, "refresh_lease_until": None}
+    if not sent_mark_kept:
+        values["refresh_sent_at"] = None
     await session.execute(
         update(Authorization)
         .where(Authorization.id == authorization_id, Authorization.refresh_lease_owner == owner)
-        .values(refresh_lease_owner=None, refresh_lease_until=None)
+        .values(values)
     )
     await session.commit()
+
+
+async def _finish_interrupted(
+    session: AsyncSession, view: ConnectionView, authorization: Authorization
+) -> Authorization:
+    """The grant lost to an interrupted refresh: its own code, so an operator can tell it from
+    a user revoking access. Counted here (a metric hooks in beside this log line)."""
+    log.warning("authorization %s lost its grant: %s (the previous refresh was sent at %s "
+                "and its answer never stored)", authorization.id, REFRESH_INTERRUPTED,
+                authorization.refresh_sent_at)
+    return await _finish_error(session, view, authorization, REFRESH_INTERRUPTED,
+                               REFRESH_INTERRUPTED_MESSAGE)
 
 
 async def _finish_error(
@@ -431,6 +538,7 @@ async def _finish_error(
     authorization.error_message = message
     authorization.refresh_lease_owner = None
     authorization.refresh_lease_until = None
+    authorization.refresh_sent_at = None
     await events.record_connection_event(
         session, view, events.CONNECTION_ERROR, status="error",
         error={"code": code, "message": message},

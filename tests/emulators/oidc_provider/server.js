@@ -41,6 +41,12 @@ const settings = {
   // generic connector doesn't send it, so by default we add prompt=consent for such requests.
   // Set this to true to get the library's strict behaviour back.
   offline_access_requires_prompt: false,
+  // Hold successful refresh answers back this long *after* the refresh token was rotated, so a
+  // test can kill the client inside the round trip: the provider has used the old token up and
+  // the client never learns the new one. Applies to the next `refresh_answer_delay_count`
+  // answers (then resets to 0), or to every answer while the count is null.
+  refresh_answer_delay_ms: 0,
+  refresh_answer_delay_count: null,
 };
 
 // --- storage ------------------------------------------------------------------------------------
@@ -225,6 +231,7 @@ function emptyStats() {
     grants_revoked_by_reason: {}, // refresh_token_reuse, authorization_code_reuse, revocation, ...
     revocations: [], // { grant_id, reason, account_id, client_id }
     authorizations: { success: 0, error: 0 },
+    refresh_answers_held: 0, // answers held back by refresh_answer_delay_ms
   };
 }
 
@@ -525,6 +532,14 @@ function oneAtATime(task) {
   return run;
 }
 
+async function holdRefreshAnswer(ctx) {
+  if (grantTypeOf(ctx) !== 'refresh_token' || ctx.status !== 200) return;
+  if (!(settings.refresh_answer_delay_ms > 0) || settings.refresh_answer_delay_count === 0) return;
+  if (typeof settings.refresh_answer_delay_count === 'number') settings.refresh_answer_delay_count -= 1;
+  stats.refresh_answers_held += 1;
+  await new Promise((resolve) => setTimeout(resolve, settings.refresh_answer_delay_ms));
+}
+
 const tokenPath = '/token';
 const authorizationPath = '/auth';
 
@@ -572,6 +587,7 @@ provider.use(async (ctx, next) => {
         bump(stats.token_requests, grantTypeOf(ctx));
       }
     });
+    await holdRefreshAnswer(ctx); // outside the queue: other token requests go on meanwhile
     return;
   }
 

@@ -77,6 +77,8 @@ FLOW_MESSAGES = {
                    "Please try again.",
     "provider_missing": "This integration is not available on this server any more. "
                         "Please contact the app's team.",
+    "provider_address_refused": "This integration is set up to reach an address this server "
+                                "may not call. Please contact the app's team.",
 }
 
 

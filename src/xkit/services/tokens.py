@@ -26,6 +26,7 @@ from xkit.db.models import Authorization
 from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.oauth import ProviderError, TokenSet
+from xkit.oauth.errors import ADDRESS_REFUSED
 from xkit.providers.registry import ProviderRegistry
 from xkit.services import events, extras
 from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
@@ -301,6 +302,8 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
                     )
                 if not exc.transient:
                     await _release(session, authorization_id, owner)
+                    if exc.code == ADDRESS_REFUSED:  # nothing was sent; the connector is at fault
+                        raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
                     code, message = template.describe_error(
                         exc.oauth_error or exc.code, exc.description
                     )

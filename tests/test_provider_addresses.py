@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+import secrets
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ import pytest
 
 from tests.conftest import unique_slug
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
+from tests.support.browser import Dashboard, create_admin
 from tests.support.flow import APP_ORIGIN, new_end_user, with_opener
 from tests.support.processes import free_port
 from tests.support.xkit import (
@@ -297,3 +300,22 @@ def test_token_upkeep_sends_nothing_inside_and_does_not_retry_in_a_loop(
     failures, need_reconnect = server.environment.with_runtime(_upkeep)
     assert failures >= 1 and need_reconnect == 0
     assert listener.connections == before
+
+
+def test_the_dashboard_shows_the_refusal_next_to_the_setting(
+        strict: tuple[XkitServer, int], strict_platform: PlatformCredentials) -> None:
+    server, _ = strict
+    email = f"dev-{secrets.token_hex(4)}@example.test"
+    create_admin(server.environment, email, platform_slugs=(strict_platform.slug,))
+    with Dashboard(server) as dashboard:
+        dashboard.log_in(email)
+        base = f"/admin/p/{strict_platform.slug}"
+        added = dashboard.submit(f"{base}/connectors/new", data={"provider": "outlook-email"})
+        assert added.status_code == 303
+        refused = dashboard.submit(added.headers["location"] + "/settings", data={
+            "scopes": ["Mail.Read"], "setting.tenant": "common",
+            "setting.login_host": "[64:ff9b::7f00:1]:8443", "setting.graph_host": ""})
+    assert refused.status_code == 422
+    shown = re.search(r'<p class="error" id="error-setting-login_host">([^<]*)</p>',
+                      refused.text)
+    assert shown and "non-public address" in shown.group(1), refused.text

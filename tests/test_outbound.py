@@ -158,3 +158,11 @@ def test_a_refused_address_is_the_connectors_fault_not_the_grants() -> None:
     error = from_transport(AddressRefused("auth.example.com resolves to a non-public address"))
     assert error.code == ADDRESS_REFUSED
     assert not error.transient and not error.grant_revoked
+
+
+async def test_a_refusal_names_the_request_like_any_connection_error() -> None:
+    transport = OutboundTransport(OutboundPolicy(), resolver=resolving_to("127.0.0.1"))
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(AddressRefused) as refused:
+            await client.get("https://auth.example.com/x")
+    assert refused.value.request.url.host == "auth.example.com"

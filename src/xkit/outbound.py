@@ -212,7 +212,11 @@ class OutboundTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
-        targets = await self.policy.targets(host, port, self.resolver)
+        try:
+            targets = await self.policy.targets(host, port, self.resolver)
+        except httpx.ConnectError as exc:  # refused or unresolvable: nothing was opened
+            exc.request = request
+            raise
         if targets is None:
             return await self._transport(None).handle_async_request(request)
         last: httpx.ConnectError | None = None

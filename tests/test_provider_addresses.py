@@ -36,11 +36,13 @@ from tests.support.xkit import (
 )
 from xkit.db.models import Authorization, Connection
 from xkit.db.types import new_id, utcnow
+from xkit.errors import ConfigurationError
 from xkit.oauth import TokenSet
-from xkit.runtime import Runtime
+from xkit.runtime import Runtime, start_runtime
 from xkit.services import connectors, contexts, platforms
 from xkit.services.authorizations import store_tokens
 from xkit.services.token_upkeep import run_upkeep
+from xkit.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "data" / "templates"
 IPV6_SPELLINGS = ["64:ff9b::7f00:1", "2002:7f00:1::", "::127.0.0.1", "::ffff:127.0.0.1"]
@@ -319,3 +321,28 @@ def test_the_dashboard_shows_the_refusal_next_to_the_setting(
     shown = re.search(r'<p class="error" id="error-setting-login_host">([^<]*)</p>',
                       refused.text)
     assert shown and "non-public address" in shown.group(1), refused.text
+
+
+def _plain_http_template(directory: Path) -> Path:
+    directory.mkdir()
+    _local_template(directory, 8080)
+    path = directory / "local-crm.yaml"
+    path.write_text(path.read_text().replace("https://localhost", "http://127.0.0.1"))
+    return directory
+
+
+@pytest.mark.database_independent
+async def test_an_operator_template_calling_plain_http_needs_private_networks_allowed(
+        tmp_path: Path) -> None:
+    templates = _plain_http_template(tmp_path / "templates")
+    strict = Settings(data_dir=tmp_path / "data", providers_dirs=[templates])
+    with pytest.raises(ConfigurationError, match="local-crm.*oauth2.authorize_url.*"
+                                                 "XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS"):
+        await start_runtime(strict)
+    allowed = Settings(data_dir=tmp_path / "data", providers_dirs=[templates],
+                       provider_allow_private_networks=True)
+    runtime = await start_runtime(allowed)
+    try:
+        assert "local-crm" in runtime.providers
+    finally:
+        await runtime.close()

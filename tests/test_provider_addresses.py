@@ -25,6 +25,7 @@ import pytest
 
 from tests.conftest import unique_slug
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
+from tests.emulators.services.fixture import service_account_key_file
 from tests.support.browser import Dashboard, create_admin
 from tests.support.flow import APP_ORIGIN, new_end_user, with_opener
 from tests.support.processes import free_port
@@ -346,3 +347,23 @@ async def test_an_operator_template_calling_plain_http_needs_private_networks_al
         assert "local-crm" in runtime.providers
     finally:
         await runtime.close()
+
+
+def test_a_service_account_grant_to_an_address_inside_is_refused_plainly(
+        strict: tuple[XkitServer, int], strict_platform: PlatformCredentials) -> None:
+    """Google's token host is mapped (connect-to) to the loopback emulator here: a JWT-bearer
+    grant is refused as an address, not blamed on the key."""
+    server, _ = strict
+    with strict_platform.client(server) as api:
+        created = api.post("/api/platform/connectors", json={
+            "provider": "google-calendar-service-account",
+            "service_account_key": service_account_key_file()})
+        assert created.status_code == 201, created.text
+    user = new_end_user(server, strict_platform, "workspace")
+    connection = user.api("POST", "/connections",
+                          json={"connector": "google-calendar-service-account"}).json()
+    page = user.open_popup(connection["authorization"]["id"])
+    assert page.status_code == 400, page.text
+    assert "contact the app" in page.text and "key was refused" not in page.text
+    authorization = user.api("GET", f"/authorizations/{connection['authorization']['id']}")
+    assert authorization.json()["error_code"] == "provider_address_refused"

@@ -356,6 +356,8 @@ async def token_for_subject(deps: TokenDeps, authorization_id: str, subject: str
     try:
         return await auth_type_of(ctx.template).token_for_subject(ctx, subject)
     except ProviderError as exc:
+        if exc.code == ADDRESS_REFUSED:  # nothing was sent; the connector is at fault
+            raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
         if exc.transient:
             raise ProviderUnavailable(
                 f"the provider could not issue a token ({exc.code}); retry shortly",

@@ -139,10 +139,7 @@ def host_setting_problem(value: str) -> str | None:
 
 
 async def resolve(host: str) -> list[IPAddress]:
-    """Every address ``host`` has (a literal address is its own); UnresolvableHost if none."""
-    literal = literal_address(host)
-    if literal is not None:
-        return [literal]
+    """Every address ``host`` has; UnresolvableHost if none."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):

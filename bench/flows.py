@@ -54,7 +54,9 @@ def emulated_installation(work: Path, database: str) -> Iterator[EmulatedInstall
                 connector_fields=outlook_app(microsoft, public_url, "bench")))
             env = production_environment(url, installation.encryption_keys, work / "data",
                                          XKIT_PUBLIC_URL=public_url,
-                                         XKIT_CA_BUNDLE=str(microsoft.ca_file))
+                                         XKIT_CA_BUNDLE=str(microsoft.ca_file),
+                                         # the emulator listens on 127.0.0.1
+                                         XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS="true")
             yield EmulatedInstallation(microsoft, installation, env, port)
     finally:
         microsoft.stop()

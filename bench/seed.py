@@ -60,8 +60,9 @@ async def seed(database_url: str, data_dir: Path, *, connections: int,
     whose access token expires ``expires_in`` from now (negative: already expired)."""
     started = time.monotonic()
     keys = encryption_keys or new_encryption_keys()
+    # the connector may name a provider emulator on this machine (bench/flows.py)
     settings = Settings(database_url=database_url, encryption_keys=keys, data_dir=data_dir,
-                        public_url=public_url)
+                        public_url=public_url, provider_allow_private_networks=True)
     runtime = await start_runtime(settings, migrate_now=True)
     try:
         async with runtime.sessions() as session:

@@ -24,6 +24,7 @@ def server(
     fresh_environment.extra = {
         "XKIT_PROVIDERS_DIRS": str(TEMPLATES),
         "XKIT_CA_BUNDLE": str(test_certificates.ca_cert),
+        "XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS": "true",
         "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
     }
     running = XkitServer(fresh_environment, tmp_path / "serve.log")

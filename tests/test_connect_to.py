@@ -3,13 +3,15 @@ against the provider's own name."""
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 
 import httpx
 import pytest
 
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
-from xkit.connect_to import PINNED_ADDRESS, ConnectTo, ConnectToTransport
+from xkit.connect_to import ConnectTo
+from xkit.outbound import OutboundPolicy, OutboundTransport
 from xkit.settings import Settings
 
 
@@ -38,7 +40,9 @@ async def test_a_redirected_host_keeps_its_name_for_tls_and_host(
     rules = ConnectTo.parse(f"accounts.google.com=127.0.0.1:{quirk_emulator.port},"
                             f"unlisted.example=127.0.0.1:{quirk_emulator.port}")
     context = ssl.create_default_context(cafile=str(quirk_emulator.ca_file))
-    transport = ConnectToTransport(rules, options={"verify": context})
+    # the emulator listens on loopback: reachable only with private networks allowed
+    transport = OutboundTransport(OutboundPolicy(allow_private_networks=True, connect_to=rules),
+                                  options={"verify": context})
     async with httpx.AsyncClient(transport=transport) as client:
         answer = await client.get("https://accounts.google.com/_emulator/health")
         assert answer.status_code == 200 and answer.json() == {"ok": True}
@@ -49,8 +53,8 @@ async def test_a_redirected_host_keeps_its_name_for_tls_and_host(
 
 @pytest.mark.database_independent
 async def test_a_pinned_address_is_used_and_each_host_keeps_its_own_pool() -> None:
-    """The proxy pins the address its SSRF check vetted. Two providers behind one address
-    must still not share a connection opened with the other's TLS name."""
+    """The transport connects to the address its check vetted. Two providers behind one
+    address must still not share a connection opened with the other's TLS name."""
     seen: list[tuple[str, str | None, str]] = []
     made: list[object] = []
 
@@ -61,17 +65,19 @@ async def test_a_pinned_address_is_used_and_each_host_keeps_its_own_pool() -> No
         async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
             seen.append((str(request.url), request.extensions.get("sni_hostname"),
                          request.headers["host"]))
-            assert PINNED_ADDRESS not in request.extensions
             return httpx.Response(204)
 
-    transport = ConnectToTransport(ConnectTo(), make_transport=Recording)  # type: ignore[arg-type]
+    async def resolver(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address("93.184.215.14")]
+
+    transport = OutboundTransport(OutboundPolicy(), make_transport=Recording,  # type: ignore[arg-type]
+                                  resolver=resolver)
     async with httpx.AsyncClient(transport=transport) as client:
         for host in ("api.one.example", "api.two.example", "api.one.example"):
-            await client.get(f"https://{host}/v1/x?y=1",
-                             extensions={PINNED_ADDRESS: "203.0.113.7"})
+            await client.get(f"https://{host}/v1/x?y=1")
     assert seen == [
-        ("https://203.0.113.7/v1/x?y=1", "api.one.example", "api.one.example"),
-        ("https://203.0.113.7/v1/x?y=1", "api.two.example", "api.two.example"),
-        ("https://203.0.113.7/v1/x?y=1", "api.one.example", "api.one.example"),
+        ("https://93.184.215.14/v1/x?y=1", "api.one.example", "api.one.example"),
+        ("https://93.184.215.14/v1/x?y=1", "api.two.example", "api.two.example"),
+        ("https://93.184.215.14/v1/x?y=1", "api.one.example", "api.one.example"),
     ]
     assert len(made) == 2, "one pool per host name, not per address"

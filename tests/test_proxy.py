@@ -133,6 +133,10 @@ def test_unknown_connection_and_other_platform(
         "https://169.254.169.254/latest/meta-data",
         "https://10.1.2.3/x",
         "https://[::1]/x",
+        "https://[64:ff9b::7f00:1]/x",
+        "https://[2002:7f00:1::]/x",
+        "https://[::127.0.0.1]/x",
+        "https://[::ffff:127.0.0.1]/x",
     ],
 )
 async def test_private_targets_are_refused_unless_allowed(url: str) -> None:

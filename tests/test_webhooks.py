@@ -304,7 +304,10 @@ def test_bad_input_gets_clear_json_errors(
 
 async def test_private_and_loopback_receivers_are_refused_unless_allowed() -> None:
     for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.0.0.7/hook",
-                "http://169.254.169.254/latest/meta-data", "http://[::1]/hook"):
+                "http://169.254.169.254/latest/meta-data", "http://[::1]/hook",
+                # IPv6 spellings of internal IPv4 (NAT64, 6to4, compatible, mapped)
+                "http://[64:ff9b::7f00:1]/hook", "http://[2002:7f00:1::]/hook",
+                "http://[::127.0.0.1]/hook", "http://[::ffff:10.0.0.7]/hook"):
         with pytest.raises(InvalidInput, match="private or loopback"):
             await check_url(url, allow_private=False)
         assert await check_url(url, allow_private=True) == url

@@ -188,11 +188,13 @@ def demo(
 
     base = _settings()
     host = "127.0.0.1"
-    # The sandbox lives on this machine, so the demo's proxy may reach loopback addresses.
+    # The sandbox lives on this machine, so the demo's provider calls and proxy may reach
+    # loopback addresses.
     settings = _settings(
         host=host,
         port=port,
         sandbox=True,
+        provider_allow_private_networks=True,
         proxy_allow_private_networks=True,
         data_dir=str(base.data_dir / "demo"),
         public_url=f"http://{host}:{port}",

@@ -12,6 +12,7 @@ import ssl
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -56,7 +57,8 @@ class Runtime:
     @property
     def connector_services(self) -> ConnectorServices:
         return ConnectorServices(
-            providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url
+            providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url,
+            allow_private_networks=self.settings.provider_allow_private_networks,
         )
 
     @cached_property
@@ -78,6 +80,14 @@ class Runtime:
             provider_timeout=dt.timedelta(seconds=self.settings.provider_timeout_seconds),
         )
 
+    @cached_property
+    def proxy_http(self) -> httpx.AsyncClient:
+        """The proxy's client: the same transport as provider calls, held to the proxy's own
+        policy (XKIT_PROXY_ALLOW_PRIVATE_NETWORKS); made on the first proxied call."""
+        return create_provider_http(
+            timeout_seconds=self.settings.provider_timeout_seconds,
+            ca_bundle=self.settings.ca_bundle, policy=self.settings.proxy_policy)
+
     @property
     def subscription_policy(self) -> SubscriptionPolicy:
         return SubscriptionPolicy(
@@ -94,6 +104,8 @@ class Runtime:
                 log.warning("stopping with %d token refreshes unfinished", left)
         await self.uses.close()
         await self.provider_http.aclose()
+        if "proxy_http" in self.__dict__:
+            await self.proxy_http.aclose()
         if self.reads.engine is not self.engine:
             await self.reads.engine.dispose()
         await self.engine.dispose()
@@ -108,10 +120,12 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
         providers = ProviderRegistry.load(template_dirs)
     except TemplateError as exc:
         raise ConfigurationError(f"invalid provider template: {exc}") from None
+    if not settings.provider_allow_private_networks:
+        _refuse_plain_http(providers)
     try:
         provider_http = create_provider_http(
             timeout_seconds=settings.provider_timeout_seconds, ca_bundle=settings.ca_bundle,
-            connect_to=settings.connect_to,
+            policy=settings.provider_policy,
         )
     except (OSError, ssl.SSLError) as exc:
         raise ConfigurationError(
@@ -160,6 +174,20 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
         provider_http=provider_http,
         uses=UseLedger(engine),
     )
+
+
+def _refuse_plain_http(providers: ProviderRegistry) -> None:
+    """Template validation lets an operator's template call a loopback host over plain http
+    (a provider run on this machine); that is a private network, so it needs
+    XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS, and saying so at start-up beats failing each call."""
+    for template in providers:
+        for path, url in template.endpoint_urls():
+            parts = urlsplit(url)
+            if parts.scheme == "http" and "{" not in parts.netloc:
+                raise ConfigurationError(
+                    f"provider template {template.slug!r}: {path} is plain http to "
+                    f"{parts.netloc}; set XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS=true to call "
+                    "providers on this machine or a private network")
 
 
 async def _prepare_schema(

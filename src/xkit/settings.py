@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from xkit.connect_to import ConnectTo
+from xkit.outbound import OutboundPolicy
 
 
 def _default_data_dir() -> Path:
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     # "pattern=address:port,..." (see xkit.connect_to): reach provider hosts elsewhere.
     provider_connect_to: str = ""
+    # Outbound address policy (xkit.outbound): private networks for provider calls, the
+    # proxy, webhooks; each off unless the operator allows it.
+    provider_allow_private_networks: bool = False
     token_min_validity_seconds: int = Field(default=300, ge=0, le=3600)
     proxy_allow_private_networks: bool = False
     sandbox: bool = False
@@ -154,6 +158,19 @@ class Settings(BaseSettings):
     @cached_property
     def connect_to(self) -> ConnectTo:
         return ConnectTo.parse(self.provider_connect_to)
+
+    @property
+    def provider_policy(self) -> OutboundPolicy:
+        """Token exchange, refresh, account lookup, revocation, consent, JWT grants."""
+        return OutboundPolicy(self.provider_allow_private_networks, self.connect_to)
+
+    @property
+    def proxy_policy(self) -> OutboundPolicy:
+        return OutboundPolicy(self.proxy_allow_private_networks, self.connect_to)
+
+    @property
+    def webhook_policy(self) -> OutboundPolicy:
+        return OutboundPolicy(self.webhook_allow_private_networks)
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -50,7 +50,6 @@ class Worker:
             lease=dt.timedelta(seconds=settings.worker_lease_seconds),
             retry_base=dt.timedelta(seconds=settings.webhook_retry_base_seconds),
             max_attempts=settings.webhook_max_attempts,
-            allow_private_networks=settings.webhook_allow_private_networks,
         )
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -59,7 +58,7 @@ class Worker:
         log.info("worker %s started: deliveries%s", self.id,
                  ", token upkeep" if settings.token_upkeep else "")
         http = create_provider_http(timeout_seconds=settings.webhook_timeout_seconds,
-                                    ca_bundle=settings.ca_bundle)
+                                    ca_bundle=settings.ca_bundle, policy=settings.webhook_policy)
         loops = [self._deliveries(http, stopping),
                  self._every(HOUSEKEEPING_INTERVAL_SECONDS, self._housekeeping, stopping)]
         if settings.token_upkeep:

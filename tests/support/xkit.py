@@ -104,6 +104,7 @@ def installation_settings(certificates: TestCertificates) -> dict[str, str]:
         "XKIT_CA_BUNDLE": str(certificates.ca_cert),
         "XKIT_PROVIDER_TIMEOUT_SECONDS": "5",
         # the emulators and webhook receivers listen on 127.0.0.1; production refuses that
+        "XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS": "true",
         "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
         "XKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         # test-only templates (e.g. one with collect fields)

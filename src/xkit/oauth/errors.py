@@ -9,11 +9,17 @@ from typing import Any
 
 import httpx
 
+from xkit.outbound import AddressRefused
+
 # RFC 6749 §5.2 codes that point at the developer's app registration or at xkit's request, not
 # at the user's grant: reconnecting cannot fix them, so they must not mark a connection broken
 # (an expired client secret would otherwise "break" every connection of a connector at once).
+# ADDRESS_REFUSED (the outbound policy refused the endpoint's address) is one of them: the
+# connector's configuration is at fault, and nothing was sent.
+ADDRESS_REFUSED = "provider_address_refused"
 CLIENT_PROBLEM_CODES = frozenset(
-    {"invalid_client", "invalid_request", "invalid_scope", "unsupported_grant_type"}
+    {"invalid_client", "invalid_request", "invalid_scope", "unsupported_grant_type",
+     ADDRESS_REFUSED}
 )
 
 
@@ -84,6 +90,13 @@ def from_response(response: httpx.Response) -> ProviderError:
 
 
 def from_transport(exc: httpx.HTTPError) -> ProviderError:
+    if isinstance(exc, AddressRefused):
+        # Not transient: retrying cannot help, and nothing must be tried again and again.
+        return ProviderError(
+            code=ADDRESS_REFUSED,
+            description="the provider's address is not a public one; an operator can allow "
+                        "private networks with XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS",
+        )
     kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "connection_failed"
     return ProviderError(
         code=kind,

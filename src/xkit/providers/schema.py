@@ -189,6 +189,14 @@ def fill(text: str, value_of: Callable[[str], str]) -> str:
     return _PLACEHOLDER.sub(lambda match: value_of(match.group(1)), text)
 
 
+class SettingError(ValueError):
+    """A setting (or collect field) value refused; ``name`` says which one."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class MissingValue(ValueError):
     """A placeholder's setting has no value (optional and unset, with no default)."""
 
@@ -876,6 +884,10 @@ class ProviderTemplate(_Model):
             for key, value in lookup.headers.items():
                 yield f"lookups.{index}.headers.{key}", value, False, False
 
+    def endpoint_urls(self) -> list[tuple[str, str]]:
+        """Every URL xkit may call or send a browser to, as written: (path, text)."""
+        return [(path, text) for path, text, is_url, _ in self._templated_strings() if is_url]
+
     def _check_placeholders(self) -> None:
         fields = self._fields()
         for path, text, is_url, always_needed in self._templated_strings():
@@ -1270,15 +1282,15 @@ def _resolve(fields: Sequence[InputField], values: Mapping[str, str],
     for name, field in declared.items():
         value = values.get(name)
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"{kind} {name} must be a string")
+            raise SettingError(name, f"{kind} {name} must be a string")
         if not value and defaults and isinstance(field, Setting):
             value = field.default
         if not value:
             if field.required:
-                raise ValueError(f"{kind} {name} is required")
+                raise SettingError(name, f"{kind} {name} is required")
             continue
         try:
             resolved[name] = field.check(value)
         except ValueError as exc:
-            raise ValueError(f"{kind} {name}: {exc}") from None
+            raise SettingError(name, f"{kind} {name}: {exc}") from None
     return resolved

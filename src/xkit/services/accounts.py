@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 
 from xkit.oauth import ProviderError, TokenSet
+from xkit.oauth.errors import from_transport
+from xkit.outbound import AddressRefused
 from xkit.providers.schema import AccountInfo, ProviderTemplate
 from xkit.services import extras
 from xkit.services.provider_http import RequestAuth
@@ -71,6 +73,8 @@ async def _get_with_credentials(http: httpx.AsyncClient, url: str,
     try:
         response = await http.get(auth.url(url),
                                   headers={**auth.headers, "Accept": "application/json"})
+    except AddressRefused as exc:  # the connector's configuration, not a passing fault
+        raise from_transport(exc) from None
     except httpx.HTTPError:
         raise ProviderError(code="account_unreadable", transient=True) from None
     if response.status_code in REJECTED_STATUSES:

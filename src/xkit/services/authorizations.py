@@ -34,6 +34,7 @@ from xkit.db.models import Authorization, Connection, Connector, Context, Platfo
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
+from xkit.oauth.errors import ADDRESS_REFUSED
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 from xkit.services import audit, browser_binding, events, extras
@@ -81,6 +82,8 @@ FLOW_MESSAGES = {
                    "Please try again.",
     "provider_missing": "This integration is not available on this server any more. "
                         "Please contact the app's team.",
+    "provider_address_refused": "This integration is set up to reach an address this server "
+                                "may not call. Please contact the app's team.",
 }
 
 
@@ -379,7 +382,8 @@ async def connect_without_redirect(session: AsyncSession, deps: FlowDeps,
         grant = await auth_type_of(template).activate(ctx, collected)
     except (CredentialsRejected, ProviderError, ConnectFailed, CannotRenew) as exc:
         if isinstance(exc, ProviderError):
-            code, message = exc.code, FLOW_MESSAGES["provider_unavailable"]
+            code, message = exc.code, FLOW_MESSAGES[
+                ADDRESS_REFUSED if exc.code == ADDRESS_REFUSED else "provider_unavailable"]
         else:
             code, message = exc.code, exc.message
         if template.collect:

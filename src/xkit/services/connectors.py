@@ -21,8 +21,9 @@ from xkit.db.models import Connection, Connector, Platform
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.oauth.jwt_bearer import parse_service_account_key
+from xkit.outbound import endpoint_problem, host_setting_problem
 from xkit.providers.registry import ProviderRegistry
-from xkit.providers.schema import ProviderTemplate
+from xkit.providers.schema import ProviderTemplate, SettingError
 from xkit.services import audit
 from xkit.services.connections import announce_removal, list_connector_connections
 from xkit.services.keyring import column_aad
@@ -71,6 +72,8 @@ class ConnectorServices:
     providers: ProviderRegistry
     keyring: Keyring
     public_url: str
+    # XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS: settings may name loopback and private endpoints
+    allow_private_networks: bool = False
 
 
 def callback_url(public_url: str, platform_slug: str) -> str:
@@ -413,14 +416,15 @@ async def _apply(
         required = set(template.required_scopes)
         connector.scopes = [s for s in dict.fromkeys(fields["scopes"]) if s not in required]
     if "settings" in fields:
+        typed = {k: str(v) for k, v in (fields["settings"] or {}).items()}
         try:
-            connector.settings = template.resolve_settings(
-                {k: str(v) for k, v in (fields["settings"] or {}).items()}
-            )
+            connector.settings = template.resolve_settings(typed)
         except ValueError as exc:
-            raise InvalidInput(
-                str(exc), code="invalid_setting", details={"field": "settings"}
-            ) from None
+            field = f"settings.{exc.name}" if isinstance(exc, SettingError) else "settings"
+            raise InvalidInput(str(exc), code="invalid_setting", details={"field": field}) from None
+        if not deps.allow_private_networks:
+            _check_endpoints(template, {k: connector.settings[k] for k in typed
+                                        if k in connector.settings})
     for flag in ("enabled", "multiple_connections"):
         if flag in fields:
             setattr(connector, flag, bool(fields[flag]))
@@ -438,6 +442,26 @@ async def _apply(
             )
         connector.client_secret = deps.keyring.encrypt(secret, aad=client_secret_aad(connector.id))
         connector.client_secret_set_at = utcnow()
+
+
+def _check_endpoints(template: ProviderTemplate, typed: dict[str, str]) -> None:
+    """Refuse hosts and URLs the developer typed that point inside xkit's network: plain
+    http, ``localhost``, a literal private or loopback address (a host name is judged by
+    what it resolves to, when it is called: see :mod:`xkit.outbound`)."""
+    kinds = {setting.name: setting.type for setting in template.settings}
+    for name, value in typed.items():
+        if kinds.get(name) == "url":
+            problem = endpoint_problem(value)
+        elif kinds.get(name) == "host":
+            problem = host_setting_problem(value)
+        else:
+            continue
+        if problem is not None:
+            raise InvalidInput(
+                f"setting {name}: {problem}; provider endpoints must be public https "
+                "addresses (an operator can allow private networks with "
+                "XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS)",
+                code="invalid_setting", details={"field": f"settings.{name}"})
 
 
 def _set_service_account_key(deps: ConnectorServices, template: ProviderTemplate,

@@ -26,6 +26,8 @@ from xkit.crypto import Keyring
 from xkit.db.models import SECRET_EXTRAS_KEY, Authorization
 from xkit.errors import Conflict
 from xkit.oauth import ProviderError, TokenSet
+from xkit.oauth.errors import from_transport
+from xkit.outbound import AddressRefused
 from xkit.providers.schema import ExtraSpec, LookupSpec, ProviderTemplate
 from xkit.services.keyring import column_aad
 
@@ -123,6 +125,8 @@ async def fetch_json(http: httpx.AsyncClient, method: str, url: str, headers: di
     try:
         response = await http.request(method, url, headers={"Accept": "application/json",
                                                             **headers}, **content)
+    except AddressRefused as exc:  # the connector's configuration, not a passing fault
+        raise from_transport(exc) from None
     except httpx.HTTPError:
         raise _with(failure, transient=True) from None
     if response.status_code != 200:

@@ -11,11 +11,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import certifi
 import httpx
 
-from xkit.connect_to import ConnectTo, ConnectToTransport
 from xkit.crypto import Keyring
 from xkit.db.models import Connector
 from xkit.errors import Conflict
 from xkit.oauth import OAuthClient
+from xkit.outbound import OutboundPolicy, OutboundTransport
 from xkit.providers.schema import ProviderTemplate
 from xkit.services.connectors import decrypt_client_secret
 
@@ -47,17 +47,15 @@ class RequestAuth:
 
 
 def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
-                         connect_to: ConnectTo | None = None) -> httpx.AsyncClient:
-    """One pooled client for all provider calls. ``ca_bundle`` adds trusted CAs (a corporate
-    proxy, a private provider, the test emulators) to the usual public ones; ``connect_to``
-    sends some hosts' connections to another address (``XKIT_PROVIDER_CONNECT_TO``)."""
+                         policy: OutboundPolicy) -> httpx.AsyncClient:
+    """One pooled client for calls made on a platform's behalf, every one of them held to
+    ``policy`` (see :mod:`xkit.outbound`). ``ca_bundle`` adds trusted CAs (a corporate
+    proxy, a private provider, the test emulators) to the usual public ones."""
     context = ssl.create_default_context(cafile=certifi.where())
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    # Always this transport, even with no rules: the proxy pins vetted addresses through it.
-    transport = ConnectToTransport(connect_to or ConnectTo(),
-                                   options={"verify": context, "limits": limits})
+    transport = OutboundTransport(policy, options={"verify": context, "limits": limits})
     return httpx.AsyncClient(
         verify=context,
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),

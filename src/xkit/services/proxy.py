@@ -14,13 +14,13 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from xkit.connect_to import PINNED_ADDRESS, ConnectTo
+from xkit.connect_to import ConnectTo
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
+from xkit.outbound import AddressRefused, OutboundPolicy, UnresolvableHost
 from xkit.services.auth_types import auth_type_of
 from xkit.services.authorizations import connected_values
 from xkit.services.connections import ConnectionView
-from xkit.services.network import NonPublicAddress, UnresolvableHost, public_address
 from xkit.services.provider_http import RequestAuth
 from xkit.services.tokens import (
     TokenDeps,
@@ -112,33 +112,27 @@ def target_url(base_url: str, path: str, query: str) -> str:
 
 
 async def check_public_address(url: str, *, allow_private: bool,
-                               connect_to: ConnectTo | None = None) -> str | None:
-    """Refuse loopback, private, link-local and other non-public targets (SSRF).
+                               connect_to: ConnectTo | None = None) -> None:
+    """Refuse loopback, private, link-local and other non-public targets (SSRF) before a
+    token is refreshed or looked at for nothing.
 
-    Returns the vetted address the request must go to (``None`` when private networks are
-    allowed): connecting to it, instead of resolving the name again, means a DNS answer that
-    changes between the check and the connection cannot send the request inside. When
-    ``XKIT_PROVIDER_CONNECT_TO`` redirects the host, the address checked is the one the
-    operator named, and the connection goes there (with its port) through the provider
-    client's transport: nothing is pinned then (``None``).
+    The proxy's client enforces the same policy again when it sends, and connects to the
+    address it checked then (:mod:`xkit.outbound`), so a DNS answer that changes in between
+    cannot send the request inside. When ``XKIT_PROVIDER_CONNECT_TO`` redirects the host,
+    the address checked is the one the operator named.
     """
-    if allow_private:
-        return None
-    host = urlsplit(url).hostname or ""
-    target = connect_to.target(host) if connect_to else None
-    if target is not None:
-        host = target[0]
+    policy = OutboundPolicy(allow_private, connect_to or ConnectTo())
     try:
-        address = await public_address(host)
+        await policy.targets(urlsplit(url).hostname or "", 443)
     except UnresolvableHost:
-        raise UpstreamUnreachable(f"cannot resolve {host}") from None
-    except NonPublicAddress:
-        raise Forbidden(
-            f"{host} resolves to a non-public address; an operator can allow "
-            "it with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS",
-            code="proxy_target_refused",
-        ) from None
-    return None if target is not None else address
+        raise UpstreamUnreachable(f"cannot resolve {urlsplit(url).hostname}") from None
+    except AddressRefused:
+        raise _target_refused(urlsplit(url).hostname or "") from None
+
+
+def _target_refused(host: str) -> Forbidden:
+    return Forbidden(f"{host} resolves to a non-public address; an operator can allow it "
+                     "with XKIT_PROXY_ALLOW_PRIVATE_NETWORKS", code="proxy_target_refused")
 
 
 async def forward(
@@ -146,12 +140,16 @@ async def forward(
     view: ConnectionView,
     request: ProxyRequest,
     *,
+    http: httpx.AsyncClient,
     allow_private: bool,
     connect_to: ConnectTo | None = None,
     subject: str | None = None,
 ) -> ProxyResponse:
     """Send the call with the connection's credential; on a 401 renew once and retry (for
     credentials that can be renewed); on a 429 wait a bounded Retry-After once.
+
+    ``http`` is the proxy's client, held to the proxy's policy (``allow_private`` and
+    ``connect_to`` are that policy, checked up front).
 
     ``subject`` (service accounts) makes the call as that user, with a token minted for it.
     """
@@ -165,8 +163,7 @@ async def forward(
     if view.authorization is None:
         raise Conflict("this connection is not connected", code="reconnect_required")
     url = target_url(base_url, request.path, request.query)
-    pinned_address = await check_public_address(url, allow_private=allow_private,
-                                                connect_to=connect_to)
+    await check_public_address(url, allow_private=allow_private, connect_to=connect_to)
     template_headers = {k.lower(): v for k, v in template.api_headers(values).items()}
     headers = {k: v for k, v in request.headers.items() if k in FORWARDED_REQUEST_HEADERS}
     headers.update(template_headers)
@@ -183,12 +180,7 @@ async def forward(
     refreshed = throttled = False
     while True:
         upstream = await _send(
-            deps.http,
-            request.method,
-            auth.url(url),
-            {**headers, **auth.headers},
-            request.body,
-            pinned_address=pinned_address,
+            http, request.method, auth.url(url), {**headers, **auth.headers}, request.body
         )
         if upstream.status_code == 401 and renewable and not refreshed and request.replayable:
             await upstream.aclose()
@@ -223,17 +215,12 @@ async def _send(
     url: str,
     headers: dict[str, str],
     body: bytes | AsyncIterator[bytes],
-    *,
-    pinned_address: str | None,
 ) -> httpx.Response:
     try:
-        # Connect to the vetted address; Host and TLS (SNI and certificate) keep the name,
-        # and the connection pool stays the host's own (see ConnectToTransport).
-        extensions = {PINNED_ADDRESS: pinned_address} if pinned_address else {}
-        request = http.build_request(
-            method, url, headers=headers, content=body or None, extensions=extensions
-        )
+        request = http.build_request(method, url, headers=headers, content=body or None)
         return await http.send(request, stream=True)
+    except AddressRefused:
+        raise _target_refused(urlsplit(url).hostname or "") from None
     except httpx.TimeoutException:
         raise UpstreamUnreachable(
             "the provider did not answer in time", code="provider_timeout"

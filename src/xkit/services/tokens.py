@@ -35,6 +35,7 @@ from xkit.db.models import Authorization
 from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.oauth import ProviderError, TokenSet
+from xkit.oauth.errors import ADDRESS_REFUSED
 from xkit.providers.registry import ProviderRegistry
 from xkit.services import events, extras
 from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
@@ -375,10 +376,14 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
                             message or REFUSED_MESSAGE,
                         )
                     # No answer at all (a timeout): the provider may have used the token up.
-                    maybe_used = maybe_used or exc.http_status is None
+                    # A refused address sent nothing.
+                    if exc.code != ADDRESS_REFUSED:
+                        maybe_used = maybe_used or exc.http_status is None
                     if not exc.transient:
                         await _release(session, authorization_id, owner,
                                        sent_mark_kept=maybe_used)
+                        if exc.code == ADDRESS_REFUSED:  # the connector is at fault, not the user
+                            raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
                         code, message = template.describe_error(
                             exc.oauth_error or exc.code, exc.description
                         )
@@ -438,6 +443,8 @@ async def token_for_subject(deps: TokenDeps, authorization_id: str, subject: str
     try:
         return await auth_type_of(ctx.template).token_for_subject(ctx, subject)
     except ProviderError as exc:
+        if exc.code == ADDRESS_REFUSED:  # nothing was sent; the connector is at fault
+            raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
         if exc.transient:
             raise ProviderUnavailable(
                 f"the provider could not issue a token ({exc.code}); retry shortly",

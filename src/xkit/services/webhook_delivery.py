@@ -21,16 +21,16 @@ import random
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from xkit.connect_to import PINNED_ADDRESS
 from xkit.crypto import Keyring
 from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.types import utcnow
-from xkit.services.network import NonPublicAddress, UnresolvableHost, vetted_address
+from xkit.outbound import AddressRefused, UnresolvableHost
 from xkit.services.webhooks import DELIVERED, FAILED, PENDING, signing_secret
 from xkit.webhook_signature import (
     EVENT_ID_HEADER,
@@ -54,7 +54,6 @@ class DeliveryPolicy:
     lease: dt.timedelta
     retry_base: dt.timedelta
     max_attempts: int
-    allow_private_networks: bool
 
 
 @dataclass(frozen=True)
@@ -161,12 +160,6 @@ async def post(http: httpx.AsyncClient, policy: DeliveryPolicy, url: str, event:
     def outcome(ok: bool, code: int | None, error: str | None) -> Attempt:
         return Attempt(ok, code, error, int((time.monotonic() - started) * 1000))
 
-    try:
-        address = await vetted_address(url, allow_private=policy.allow_private_networks)
-    except UnresolvableHost as exc:
-        return outcome(False, None, f"cannot resolve {exc}")
-    except NonPublicAddress as exc:
-        return outcome(False, None, f"refused: {exc} is a private or loopback address")
     body = event_body(event)
     headers = {
         "Content-Type": "application/json",
@@ -176,13 +169,17 @@ async def post(http: httpx.AsyncClient, policy: DeliveryPolicy, url: str, event:
         EVENT_TYPE_HEADER: event.event_type,
         "Xkit-Delivery-Attempt": str(attempt),
     }
-    # to the vetted address, so a DNS answer changed since the check cannot redirect it
-    extensions = {PINNED_ADDRESS: address} if address else {}
     try:
+        # ``http`` holds every request to the webhook policy (xkit.outbound): the receiver's
+        # address is checked, and connected to, as it is sent.
         async with http.stream("POST", url, content=body, headers=headers,
-                               timeout=policy.timeout_seconds,
-                               extensions=extensions) as response:
+                               timeout=policy.timeout_seconds) as response:
             excerpt = await _excerpt(response)
+    except UnresolvableHost:
+        return outcome(False, None, f"cannot resolve {urlsplit(url).hostname}")
+    except AddressRefused:
+        return outcome(False, None, f"refused: {urlsplit(url).hostname} is a private or "
+                                    "loopback address")
     except httpx.TimeoutException:
         return outcome(False, None, f"no answer within {policy.timeout_seconds:g} s")
     except httpx.HTTPError as exc:

@@ -18,10 +18,10 @@ from xkit.crypto import Keyring
 from xkit.db.models import Platform, WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
+from xkit.outbound import AddressRefused, UnresolvableHost, is_public, resolve
 from xkit.services import audit
 from xkit.services.events import EVENT_TYPES
 from xkit.services.keyring import column_aad
-from xkit.services.network import NonPublicAddress, UnresolvableHost, addresses_of, vetted_address
 from xkit.services.validation import check_http_url, check_text
 
 SECRET_PREFIX = "whsec_"
@@ -77,12 +77,15 @@ async def check_url(url: object, *, allow_private: bool) -> str:
         raise InvalidInput("url must not carry a user name or password; receivers check the "
                            "signature instead", details={"field": "url"})
     try:
-        await vetted_address(url, allow_private=allow_private)
-        await addresses_of(parts.hostname or "")  # a typo is caught now, not a day of retries
+        # a typo is caught now, not after a day of retries; the address is checked again,
+        # and connected to, on each delivery (xkit.outbound)
+        addresses = await resolve(parts.hostname or "")
+        if not allow_private and not all(is_public(address) for address in addresses):
+            raise AddressRefused(parts.hostname or "")
     except UnresolvableHost:
         raise InvalidInput(f"the host {parts.hostname} cannot be resolved",
                            details={"field": "url"}) from None
-    except NonPublicAddress:
+    except AddressRefused:
         raise InvalidInput(f"{parts.hostname} is a private or loopback address; an "
                            "operator can allow that with XKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS",
                            details={"field": "url"}) from None

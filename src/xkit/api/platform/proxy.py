@@ -43,6 +43,7 @@ async def proxy_call(
         runtime.token_deps,
         view,
         outgoing,
+        http=runtime.proxy_http,
         allow_private=runtime.settings.proxy_allow_private_networks,
         connect_to=runtime.settings.connect_to,
         subject=request.headers.get(SUBJECT_HEADER),

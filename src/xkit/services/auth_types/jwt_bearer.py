@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from xkit.errors import InvalidInput
 from xkit.oauth import ProviderError, TokenSet
+from xkit.oauth.errors import ADDRESS_REFUSED
 from xkit.oauth.jwt_bearer import (
     ServiceAccountKey,
     make_assertion,
@@ -45,7 +46,7 @@ class JwtBearer(AuthType):
         try:
             tokens = await self.mint(ctx, subject=None)
         except ProviderError as exc:
-            if exc.transient:
+            if exc.transient or exc.code == ADDRESS_REFUSED:  # not the key's fault
                 raise
             _, message = ctx.template.describe_error(exc.code, exc.description)
             raise CredentialsRejected(message or "The service account key was refused.",

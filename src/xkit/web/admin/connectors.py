@@ -285,7 +285,7 @@ async def connector_settings(current: Page) -> Response:
 def _settings_error(exc: XkitError) -> tuple[str, str]:
     """Where a refused save's message goes: next to the setting it names, or the scopes."""
     field, message = field_error(exc, "scopes")
-    if field == "settings":
+    if field.split(".")[0] == "settings":  # "settings", or "settings.<name>"
         named = _SETTING_IN_MESSAGE.match(exc.message)
         if named:
             return f"setting.{named.group(1)}", sentence(exc.message[named.end():].lstrip(": "))

@@ -33,7 +33,7 @@ import pytest
 
 from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.support.database import backend
-from tests.support.flow import new_end_user
+from tests.support.flow import back_at_xkit, new_end_user
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.services.tokens import LEASE_SECONDS
 
@@ -170,7 +170,7 @@ def _connect(api: httpx.Client, xkit_server: XkitServer, platform: PlatformCrede
         _, to_provider = end_user.start_popup("acme-idp")
         callback = oidc.complete_authorization(to_provider.headers["location"],
                                                login=f"replica{number}")
-        assert httpx.get(callback, timeout=30).status_code == 200
+        assert back_at_xkit(callback, to_provider).status_code == 200
 
 
 def _token_path(number: int) -> str:

@@ -34,6 +34,7 @@ import pytest
 from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.support.database import backend
 from tests.support.flow import back_at_xkit, new_end_user
+from tests.support.webhooks import WebhookReceiver, seed_outbox
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.services.tokens import LEASE_SECONDS
 
@@ -220,10 +221,14 @@ def test_a_replica_killed_inside_a_refresh_costs_seconds_and_a_named_error(
 
 @postgresql_only
 def test_a_rolling_restart_under_load_loses_no_grant_and_answers_no_5xx(
-    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
-    replicas: Replicas, oidc_provider: OidcProvider,
+    api: httpx.Client, platform: PlatformCredentials, xkit_environment: XkitEnvironment,
+    xkit_server: XkitServer, replicas: Replicas, oidc_provider: OidcProvider,
 ) -> None:
+    """Each replica is stopped with SIGTERM in turn while fetches refresh tokens and while its
+    worker has webhook deliveries in flight (the receiver holds each for half a second)."""
     users = 8
+    receiver = WebhookReceiver(hold_seconds=0.5)
+    event_ids: list[str] = []
     _connect(api, xkit_server, platform, oidc_provider, users=users)
     oidc_provider.reset_stats()
     # Every refresh answer takes 300 ms: SIGTERM lands inside refreshes.
@@ -244,6 +249,7 @@ def test_a_rolling_restart_under_load_loses_no_grant_and_answers_no_5xx(
         with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
             clients = [pool.submit(load) for _ in range(6)]
             for old in list(replicas.live):
+                event_ids.extend(seed_outbox(xkit_environment, receiver.url, 40).event_ids)
                 time.sleep(1.5)
                 replicas.take_out(old)  # the load balancer stops sending it new requests
                 started = time.monotonic()
@@ -255,9 +261,12 @@ def test_a_rolling_restart_under_load_loses_no_grant_and_answers_no_5xx(
             done.set()
             for client in clients:
                 client.result()
+        receiver.wait_until(lambda r: set(event_ids) <= r.accepted_event_ids(), timeout=90,
+                            what="every webhook event seeded during the restarts")
     finally:
         done.set()
         oidc_provider.configure(refresh_answer_delay_ms=0)
+        receiver.close()
     stats = oidc_provider.stats()
     windows = replicas.windows()
     commits = [stored for _, stored in windows]
@@ -266,9 +275,12 @@ def test_a_rolling_restart_under_load_loses_no_grant_and_answers_no_5xx(
           f"refreshes, stops took {', '.join(f'{s:.1f}' for s in stop_seconds)} s; "
           f"answer-to-commit median {statistics.median(commits):.1f} ms, max "
           f"{max(commits):.1f} ms; round trip (300 ms held) median "
-          f"{statistics.median(round_trips):.0f} ms; grants revoked {stats['grants_revoked']}")
+          f"{statistics.median(round_trips):.0f} ms; grants revoked {stats['grants_revoked']}; "
+          f"webhook events delivered {len(set(event_ids) & receiver.accepted_event_ids())}"
+          f"/{len(event_ids)}")
 
     assert [s for s in statuses if s >= 500] == []
+    assert len(event_ids) == 120 and receiver.overlapping == []
     assert failures == []
     assert stats["grants_revoked"] == 0 and stats["refresh"]["reuse_detected"] == 0
     assert stats["refresh"]["succeeded"] >= 20  # the restarts happened under real refreshes

@@ -287,7 +287,7 @@ class Xkit:
         return [_connection(c) for c in body["connections"]]
 
     def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return self._json("DELETE", _connection_path(connection_id))  # type: ignore[no-any-return]
+        return self._json("DELETE", _connection_path(connection_id))
 
     def proxy(self, connection_id: str, method: str, path: str, **options: Any) -> httpx.Response:
         """Call the provider's API through xkit; returns the provider's answer as it is."""
@@ -314,7 +314,7 @@ class Xkit:
         return list(body["deliveries"])
 
     def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-        return self._json(  # type: ignore[no-any-return]
+        return self._json(
             "POST", _webhook_path(webhook_id, "deliveries", delivery_id, "redeliver"))
 
     @staticmethod
@@ -387,7 +387,7 @@ class AsyncXkit:
         return [_connection(c) for c in body["connections"]]
 
     async def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return await self._json("DELETE", _connection_path(connection_id))  # type: ignore[no-any-return]
+        return await self._json("DELETE", _connection_path(connection_id))
 
     async def proxy(
         self, connection_id: str, method: str, path: str, **options: Any
@@ -414,7 +414,7 @@ class AsyncXkit:
         return list(body["deliveries"])
 
     async def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-        return await self._json(  # type: ignore[no-any-return]
+        return await self._json(
             "POST", _webhook_path(webhook_id, "deliveries", delivery_id, "redeliver"))
 
     @staticmethod

@@ -51,7 +51,7 @@ async def proxy_call(
     response = StreamingResponse(
         upstream.body,
         status_code=upstream.status_code,
-        background=BackgroundTask(upstream.close),  # type: ignore[arg-type]
+        background=BackgroundTask(upstream.close),
     )
     # raw_headers, not a dict: repeated headers (Link, Vary …) must all come back.
     response.raw_headers.extend(

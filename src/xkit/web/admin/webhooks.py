@@ -20,7 +20,9 @@ EVENT_DESCRIPTIONS = {
 }
 
 
-def _event_choices(chosen: list[str]) -> list[dict[str, object]]:
+def _event_choices(chosen: object) -> list[dict[str, object]]:
+    """The event checkboxes; ``chosen`` is the form's ``events`` value (a list of names)."""
+    chosen = chosen if isinstance(chosen, list) else []
     return [{"name": e, "description": EVENT_DESCRIPTIONS.get(e, ""), "checked": e in chosen}
             for e in EVENT_TYPES]
 
@@ -62,7 +64,7 @@ async def webhook_list(current: Page) -> Response:
     return await current.render(
         "webhooks.html", status=422 if errors else 200, nav="webhooks", subscriptions=found,
         counts=counts, values=values, errors=errors,
-        events=_event_choices(list(values["events"])))  # type: ignore[call-overload]
+        events=_event_choices(values["events"]))
 
 
 @page
@@ -100,7 +102,7 @@ async def webhook_detail(current: Page) -> Response:
         "webhook.html", status=422 if errors else 200, nav="webhooks",
         subscription=subscription, deliveries=deliveries, counts=counts, values=values,
         errors=errors, status_filter=status_filter,
-        events=_event_choices(list(values["events"])))  # type: ignore[call-overload]
+        events=_event_choices(values["events"]))
 
 
 @page

@@ -9,12 +9,17 @@ browser-API answer against its model in every xkit.js and connect-flow test.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.xkit import XkitServer
+from xkit.api.browser_schemas import CatalogConnector
+from xkit.api.connection_schemas import PublicAuthorization, PublicConnection, TokenAuthorization
+
+DOCS = Path(__file__).parent.parent / "docs"
 
 pytestmark = pytest.mark.database_independent
 
@@ -89,3 +94,27 @@ def test_the_browser_api_answers_are_described(xkit_server: XkitServer) -> None:
         "schema"])["properties"]["status"]
     assert set(status["enum"]) == {"awaiting_callback", "retrieving_tokens", "active", "error"}
 
+
+def _table_fields(document: str, after: str) -> list[str]:
+    """The first column of the first Markdown table after the line containing ``after``."""
+    lines = document[document.index(after):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("| field"))
+    fields = []
+    for line in lines[start + 2:]:
+        if not line.lstrip().startswith("|"):
+            break
+        fields.append(line.split("|")[1].strip().strip("`"))
+    return fields
+
+
+def test_the_docs_list_the_token_answer_fields_the_model_has() -> None:
+    guide = (DOCS / "platform-api.md").read_text()
+    assert _table_fields(guide, "describes it as `ConnectionWithToken`") == list(
+        TokenAuthorization.model_fields)
+
+
+def test_the_browser_api_docs_name_every_field_of_a_connection() -> None:
+    guide = (DOCS / "browser-api.md").read_text()
+    for model in (PublicConnection, PublicAuthorization, CatalogConnector):
+        row = next(line for line in guide.splitlines() if f"| `{model.__name__}` |" in line)
+        assert all(f"`{name}`" in row for name in model.model_fields), model.__name__

@@ -110,6 +110,8 @@ class Connection:
     extras: dict[str, Any] = field(default_factory=dict)
     # API-key and password connections: what the user typed (the key, the token...).
     credentials: dict[str, str] = field(default_factory=dict)
+    # Service-account connections fetched with ``subject=``: the user the token acts as.
+    subject: str | None = None
 
 
 def _connection(body: dict[str, Any]) -> Connection:
@@ -127,6 +129,7 @@ def _connection(body: dict[str, Any]) -> Connection:
         account_label=authorization.get("display_label"),
         extras=authorization.get("extras") or {},
         credentials=authorization.get("credentials") or {},
+        subject=authorization.get("subject"),
     )
 
 

@@ -20,9 +20,7 @@ EVENT_DESCRIPTIONS = {
 }
 
 
-def _event_choices(chosen: object) -> list[dict[str, object]]:
-    """The event checkboxes; ``chosen`` is the form's ``events`` value (a list of names)."""
-    chosen = chosen if isinstance(chosen, list) else []
+def _event_choices(chosen: list[str]) -> list[dict[str, object]]:
     return [{"name": e, "description": EVENT_DESCRIPTIONS.get(e, ""), "checked": e in chosen}
             for e in EVENT_TYPES]
 
@@ -38,11 +36,12 @@ async def webhook_list(current: Page) -> Response:
     """GET lists; POST creates and answers with the signing secret directly (like API keys:
     it exists in plaintext only in this response, so there is no page to redirect to)."""
     assert current.platform is not None
-    values: dict[str, object] = {"url": "", "description": "", "events": []}
+    chosen: list[str] = []
+    values: dict[str, object] = {"url": "", "description": "", "events": chosen}
     errors: dict[str, str] = {}
     if current.request.method == "POST":
-        values = {**(await current.fields("url", "description")),
-                  "events": await current.values("events")}
+        chosen = await current.values("events")
+        values = {**(await current.fields("url", "description")), "events": chosen}
         errors = too_long(values, {"url": 2048, "description": 200})
         if not str(values["url"]).strip():
             errors["url"] = "Enter the URL xkit should send events to."
@@ -64,21 +63,23 @@ async def webhook_list(current: Page) -> Response:
     return await current.render(
         "webhooks.html", status=422 if errors else 200, nav="webhooks", subscriptions=found,
         counts=counts, values=values, errors=errors,
-        events=_event_choices(values["events"]))
+        events=_event_choices(chosen))
 
 
 @page
 async def webhook_detail(current: Page) -> Response:
     """GET shows the subscription and its delivery log; POST saves its settings."""
     subscription = await _subscription(current)
+    chosen = list(subscription.events)
     values: dict[str, object] = {"url": subscription.url,
                                  "description": subscription.description,
-                                 "events": list(subscription.events),
+                                 "events": chosen,
                                  "enabled": subscription.enabled}
     errors: dict[str, str] = {}
     if current.request.method == "POST":
+        chosen = await current.values("events")
         values = {**(await current.fields("url", "description")),
-                  "events": await current.values("events"),
+                  "events": chosen,
                   "enabled": bool(await current.field("enabled"))}
         errors = too_long(values, {"url": 2048, "description": 200})
         if not errors:
@@ -102,7 +103,7 @@ async def webhook_detail(current: Page) -> Response:
         "webhook.html", status=422 if errors else 200, nav="webhooks",
         subscription=subscription, deliveries=deliveries, counts=counts, values=values,
         errors=errors, status_filter=status_filter,
-        events=_event_choices(values["events"]))
+        events=_event_choices(chosen))
 
 
 @page

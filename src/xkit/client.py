@@ -290,7 +290,8 @@ class Xkit:
         return [_connection(c) for c in body["connections"]]
 
     def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return self._json("DELETE", _connection_path(connection_id))
+        answer: dict[str, Any] = self._json("DELETE", _connection_path(connection_id))
+        return answer
 
     def proxy(self, connection_id: str, method: str, path: str, **options: Any) -> httpx.Response:
         """Call the provider's API through xkit; returns the provider's answer as it is."""
@@ -317,8 +318,9 @@ class Xkit:
         return list(body["deliveries"])
 
     def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-        return self._json(
+        answer: dict[str, Any] = self._json(
             "POST", _webhook_path(webhook_id, "deliveries", delivery_id, "redeliver"))
+        return answer
 
     @staticmethod
     def verify_webhook(
@@ -390,7 +392,8 @@ class AsyncXkit:
         return [_connection(c) for c in body["connections"]]
 
     async def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return await self._json("DELETE", _connection_path(connection_id))
+        answer: dict[str, Any] = await self._json("DELETE", _connection_path(connection_id))
+        return answer
 
     async def proxy(
         self, connection_id: str, method: str, path: str, **options: Any
@@ -417,8 +420,9 @@ class AsyncXkit:
         return list(body["deliveries"])
 
     async def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-        return await self._json(
+        answer: dict[str, Any] = await self._json(
             "POST", _webhook_path(webhook_id, "deliveries", delivery_id, "redeliver"))
+        return answer
 
     @staticmethod
     def verify_webhook(

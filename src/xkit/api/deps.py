@@ -24,7 +24,8 @@ log = logging.getLogger("xkit.api")
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def _runtime_dependency(request: Request) -> Runtime:

@@ -6,7 +6,8 @@ import datetime as dt
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.json_schema import JsonDict, SkipJsonSchema
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from xkit.providers.schema import AuthType, Mark, ProviderTemplate
 from xkit.services.connectors import NOT_NULLABLE_FIELDS

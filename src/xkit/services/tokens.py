@@ -471,7 +471,8 @@ def _worth_retrying(exc: ProviderError, attempt: int) -> bool:
 def _backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER_SECONDS)
-    return min(0.2 * (2**attempt) + secrets.randbelow(100) / 1000, MAX_RETRY_AFTER_SECONDS)
+    doublings: int = 2**attempt
+    return min(0.2 * doublings + secrets.randbelow(100) / 1000, MAX_RETRY_AFTER_SECONDS)
 
 
 def _cooldown(error: ProviderError | None) -> float:

@@ -71,7 +71,8 @@ def retry_delay(failures_in_a_row: int, base: dt.timedelta,
                 rng: random.Random | None = None) -> dt.timedelta:
     """Exponential backoff with jitter: ``base × 2^(n-1)``, capped, then ×0.5-1.5 at random so
     that receivers coming back from an outage are not hit by every retry at once."""
-    factor = min(2 ** max(failures_in_a_row - 1, 0), MAX_DELAY_FACTOR)
+    doublings: int = 2 ** max(failures_in_a_row - 1, 0)
+    factor = min(doublings, MAX_DELAY_FACTOR)
     jitter = 0.5 + (rng or random).random()
     return base * factor * jitter
 

@@ -61,6 +61,7 @@ def test_the_backend_acts_as_a_workspace_user_with_tokens_minted_from_the_key(
     base = "/api/platform/contexts/workspace/connections/google-calendar-service-account"
     own = api.get(base).json()["authorization"]
     assert own["provider_account_id"] == key_file["client_email"] and own["expires_at"]
+    assert "subject" not in own and "credentials" not in own  # absent, not null
     as_sam = api.get(base, params={"subject": "sam@workspace.test"})
     assert as_sam.status_code == 200, as_sam.text
     assert as_sam.json()["authorization"]["subject"] == "sam@workspace.test"
@@ -69,6 +70,7 @@ def test_the_backend_acts_as_a_workspace_user_with_tokens_minted_from_the_key(
     with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key) as sdk:
         sam = sdk.get_connection("workspace", PROVIDER, subject="sam@workspace.test")
     assert sam.access_token and sam.access_token != own["access_token"]
+    assert sam.subject == "sam@workspace.test"
 
     connection_id = as_sam.json()["connection"]["id"]
     proxy = f"/api/platform/proxy/{connection_id}"

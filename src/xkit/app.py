@@ -59,7 +59,7 @@ class XkitApp(FastAPI):
             worker.begin_stop()
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> XkitApp:
     """Build the app. Pass ``runtime`` to share one already started (tests, embedding);
     otherwise the app starts its own from ``settings`` — with the worker beside it unless
     ``XKIT_WORKER_ENABLED`` is off — and closes both on shutdown."""

@@ -110,6 +110,8 @@ class Connection:
     extras: dict[str, Any] = field(default_factory=dict)
     # API-key and password connections: what the user typed (the key, the token...).
     credentials: dict[str, str] = field(default_factory=dict)
+    # Service-account connections fetched with ``subject=``: the user the token acts as.
+    subject: str | None = None
 
 
 def _connection(body: dict[str, Any]) -> Connection:
@@ -127,6 +129,7 @@ def _connection(body: dict[str, Any]) -> Connection:
         account_label=authorization.get("display_label"),
         extras=authorization.get("extras") or {},
         credentials=authorization.get("credentials") or {},
+        subject=authorization.get("subject"),
     )
 
 
@@ -287,7 +290,8 @@ class Xkit:
         return [_connection(c) for c in body["connections"]]
 
     def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return self._json("DELETE", _connection_path(connection_id))  # type: ignore[no-any-return]
+        answer: dict[str, Any] = self._json("DELETE", _connection_path(connection_id))
+        return answer
 
     def proxy(self, connection_id: str, method: str, path: str, **options: Any) -> httpx.Response:
         """Call the provider's API through xkit; returns the provider's answer as it is."""
@@ -314,8 +318,9 @@ class Xkit:
         return list(body["deliveries"])
 
     def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-        return self._json(  # type: ignore[no-any-return]
+        answer: dict[str, Any] = self._json(
             "POST", _webhook_path(webhook_id, "deliveries", delivery_id, "redeliver"))
+        return answer
 
     @staticmethod
     def verify_webhook(
@@ -387,7 +392,8 @@ class AsyncXkit:
         return [_connection(c) for c in body["connections"]]
 
     async def delete_connection(self, connection_id: str) -> dict[str, Any]:
-        return await self._json("DELETE", _connection_path(connection_id))  # type: ignore[no-any-return]
+        answer: dict[str, Any] = await self._json("DELETE", _connection_path(connection_id))
+        return answer
 
     async def proxy(
         self, connection_id: str, method: str, path: str, **options: Any
@@ -414,8 +420,9 @@ class AsyncXkit:
         return list(body["deliveries"])
 
     async def redeliver(self, webhook_id: str, delivery_id: str) -> dict[str, Any]:
-        return await self._json(  # type: ignore[no-any-return]
+        answer: dict[str, Any] = await self._json(
             "POST", _webhook_path(webhook_id, "deliveries", delivery_id, "redeliver"))
+        return answer
 
     @staticmethod
     def verify_webhook(

@@ -70,7 +70,8 @@ class ScrubbingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         cleaned = clean(record.getMessage())
         if record.exc_info or record.exc_text:
-            trace = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            trace = record.exc_text or (
+                logging.Formatter().formatException(record.exc_info) if record.exc_info else "")
             # Each line escaped, and indented so that none can pass for a record of its own.
             cleaned += "".join(f"\n    {clean(line)}" for line in trace.splitlines())
             record.exc_info = None

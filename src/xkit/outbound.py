@@ -28,6 +28,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -144,7 +145,7 @@ async def resolve(host: str) -> list[IPAddress]:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnresolvableHost(f"cannot resolve {host}") from None
-    found = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    found = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not found:
         raise UnresolvableHost(f"cannot resolve {host}")
     return list(dict.fromkeys(found))
@@ -191,7 +192,7 @@ class OutboundTransport(httpx.AsyncBaseTransport):
 
     policy: OutboundPolicy
     make_transport: type[httpx.AsyncHTTPTransport] | None = None
-    options: dict[str, object] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the transport
     resolver: Resolver = resolve
     _default: httpx.AsyncBaseTransport | None = None
     _per_host: dict[str, httpx.AsyncBaseTransport] = field(default_factory=dict)
@@ -200,10 +201,10 @@ class OutboundTransport(httpx.AsyncBaseTransport):
         factory = self.make_transport or httpx.AsyncHTTPTransport
         if host is None:
             if self._default is None:
-                self._default = factory(**self.options)  # type: ignore[arg-type]
+                self._default = factory(**self.options)
             return self._default
         if host not in self._per_host:
-            self._per_host[host] = factory(**self.options)  # type: ignore[arg-type]
+            self._per_host[host] = factory(**self.options)
         return self._per_host[host]
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -24,7 +24,8 @@ log = logging.getLogger("xkit.api")
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def _runtime_dependency(request: Request) -> Runtime:
@@ -96,14 +97,14 @@ class _DeclaredBasic(HTTPBasic):
     header stays with :func:`parse_credentials`, which answers malformed credentials with
     xkit's own error body (FastAPI's HTTPBasic would answer them itself)."""
 
-    async def __call__(self, request: HTTPConnection) -> None:  # type: ignore[override]
+    async def __call__(self, request: HTTPConnection) -> None:
         return None
 
 
 class _DeclaredBearer(HTTPBearer):
     """``Authorization: Bearer <secret>`` as the OpenAPI schema declares it (see above)."""
 
-    async def __call__(self, request: HTTPConnection) -> None:  # type: ignore[override]
+    async def __call__(self, request: HTTPConnection) -> None:
         return None
 
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from xkit.providers.schema import AuthType, Mark, ProviderTemplate
 from xkit.services.connectors import NOT_NULLABLE_FIELDS
 
-_WRITE_ONLY = {"writeOnly": True, "format": "password"}
+_WRITE_ONLY: JsonDict = {"writeOnly": True, "format": "password"}
 
 
 class ErrorBody(BaseModel):
@@ -26,15 +28,21 @@ class ErrorResponse(BaseModel):
 _NOT_NULL = "Not nullable: leave it out to keep the current value."
 
 
-def _no_default_for_not_nullable(schema: dict[str, Any]) -> None:
+def _no_default_for_not_nullable(schema: JsonDict) -> None:
     """Fields that refuse null still default to "left out"; the schema should not claim
     their default is null."""
+    properties = schema.get("properties")
     for name in NOT_NULLABLE_FIELDS:
-        schema.get("properties", {}).get(name, {}).pop("default", None)
+        field = properties.get(name) if isinstance(properties, dict) else None
+        if isinstance(field, dict):
+            field.pop("default", None)
 
 
 class ConnectorFields(BaseModel):
     """Fields a developer may set on a connector. Unknown fields are refused, not ignored.
+
+    ``X | SkipJsonSchema[None]`` is a field that may be left out (``None`` in Python) but not
+    sent as null: the schema shows only ``X``, and a validator refuses an explicit null.
 
     A field left out keeps its current value (when creating: the template's default).
     ``null`` clears the fields that may be empty — ``short_description`` and ``description``
@@ -42,8 +50,10 @@ class ConnectorFields(BaseModel):
     is not ready) — and is refused, with a 422, for every other field."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_default_for_not_nullable)
-    slug: str = Field(None, max_length=64, examples=["outlook-email"], description=_NOT_NULL)
-    name: str = Field(None, max_length=200, description=_NOT_NULL)
+    slug: str | SkipJsonSchema[None] = Field(
+        None, max_length=64, examples=["outlook-email"], description=_NOT_NULL
+    )
+    name: str | SkipJsonSchema[None] = Field(None, max_length=200, description=_NOT_NULL)
     short_description: str | None = Field(None, max_length=500, description="null clears it.")
     description: str | None = Field(
         None, max_length=20_000, description="Markdown; null clears it."
@@ -52,32 +62,34 @@ class ConnectorFields(BaseModel):
     client_id: str | None = Field(
         None, max_length=500, description="null removes it (the connector is then not ready)."
     )
-    client_secret: str = Field(
+    client_secret: str | SkipJsonSchema[None] = Field(
         None,
         max_length=2000,
         json_schema_extra=_WRITE_ONLY,
         description="Write-only; never returned. Replaces the stored secret. " + _NOT_NULL,
     )
-    service_account_key: str | dict[str, Any] = Field(
+    service_account_key: str | dict[str, Any] | SkipJsonSchema[None] = Field(
         None,
         json_schema_extra=_WRITE_ONLY,
         description="Service-account connectors (jwt_bearer) only: the service account's JSON "
         "key file, as an object or as text. Write-only; client_id becomes its client_email. "
         + _NOT_NULL,
     )
-    scopes: list[str] = Field(
+    # The limit sits on the list itself: on the union it would be read as a string's length.
+    scopes: Annotated[list[str], Field(max_length=200)] | SkipJsonSchema[None] = Field(
         None,
-        max_length=200,
         description="Replaces the chosen scopes; the template's required scopes are always "
                     "added. [] keeps only those. " + _NOT_NULL,
     )
-    settings: dict[str, str] = Field(
+    settings: dict[str, str] | SkipJsonSchema[None] = Field(
         None,
         description="Replaces the provider settings; {} resets them to the template's "
                     "defaults. " + _NOT_NULL,
     )
-    enabled: bool = Field(None, description="Shown in the catalog. " + _NOT_NULL)
-    multiple_connections: bool = Field(
+    enabled: bool | SkipJsonSchema[None] = Field(
+        None, description="Shown in the catalog. " + _NOT_NULL
+    )
+    multiple_connections: bool | SkipJsonSchema[None] = Field(
         None, description="A context may connect several accounts. " + _NOT_NULL
     )
 
@@ -94,7 +106,7 @@ class ConnectorCreate(ConnectorFields):
 
 
 class ConnectorUpdate(ConnectorFields):
-    provider: str = Field(
+    provider: str | SkipJsonSchema[None] = Field(
         None, max_length=64, description="Cannot change; if given, it must be the current one."
     )
 

@@ -8,7 +8,7 @@ platform. Columns holding secrets are ``Text`` ciphertexts from :mod:`xkit.crypt
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -36,6 +37,11 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+    if TYPE_CHECKING:
+        # Every model maps one plain table (DeclarativeBase allows any FromClause), so code
+        # that writes a table directly (the use ledger, the token fetch's query) gets a Table.
+        __table__: ClassVar[Table]
 
 
 def _id() -> Mapped[str]:

@@ -7,14 +7,17 @@ it in the insert itself means every caller succeeds, whichever one wins.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+from xkit.db.results import rows_matched
+
+_INSERTS: dict[str, Callable[[type[DeclarativeBase]], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 async def insert_if_absent(
@@ -29,4 +32,4 @@ async def insert_if_absent(
     insert = _INSERTS[session.get_bind().dialect.name]
     statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
     result = await session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return rows_matched(result) == 1

@@ -241,9 +241,12 @@ def _first(body: dict[str, Any], paths: Sequence[str], kind: type) -> Any:
 
 
 def _int_or_none(value: object) -> int | None:
+    """A number from a provider's JSON, where some send ``"3600"`` for ``3600``."""
+    if not isinstance(value, int | float | str):
+        return None
     try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
-    except (TypeError, ValueError):
+        return int(value)
+    except ValueError:
         return None
 
 

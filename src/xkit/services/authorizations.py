@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import Keyring, fingerprint
 from xkit.db.models import Authorization, Connection, Connector, Context, Platform
+from xkit.db.results import rows_matched
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceUnavailable
 from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
@@ -353,7 +354,7 @@ async def _claim(session: AsyncSession, authorization: Authorization, *,
         .values(status=RETRIEVING, state_hash=None, browser_binding_hash=None,
                 updated_at=utcnow()))
     await session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(claimed) != 1:
         return False
     await session.refresh(authorization)
     return True
@@ -519,7 +520,7 @@ async def settle_if_interrupted(session: AsyncSession, authorization: Authorizat
         .where(Authorization.id == authorization.id, Authorization.status == RETRIEVING,
                Authorization.updated_at < now - INTERRUPTED_AFTER)
         .values(status=ERROR, updated_at=now))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(claimed) != 1:
         await session.refresh(authorization)
         return False
     view = await get_connection(session, authorization.platform_id, authorization.connection_id)

@@ -60,9 +60,10 @@ async def platform_by_id_for_admin(session: AsyncSession, admin: AdminUser,
     platform = await session.get(Platform, platform_id)
     if platform is None:
         return None
-    if admin.is_superuser or await session.get(PlatformAdmin, (platform_id, admin.id)):
+    if admin.is_superuser:
         return platform
-    return None
+    membership = await session.get(PlatformAdmin, (platform_id, admin.id))
+    return platform if membership is not None else None
 
 
 async def connection_counts(session: AsyncSession, platform_id: str) -> dict[str, int]:

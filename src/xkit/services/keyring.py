@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import (
@@ -20,7 +21,8 @@ from xkit.crypto import (
     parse_key_spec,
     read_key_file,
 )
-from xkit.db.models import ENCRYPTED_COLUMNS, ENCRYPTED_JSON_KEYS, KeyringCanary
+from xkit.db.models import ENCRYPTED_COLUMNS, ENCRYPTED_JSON_KEYS, Base, KeyringCanary
+from xkit.db.results import rows_matched
 from xkit.db.upsert import insert_if_absent
 from xkit.errors import ConfigurationError
 from xkit.settings import Settings
@@ -122,6 +124,11 @@ class RotationStopped(Exception):
         self.location = (table, column, row_id)
 
 
+def _row_key(model: type[Base]) -> ColumnElement[Any]:
+    """The single-column primary key (``id``) by which rotation walks a table in batches."""
+    return inspect(model).primary_key[0]
+
+
 async def rotate_encryption(
     session: AsyncSession, keyring: Keyring, batch_size: int = 500
 ) -> RotationReport:
@@ -132,16 +139,17 @@ async def rotate_encryption(
         table = model.__tablename__
         label = f"{table}.{column_name}"
         column = getattr(model, column_name)
+        row_key = _row_key(model)
         report.re_encrypted[label] = 0
         report.already_current[label] = 0
         last_id = ""
         while True:
             rows = (
                 await session.execute(
-                    select(model.id, column)  # type: ignore[attr-defined]
-                    .where(column.is_not(None), model.id > last_id)  # type: ignore[attr-defined]
-                    .order_by(model.id)
-                    .limit(batch_size)  # type: ignore[attr-defined]
+                    select(row_key, column)
+                    .where(column.is_not(None), row_key > last_id)
+                    .order_by(row_key)
+                    .limit(batch_size)
                 )
             ).all()
             if not rows:
@@ -161,10 +169,10 @@ async def rotate_encryption(
                 # Compare-and-set: a refresh that rewrote the token meanwhile wins.
                 result = await session.execute(
                     update(model)
-                    .where(model.id == row_id, column == ciphertext)  # type: ignore[attr-defined]
+                    .where(row_key == row_id, column == ciphertext)
                     .values({column_name: fresh})
                 )
-                report.re_encrypted[label] += result.rowcount  # type: ignore[attr-defined]
+                report.re_encrypted[label] += rows_matched(result)
             await session.commit()
     await _rotate_json_secrets(session, keyring, report, batch_size)
     for canary in (await session.scalars(select(KeyringCanary))).all():
@@ -188,13 +196,14 @@ async def _rotate_json_secrets(
         report.re_encrypted[label] = 0
         report.already_current[label] = 0
         column = getattr(model, column_name)
+        row_key = _row_key(model)
         last_id = ""
         while True:
             rows = (
                 await session.execute(
-                    select(model.id, column)  # type: ignore[attr-defined]
-                    .where(model.id > last_id)  # type: ignore[attr-defined]
-                    .order_by(model.id)  # type: ignore[attr-defined]
+                    select(row_key, column)
+                    .where(row_key > last_id)
+                    .order_by(row_key)
                     .limit(batch_size)
                 )
             ).all()
@@ -208,8 +217,8 @@ async def _rotate_json_secrets(
                 if not keyring.needs_rotation(ciphertext):
                     report.already_current[label] += 1
                     continue
-                locked = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
-                row = await session.scalar(locked.with_for_update())  # type: ignore[arg-type]
+                locked = select(model).where(row_key == row_id)
+                row = await session.scalar(locked.with_for_update())
                 current = getattr(row, column_name) if row is not None else None
                 if not isinstance(current, dict) or not isinstance(current.get(key), str):
                     continue

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import fingerprint
 from xkit.db.models import OneTimeToken
+from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 
 
@@ -81,7 +82,7 @@ async def claim(
     if subject_id is not None:
         statement = statement.where(OneTimeToken.subject_id == subject_id)
     result = await session.execute(statement)
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_matched(result) == 1
 
 
 def _usable(purpose: str, token: str) -> tuple[ColumnElement[bool], ...]:

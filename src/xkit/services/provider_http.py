@@ -81,7 +81,7 @@ def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyr
         authorize_url=endpoints.authorize_url,
         token_url=endpoints.token_url,
         revoke_url=endpoints.revoke_url,
-        token_auth_method=endpoints.token_auth_method,  # type: ignore[arg-type]
+        token_auth_method=endpoints.token_auth_method,
         scope_separator=endpoints.scope_separator,
         authorize_params=endpoints.authorize_params,
         token_params=endpoints.token_params,

@@ -8,7 +8,7 @@ be neither a way into xkit's own network nor a way to leak a token to another ho
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -94,7 +94,7 @@ class ProxyResponse:
     status_code: int
     headers: list[tuple[str, str]]
     body: AsyncIterator[bytes]
-    close: object
+    close: Callable[[], Awaitable[None]]
 
 
 def target_url(base_url: str, path: str, query: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, and_, bindparam, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from xkit.crypto import fingerprint
 from xkit.db.models import ApiKey, Authorization, Base, Connection, Connector, Context
@@ -41,7 +42,10 @@ class ReadPool:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.slots = asyncio.Semaphore(engine.pool.size())
+        pool = engine.pool
+        # db/engine.py gives every engine a queue pool; only a queue pool has a size.
+        assert isinstance(pool, QueuePool), f"the read engine has a {type(pool).__name__}"
+        self.slots = asyncio.Semaphore(pool.size())
 
 
 _MODELS: tuple[type[Base], ...] = (ApiKey, Context, Connector, Connection, Authorization)

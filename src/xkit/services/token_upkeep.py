@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from xkit.db.models import Authorization, Connection, Connector
 from xkit.db.types import utcnow
@@ -101,7 +101,7 @@ async def keep_alive_candidates(deps: TokenDeps) -> list[str]:
     return found
 
 
-def _idle_before(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+def _idle_before(cutoff: dt.datetime) -> ColumnElement[bool]:
     """Last refreshed (or, never refreshed, created) before ``cutoff`` — spelled so that
     ix_authorizations_status_refreshed answers it: as ``coalesce(...) < cutoff`` it read the
     whole table once per provider on every pass (a million connections: ~1 GB each time)."""
@@ -110,7 +110,7 @@ def _idle_before(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
                     Authorization.created_at < cutoff))
 
 
-def _not_being_refreshed(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _not_being_refreshed(now: dt.datetime) -> ColumnElement[bool]:
     return or_(Authorization.refresh_lease_until.is_(None),
                Authorization.refresh_lease_until < now)
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from xkit.crypto import Keyring
 from xkit.db.models import Authorization
+from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.oauth import ProviderError, TokenSet
@@ -278,7 +279,7 @@ async def _take_lease(
         .values(refresh_lease_owner=owner, refresh_lease_until=now + deps.lease)
     )
     await session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_matched(result) == 1
 
 
 async def _renew_lease(
@@ -298,7 +299,7 @@ async def _renew_lease(
         .values(values)
     )
     await session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_matched(result) == 1
 
 
 @contextlib.asynccontextmanager
@@ -470,7 +471,8 @@ def _worth_retrying(exc: ProviderError, attempt: int) -> bool:
 def _backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(retry_after, MAX_RETRY_AFTER_SECONDS)
-    return min(0.2 * (2**attempt) + secrets.randbelow(100) / 1000, MAX_RETRY_AFTER_SECONDS)
+    doublings: int = 2**attempt
+    return min(0.2 * doublings + secrets.randbelow(100) / 1000, MAX_RETRY_AFTER_SECONDS)
 
 
 def _cooldown(error: ProviderError | None) -> float:
@@ -559,4 +561,5 @@ def healthiest(authorizations: list[Authorization]) -> Authorization | None:
     """Among connections' authorizations, the newest active one, else the newest."""
     newest_first = sorted(authorizations, key=lambda a: a.created_at, reverse=True)
     active = [a for a in newest_first if a.status == ACTIVE]
-    return (active or newest_first or [None])[0]
+    candidates = active or newest_first
+    return candidates[0] if candidates else None

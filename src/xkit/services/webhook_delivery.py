@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from xkit.crypto import Keyring
 from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 from xkit.outbound import AddressRefused, UnresolvableHost
 from xkit.services.webhooks import DELIVERED, FAILED, PENDING, signing_secret
@@ -70,7 +71,8 @@ def retry_delay(failures_in_a_row: int, base: dt.timedelta,
                 rng: random.Random | None = None) -> dt.timedelta:
     """Exponential backoff with jitter: ``base × 2^(n-1)``, capped, then ×0.5-1.5 at random so
     that receivers coming back from an outage are not hit by every retry at once."""
-    factor = min(2 ** max(failures_in_a_row - 1, 0), MAX_DELAY_FACTOR)
+    doublings: int = 2 ** max(failures_in_a_row - 1, 0)
+    factor = min(doublings, MAX_DELAY_FACTOR)
     jitter = 0.5 + (rng or random).random()
     return base * factor * jitter
 
@@ -129,7 +131,7 @@ async def release(sessions: async_sessionmaker[AsyncSession], owner: str,
             .values(lease_owner=None, lease_until=None)
             .execution_options(synchronize_session=False))
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_matched(result)
 
 
 async def deliver(sessions: async_sessionmaker[AsyncSession], keyring: Keyring,
@@ -232,7 +234,7 @@ async def _record(sessions: async_sessionmaker[AsyncSession], policy: DeliveryPo
             update(WebhookDelivery)
             .where(WebhookDelivery.id == delivery.id, WebhookDelivery.lease_owner == owner)
             .values(values).execution_options(synchronize_session=False))
-        if written.rowcount == 1 and gave_up:  # type: ignore[attr-defined]
+        if rows_matched(written) == 1 and gave_up:
             await session.execute(
                 update(WebhookSubscription)
                 .where(WebhookSubscription.id == subscription.id,
@@ -262,4 +264,4 @@ async def prune_outbox(session: AsyncSession, *, older_than: dt.timedelta) -> in
         delete(WebhookEvent).where(WebhookEvent.created_at < cutoff, ~waiting)
         .execution_options(synchronize_session=False))
     await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rows_matched(result)

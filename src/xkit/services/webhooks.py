@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import Keyring
 from xkit.db.models import Platform, WebhookDelivery, WebhookEvent, WebhookSubscription
+from xkit.db.results import rows_matched
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.outbound import AddressRefused, UnresolvableHost, is_public, resolve
@@ -213,7 +214,7 @@ async def resume_subscription(session: AsyncSession, subscription: WebhookSubscr
                  platform_id=subscription.platform_id, target_type="webhook",
                  target_id=subscription.id)
     await session.commit()
-    return int(queued.rowcount)  # type: ignore[attr-defined]
+    return rows_matched(queued)
 
 
 async def delivery_counts(session: AsyncSession,
@@ -261,7 +262,7 @@ async def redeliver(session: AsyncSession, subscription: WebhookSubscription, de
                WebhookDelivery.subscription_id == subscription.id,
                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now))
         .values(status=PENDING, next_attempt_at=now, failures_in_a_row=0))
-    if queued.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(queued) != 1:
         exists = await session.scalar(select(WebhookDelivery.id).where(
             WebhookDelivery.id == delivery_id,
             WebhookDelivery.subscription_id == subscription.id))

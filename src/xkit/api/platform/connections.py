@@ -4,6 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
+from xkit.api.connection_schemas import (
+    ConnectionDeleted,
+    ConnectionWithToken,
+    ContextConnectionList,
+)
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
 from xkit.api.schemas import ErrorResponse
 from xkit.services import backend_connections
@@ -31,6 +36,8 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/contexts/{external_id}/connections",
     summary="A context's connections (no tokens)",
+    response_model=ContextConnectionList,
+    response_model_exclude_unset=True,
     responses={404: {"model": ErrorResponse}},
 )
 async def list_context_connections(
@@ -45,6 +52,8 @@ async def list_context_connections(
 @router.get(
     "/contexts/{external_id}/connections/{connector_slug}",
     summary="A context's connection to a connector, with a fresh access token",
+    response_model=ConnectionWithToken,
+    response_model_exclude_unset=True,
     responses=_TOKEN_ERRORS,
 )
 async def get_context_connection(
@@ -72,6 +81,8 @@ async def get_context_connection(
 @router.get(
     "/connections/{connection_id}",
     summary="A connection by id, with a fresh access token",
+    response_model=ConnectionWithToken,
+    response_model_exclude_unset=True,
     responses=_TOKEN_ERRORS,
 )
 async def get_connection(
@@ -97,6 +108,8 @@ async def get_connection(
 @router.delete(
     "/connections/{connection_id}",
     summary="Remove a connection, revoking its grant at the provider when possible",
+    response_model=ConnectionDeleted,
+    response_model_exclude_unset=True,
     responses={404: {"model": ErrorResponse}},
 )
 async def delete_connection(

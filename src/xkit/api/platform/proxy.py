@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -51,7 +52,7 @@ async def proxy_call(
     response = StreamingResponse(
         upstream.body,
         status_code=upstream.status_code,
-        background=BackgroundTask(upstream.close),  # type: ignore[arg-type]
+        background=BackgroundTask(upstream.close),
     )
     # raw_headers, not a dict: repeated headers (Link, Vary …) must all come back.
     response.raw_headers.extend(
@@ -62,6 +63,11 @@ async def proxy_call(
 
 
 
+# Whatever the provider answered, with its status and content type: no schema of ours.
+_PASSED_THROUGH: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The provider's answer, as it came",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}}
+
 # One route per method, so each has its own operation id in /openapi.json.
 for _method in METHODS:
     router.add_api_route(
@@ -70,6 +76,8 @@ for _method in METHODS:
         methods=[_method],
         summary="Call the provider's API as the connection's user",
         operation_id=f"proxy_{_method.lower()}",
+        response_class=StreamingResponse,
+        responses=_PASSED_THROUGH,
     )
 
 def _raw_path(request: Request, decoded: str) -> str:

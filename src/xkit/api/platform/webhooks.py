@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -25,7 +25,8 @@ from xkit.services import webhooks
 from xkit.services.webhooks import DELIVERY_LOG_LIMIT
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
-_NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such subscription"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such subscription"}}
 
 
 async def _out(session: SessionDep, subscription: WebhookSubscription) -> WebhookOut:

@@ -14,6 +14,15 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from xkit.api.browser_schemas import (
+    CatalogConnectorList,
+    CatalogConnectorWithConnections,
+    PopupLink,
+    PublicConnectionList,
+    PublicPlatform,
+    SessionOut,
+)
+from xkit.api.connection_schemas import PublicAuthorization, PublicConnection
 from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
@@ -82,7 +91,11 @@ class NewConnection(BaseModel):
     id: str | None = Field(None, max_length=36, description="a UUID chosen by the client")
 
 
-@router.get("/session", summary="Who this context token is")
+@router.get(
+    "/session", summary="Who this context token is",
+    response_model=SessionOut,
+    response_model_exclude_unset=True,
+)
 async def get_session(caller: CallerDep) -> dict[str, Any]:
     return {
         "platform": catalog.public_platform(caller.platform),
@@ -93,12 +106,20 @@ async def get_session(caller: CallerDep) -> dict[str, Any]:
     }
 
 
-@router.get("/platform", summary="The platform: name and branding")
+@router.get(
+    "/platform", summary="The platform: name and branding",
+    response_model=PublicPlatform,
+    response_model_exclude_unset=True,
+)
 async def get_platform(caller: CallerDep) -> dict[str, Any]:
     return catalog.public_platform(caller.platform)
 
 
-@router.get("/connectors", summary="Connectors in the catalog")
+@router.get(
+    "/connectors", summary="Connectors in the catalog",
+    response_model=CatalogConnectorList,
+    response_model_exclude_unset=True,
+)
 async def list_connectors(
     caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -106,7 +127,11 @@ async def list_connectors(
     return {"connectors": [catalog.public_connector(c, runtime.providers) for c in found]}
 
 
-@router.get("/connectors/{slug}", summary="One connector, with this context's connections")
+@router.get(
+    "/connectors/{slug}", summary="One connector, with this context's connections",
+    response_model=CatalogConnectorWithConnections,
+    response_model_exclude_unset=True,
+)
 async def get_connector(
     slug: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -122,7 +147,11 @@ async def get_connector(
     }
 
 
-@router.get("/connections", summary="This context's connections")
+@router.get(
+    "/connections", summary="This context's connections",
+    response_model=PublicConnectionList,
+    response_model_exclude_unset=True,
+)
 async def list_connections(
     caller: CallerDep, session: SessionDep, connector: str | None = None
 ) -> dict[str, Any]:
@@ -145,7 +174,11 @@ async def _my_connection(
     return view
 
 
-@router.get("/connections/{connection_id}", summary="One of this context's connections")
+@router.get(
+    "/connections/{connection_id}", summary="One of this context's connections",
+    response_model=PublicConnection,
+    response_model_exclude_unset=True,
+)
 async def get_connection(
     connection_id: str, caller: CallerDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -156,6 +189,8 @@ async def get_connection(
     "/connections",
     status_code=201,
     summary="Start connecting: a connection with an authorization awaiting the provider",
+    response_model=PublicConnection,
+    response_model_exclude_unset=True,
 )
 async def create_connection(
     body: NewConnection, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
@@ -175,6 +210,8 @@ async def create_connection(
     "/connections/{connection_id}/reconnect",
     status_code=201,
     summary="Start a new authorization on an existing connection",
+    response_model=PublicConnection,
+    response_model_exclude_unset=True,
 )
 async def reconnect(
     connection_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
@@ -229,7 +266,11 @@ async def _my_authorization(
     return authorization, view
 
 
-@router.get("/authorizations/{authorization_id}", summary="Where a connect flow stands")
+@router.get(
+    "/authorizations/{authorization_id}", summary="Where a connect flow stands",
+    response_model=PublicAuthorization,
+    response_model_exclude_unset=True,
+)
 async def get_authorization(
     authorization_id: str, caller: CallerDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -237,7 +278,11 @@ async def get_authorization(
     return catalog.public_authorization(authorization) or {}
 
 
-@router.post("/authorizations/{authorization_id}/popup", summary="A one-time link for the popup")
+@router.post(
+    "/authorizations/{authorization_id}/popup", summary="A one-time link for the popup",
+    response_model=PopupLink,
+    response_model_exclude_unset=True,
+)
 async def popup_link(
     authorization_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -267,6 +312,8 @@ class CollectedFields(BaseModel):
 @router.post(
     "/authorizations/{authorization_id}/collect",
     summary="Submit the collect step (API key, subdomain, environment …)",
+    response_model=PublicAuthorization,
+    response_model_exclude_unset=True,
     responses={422: {"description": "invalid_field, or invalid_credentials: the provider "
                                     "refused the key or password; correct it and retry"}},
 )
@@ -290,6 +337,8 @@ async def submit_collect(
 @router.post(
     "/authorizations/{authorization_id}/cancel",
     summary="The popup was closed before the provider answered",
+    response_model=PublicAuthorization,
+    response_model_exclude_unset=True,
 )
 async def cancel(authorization_id: str, caller: CallerDep, session: SessionDep) -> dict[str, Any]:
     authorization, view = await _my_authorization(session, caller, authorization_id)

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 
 from authlib.common.urls import add_params_to_uri
 
+from xkit.dotpath import dig
 from xkit.oauth import TokenSet
-from xkit.providers.schema import AccountInfo, AdminConsentSpec, dig
+from xkit.providers.schema import AccountInfo, AdminConsentSpec
 from xkit.services.accounts import unverified_claims
 from xkit.services.auth_types.base import (
     CONTINUE,

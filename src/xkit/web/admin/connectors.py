@@ -103,11 +103,12 @@ async def connector_list(current: Page) -> Response:
     assert current.platform is not None
     found = await connectors.list_connectors(current.db, current.platform.id)
     counts = await dashboard.connection_counts(current.db, current.platform.id)
-    rows = [{"connector": c, "template": connectors.template_of(current.runtime.providers, c),
-             "connections": counts.get(c.id, 0)} for c in found]
-    for row in rows:
-        template = row["template"]
-        row["ready"] = template is not None and connectors.is_ready(row["connector"], template)
+    rows = []
+    for connector in found:
+        template = connectors.template_of(current.runtime.providers, connector)
+        rows.append({"connector": connector, "template": template,
+                     "connections": counts.get(connector.id, 0),
+                     "ready": template is not None and connectors.is_ready(connector, template)})
     return await current.render("connectors.html", nav="connectors", rows=rows)
 
 

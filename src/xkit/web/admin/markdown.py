@@ -36,7 +36,7 @@ def _link_open(renderer: RendererHTML, tokens: Any, idx: int, options: Any, env:
 def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     parser.enable("table").enable("strikethrough")
-    parser.validateLink = _is_safe_link  # type: ignore[method-assign]
+    parser.validateLink = _is_safe_link  # type: ignore[method-assign]  # markdown-it's own hook
     parser.add_render_rule("link_open", _link_open)
     return parser
 

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import jinja2
@@ -45,6 +45,9 @@ from xkit.services.form_tokens import LIFETIME_SECONDS
 from xkit.web.admin.markdown import render_markdown
 
 log = logging.getLogger("xkit.admin")
+
+#: A response of any kind; :meth:`Page.finish` hands back the kind it was given.
+_R = TypeVar("_R", bound=Response)
 
 PREFIX = "/admin"
 SESSION_COOKIE = "xkit_admin_session"
@@ -261,7 +264,7 @@ class Page:
             response.delete_cookie(NOTICE_COOKIE, path=PREFIX)
         return self.finish(response)
 
-    def finish(self, response: Response) -> Response:
+    def finish(self, response: _R) -> _R:
         """Add the pending cookies and the security headers."""
         secure = self.runtime.settings.secure_cookies
         for name, value, options in self._cookies:
@@ -335,7 +338,7 @@ def _endpoint(handler: Handler, *, public: bool) -> Callable[[Request], Awaitabl
                 return await error_page(current, 500, "Something went wrong",
                                         "xkit hit an unexpected error; it is logged on the server.")
 
-    endpoint.public = public  # type: ignore[attr-defined]
+    endpoint.public = public  # type: ignore[attr-defined]  # a mark on the function, read by routes
     return endpoint
 
 

@@ -36,11 +36,12 @@ async def webhook_list(current: Page) -> Response:
     """GET lists; POST creates and answers with the signing secret directly (like API keys:
     it exists in plaintext only in this response, so there is no page to redirect to)."""
     assert current.platform is not None
-    values: dict[str, object] = {"url": "", "description": "", "events": []}
+    chosen: list[str] = []
+    values: dict[str, object] = {"url": "", "description": "", "events": chosen}
     errors: dict[str, str] = {}
     if current.request.method == "POST":
-        values = {**(await current.fields("url", "description")),
-                  "events": await current.values("events")}
+        chosen = await current.values("events")
+        values = {**(await current.fields("url", "description")), "events": chosen}
         errors = too_long(values, {"url": 2048, "description": 200})
         if not str(values["url"]).strip():
             errors["url"] = "Enter the URL xkit should send events to."
@@ -62,21 +63,23 @@ async def webhook_list(current: Page) -> Response:
     return await current.render(
         "webhooks.html", status=422 if errors else 200, nav="webhooks", subscriptions=found,
         counts=counts, values=values, errors=errors,
-        events=_event_choices(list(values["events"])))  # type: ignore[call-overload]
+        events=_event_choices(chosen))
 
 
 @page
 async def webhook_detail(current: Page) -> Response:
     """GET shows the subscription and its delivery log; POST saves its settings."""
     subscription = await _subscription(current)
+    chosen = list(subscription.events)
     values: dict[str, object] = {"url": subscription.url,
                                  "description": subscription.description,
-                                 "events": list(subscription.events),
+                                 "events": chosen,
                                  "enabled": subscription.enabled}
     errors: dict[str, str] = {}
     if current.request.method == "POST":
+        chosen = await current.values("events")
         values = {**(await current.fields("url", "description")),
-                  "events": await current.values("events"),
+                  "events": chosen,
                   "enabled": bool(await current.field("enabled"))}
         errors = too_long(values, {"url": 2048, "description": 200})
         if not errors:
@@ -100,7 +103,7 @@ async def webhook_detail(current: Page) -> Response:
         "webhook.html", status=422 if errors else 200, nav="webhooks",
         subscription=subscription, deliveries=deliveries, counts=counts, values=values,
         errors=errors, status_filter=status_filter,
-        events=_event_choices(list(values["events"])))  # type: ignore[call-overload]
+        events=_event_choices(chosen))
 
 
 @page

@@ -27,7 +27,9 @@ def _oauth_error(error: str, description: str, status: int = 400) -> JSONRespons
 
 async def authorize(request: Request) -> Response:
     """GET shows the consent page; POST is the person's answer."""
-    fields = dict(request.query_params) if request.method == "GET" else dict(await request.form())
+    # A form may carry files; the consent form has none, so only its text fields count.
+    fields = dict(request.query_params) if request.method == "GET" else {
+        name: value for name, value in (await request.form()).items() if isinstance(value, str)}
     redirect_uri, state = fields.get("redirect_uri", ""), fields.get("state", "")
     public_url = get_runtime(request).settings.public_url
     if not sandbox.is_own_callback(public_url, redirect_uri) or not fields.get("client_id"):
@@ -104,7 +106,7 @@ async def me(request: Request) -> JSONResponse:
     claims = _bearer_claims(request)
     if claims is None:
         return JSONResponse({"error": "invalid_token"}, status_code=401)
-    return JSONResponse(sandbox.profile(claims))  # type: ignore[arg-type]
+    return JSONResponse(sandbox.profile(claims))
 
 
 async def notes(request: Request) -> JSONResponse:

@@ -27,6 +27,8 @@ from xkit.db.engine import (
 )
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
+from xkit.services.admin_sessions import SessionPolicy
+from xkit.services.authorizations import FlowDeps
 from xkit.services.connectors import ConnectorServices
 from xkit.services.context_tokens import ContextTokenSigner
 from xkit.services.form_tokens import FormTokenSigner
@@ -60,6 +62,19 @@ class Runtime:
             providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url,
             allow_private_networks=self.settings.provider_allow_private_networks,
         )
+
+    @cached_property
+    def flow_deps(self) -> FlowDeps:
+        """What the connect flow needs, for the browser API and the popup pages alike."""
+        return FlowDeps(providers=self.providers, keyring=self.keyring,
+                        http=self.provider_http, public_url=self.settings.public_url)
+
+    @cached_property
+    def session_policy(self) -> SessionPolicy:
+        """How long a dashboard login lasts (XKIT_ADMIN_SESSION_HOURS, _IDLE_MINUTES)."""
+        return SessionPolicy(
+            absolute=dt.timedelta(hours=self.settings.admin_session_hours),
+            idle=dt.timedelta(minutes=self.settings.admin_session_idle_minutes))
 
     @cached_property
     def form_tokens(self) -> FormTokenSigner:

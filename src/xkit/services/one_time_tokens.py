@@ -16,6 +16,9 @@ from xkit.crypto import fingerprint
 from xkit.db.models import OneTimeToken
 from xkit.db.types import utcnow
 
+# The popup's start link, issued by the browser API and consumed by the popup page.
+POPUP_START = "popup_start"
+
 
 async def issue(
     session: AsyncSession,

@@ -19,12 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xkit.crypto import Keyring
 from xkit.db import migrate
-from xkit.db.engine import (
-    create_engine,
-    create_read_engine,
-    create_sessionmaker,
-    private_directory,
-)
+from xkit.db.engine import create_engine, create_sessionmaker, private_directory
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
 from xkit.services.admin_sessions import SessionPolicy
@@ -34,7 +29,6 @@ from xkit.services.context_tokens import ContextTokenSigner
 from xkit.services.form_tokens import FormTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
-from xkit.services.token_fetch import ReadPool
 from xkit.services.tokens import TokenDeps
 from xkit.services.use_ledger import UseLedger
 from xkit.services.webhooks import SubscriptionPolicy
@@ -48,7 +42,6 @@ SANDBOX_TEMPLATES_DIR = Path(__file__).parent / "providers" / "sandbox"
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    reads: ReadPool  # the token fetch's: autocommit, no transaction round trips
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
     providers: ProviderRegistry
@@ -121,8 +114,6 @@ class Runtime:
         await self.provider_http.aclose()
         if "proxy_http" in self.__dict__:
             await self.proxy_http.aclose()
-        if self.reads.engine is not self.engine:
-            await self.reads.engine.dispose()
         await self.engine.dispose()
 
 
@@ -181,7 +172,6 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
     return Runtime(
         settings=settings,
         engine=engine,
-        reads=ReadPool(create_read_engine(engine, hide_parameters=True, **pool)),
         sessions=sessions,
         keyring=keyring,
         providers=providers,

@@ -72,26 +72,6 @@ def _private_sqlite_files(database_url: str) -> None:
         pass
 
 
-def create_read_engine(engine: AsyncEngine, **options: Any) -> AsyncEngine:
-    """The engine for the token fetch's single SELECT: ``engine`` itself on SQLite, where a
-    SELECT opens no transaction; on PostgreSQL a pool of its own in autocommit.
-
-    On a pool that opens transactions, a fetch costs six round trips: the pre-ping (BEGIN,
-    a ping, ROLLBACK, so that it works through pgbouncer), then BEGIN, the SELECT, ROLLBACK.
-    In autocommit it costs two, and half the CPU (bench/token_fetch.py)."""
-    if engine.dialect.name == "sqlite":
-        return engine
-    # Every connection it may open is kept: an overflow connection is closed when handed
-    # back, and under a steady load above the pool's size that meant opening a connection
-    # (a new server process, TLS, authentication) every few fetches.
-    size = (options.pop("pool_size", POSTGRES_POOL_SIZE)
-            + options.pop("max_overflow", POSTGRES_MAX_OVERFLOW))
-    options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_timeout", 30)
-    return create_async_engine(engine.url, isolation_level="AUTOCOMMIT", pool_size=size,
-                               max_overflow=0, **options)
-
-
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

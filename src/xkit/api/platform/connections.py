@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
+from xkit.api.deps import CallerDep, RuntimeDep, SessionDep, parse_credentials
 from xkit.api.schemas import ErrorResponse
-from xkit.services import backend_connections
+from xkit.http.runtime import get_runtime
+from xkit.services import backend_connections, token_fetch
 
 router = APIRouter(tags=["connections"])
 
@@ -28,6 +29,12 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# The token fetch runs before every provider call of every backend, so its routes solve no
+# dependencies: the key is checked by the one statement that reads everything else
+# (services/token_fetch.py); the API key schemes are only declared here, for /docs.
+API_KEY_SECURITY = {"security": [{"ApiKeyBasic": []}, {"ApiKeyBearer": []}]}
+
+
 @router.get(
     "/contexts/{external_id}/connections",
     summary="A context's connections (no tokens)",
@@ -46,52 +53,44 @@ async def list_context_connections(
     "/contexts/{external_id}/connections/{connector_slug}",
     summary="A context's connection to a connector, with a fresh access token",
     responses=_TOKEN_ERRORS,
+    openapi_extra=API_KEY_SECURITY,
 )
 async def get_context_connection(
     external_id: str,
     connector_slug: str,
-    caller: CallerDep,
-    runtime: RuntimeDep,
-    session: SessionDep,
+    request: Request,
     response: Response,
     force_refresh: bool = False,
     subject: SubjectParam = None,
 ) -> dict[str, Any]:
-    response.headers.update(NO_STORE)
-    return await backend_connections.context_connection_with_token(
-        session,
-        runtime.token_deps,
-        caller.platform.id,
-        external_id,
-        connector_slug,
-        force_refresh=force_refresh,
-        subject=subject,
-    )
+    return await _fetch(request, response, token_fetch.ByConnector(external_id, connector_slug),
+                        force_refresh, subject)
 
 
 @router.get(
     "/connections/{connection_id}",
     summary="A connection by id, with a fresh access token",
     responses=_TOKEN_ERRORS,
+    openapi_extra=API_KEY_SECURITY,
 )
 async def get_connection(
     connection_id: str,
-    caller: CallerDep,
-    runtime: RuntimeDep,
-    session: SessionDep,
+    request: Request,
     response: Response,
     force_refresh: bool = False,
     subject: SubjectParam = None,
 ) -> dict[str, Any]:
+    return await _fetch(request, response, token_fetch.ById(connection_id), force_refresh,
+                        subject)
+
+
+async def _fetch(request: Request, response: Response, target: token_fetch.Target,
+                 force_refresh: bool, subject: str | None) -> dict[str, Any]:
+    publishable, secret = parse_credentials(request.headers.get("authorization"))
     response.headers.update(NO_STORE)
-    return await backend_connections.connection_with_token(
-        session,
-        runtime.token_deps,
-        caller.platform.id,
-        connection_id,
-        force_refresh=force_refresh,
-        subject=subject,
-    )
+    return await token_fetch.fetch_token(
+        get_runtime(request).token_deps, target, secret=secret, publishable_key=publishable,
+        force_refresh=force_refresh, subject=subject)
 
 
 @router.delete(

@@ -76,7 +76,6 @@ _BY_CONNECTOR = (
                                 Connection.enabled.is_(True)))
     .outerjoin(Authorization, Authorization.connection_id == Connection.id)
     .where(ApiKey.secret_hash == bindparam("digest"))
-    .execution_options(populate_existing=True)
 )
 _BY_ID = (
     _by_key()
@@ -86,7 +85,6 @@ _BY_ID = (
     .outerjoin(Context, Context.id == Connection.context_id)
     .outerjoin(Authorization, Authorization.connection_id == Connection.id)
     .where(ApiKey.secret_hash == bindparam("digest"))
-    .execution_options(populate_existing=True)
 )
 
 

@@ -2,7 +2,8 @@
 
 Authenticate the key by its hash, select the one authorization row, decrypt its token, answer
 JSON — on the same server (uvicorn, uvloop, httptools), the same driver and the same engine
-as xkit's token fetch (``xkit.db.engine.create_engine``: xkit has one pool),
+as xkit's token fetch (``xkit.db.engine.create_engine``, xkit's one pool; on PostgreSQL its
+reads in autocommit, as ``Runtime.token_deps.reads``),
 with no framework, no middleware and no logging. xkit's throughput divided by
 this one's is the price of everything xkit adds (routing, validation, error handling, scoping
 checks, access log).
@@ -38,6 +39,7 @@ ROW_QUERY = text("""
 class Baseline:
     def __init__(self) -> None:
         self.engine: Any = None
+        self.reads: Any = None  # the same engine and pool, in autocommit on PostgreSQL
         self.keyring: Keyring | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -55,8 +57,8 @@ class Baseline:
             return
         authorization = dict(scope["headers"]).get(b"authorization", b"").decode()
         secret = authorization.removeprefix("Bearer ")
-        assert self.engine is not None
-        async with self.engine.connect() as connection:
+        assert self.reads is not None
+        async with self.reads.connect() as connection:
             platform_id = (await connection.execute(
                 KEY_QUERY, {"hash": fingerprint(secret)})).scalar()
             if platform_id is None:
@@ -87,6 +89,8 @@ class Baseline:
                     "max_overflow": int(os.environ.get("XKIT_DATABASE_MAX_OVERFLOW", 5))}
                 # Built as xkit's runtime builds it.
                 self.engine = create_engine(url, hide_parameters=True, **pool)
+                self.reads = (self.engine if url.startswith("sqlite") else
+                              self.engine.execution_options(isolation_level="AUTOCOMMIT"))
                 self.keyring = Keyring(parse_key_spec(os.environ["XKIT_ENCRYPTION_KEYS"]))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

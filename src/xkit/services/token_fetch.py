@@ -134,7 +134,7 @@ async def _rows(deps: TokenDeps, target: Target, digest: str) -> Sequence[Row]:
     else:
         statement, params = _BY_CONNECTOR, {"digest": digest, "external_id": target.external_id,
                                             "slug": target.connector_slug}
-    async with deps.sessions() as session:
+    async with (deps.reads or deps.sessions)() as session:
         return (await session.execute(statement, params)).all()  # type: ignore[return-value]
 
 

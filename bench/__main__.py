@@ -8,7 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("token_fetch", "scale", "stampede", "connect", "webhook_workers")
+BENCHMARKS = ("token_fetch", "api_routes", "scale", "stampede", "connect", "webhook_workers")
 
 
 def main() -> int:

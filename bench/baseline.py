@@ -2,8 +2,8 @@
 
 Authenticate the key by its hash, select the one authorization row, decrypt its token, answer
 JSON — on the same server (uvicorn, uvloop, httptools), the same driver and the same engine
-settings as xkit's token fetch (on PostgreSQL an autocommit pool: no transaction round trips;
-its connections handed out in arrival order),
+as xkit's token fetch (``xkit.db.engine.create_engine``, xkit's one pool; on PostgreSQL its
+reads in autocommit, as ``Runtime.token_deps.reads``),
 with no framework, no middleware and no logging. xkit's throughput divided by
 this one's is the price of everything xkit adds (routing, validation, error handling, scoping
 checks, access log).
@@ -20,9 +20,8 @@ from typing import Any
 from sqlalchemy import text
 
 from xkit.crypto import Keyring, fingerprint, parse_key_spec
-from xkit.db.engine import create_engine, create_read_engine
+from xkit.db.engine import create_engine
 from xkit.services.keyring import column_aad
-from xkit.services.token_fetch import ReadPool
 
 KEY_QUERY = text("SELECT platform_id FROM api_keys WHERE secret_hash = :hash "
                  "AND revoked_at IS NULL")
@@ -39,8 +38,8 @@ ROW_QUERY = text("""
 
 class Baseline:
     def __init__(self) -> None:
-        self.main_engine: Any = None
-        self.reads: ReadPool | None = None
+        self.engine: Any = None
+        self.reads: Any = None  # the same engine and pool, in autocommit on PostgreSQL
         self.keyring: Keyring | None = None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -59,7 +58,7 @@ class Baseline:
         authorization = dict(scope["headers"]).get(b"authorization", b"").decode()
         secret = authorization.removeprefix("Bearer ")
         assert self.reads is not None
-        async with self.reads.slots, self.reads.engine.connect() as connection:
+        async with self.reads.connect() as connection:
             platform_id = (await connection.execute(
                 KEY_QUERY, {"hash": fingerprint(secret)})).scalar()
             if platform_id is None:
@@ -88,17 +87,14 @@ class Baseline:
                 pool = {} if url.startswith("sqlite") else {
                     "pool_size": int(os.environ.get("XKIT_DATABASE_POOL_SIZE", 10)),
                     "max_overflow": int(os.environ.get("XKIT_DATABASE_MAX_OVERFLOW", 5))}
-                # Built as xkit's runtime builds them; only the read engine is ever used.
-                self.main_engine = create_engine(url, hide_parameters=True, **pool)
-                self.reads = ReadPool(
-                    create_read_engine(self.main_engine, hide_parameters=True, **pool))
+                # Built as xkit's runtime builds it.
+                self.engine = create_engine(url, hide_parameters=True, **pool)
+                self.reads = (self.engine if url.startswith("sqlite") else
+                              self.engine.execution_options(isolation_level="AUTOCOMMIT"))
                 self.keyring = Keyring(parse_key_spec(os.environ["XKIT_ENCRYPTION_KEYS"]))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                assert self.reads is not None
-                if self.reads.engine is not self.main_engine:
-                    await self.reads.engine.dispose()
-                await self.main_engine.dispose()
+                await self.engine.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

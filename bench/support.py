@@ -166,11 +166,14 @@ request = function()
   if first then math.randomseed(os.time() + {seed}); first = false end
   return wrk.format("GET", "{prefix}" .. math.random(0, count - 1) .. "{suffix}")
 end
+"""
+# Appended to every script: one line of JSON that run_wrk_script reads.
+WRK_REPORT = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'WRKJSON {{"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, ' ..
-    '"status": %d, "timeout": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}}\\n',
+    'WRKJSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, ' ..
+    '"status": %d, "timeout": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}\\n',
     summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(99), latency.max))
 end
@@ -182,12 +185,13 @@ class LoadResult:
     concurrency: int
     requests: int
     seconds: float
-    errors: int
+    errors: int  # timeouts included
     p50_ms: float
     p99_ms: float
     server_cpu: float  # cores the server processes kept busy
     loadgen_cpu: float  # cores wrk kept busy
     machine_cpu: float  # cores busy machine-wide, others' work included
+    timeouts: int = 0  # requests wrk gave up on after 10 s
 
     @property
     def rps(self) -> float:
@@ -210,9 +214,18 @@ def run_wrk(url: str, *, secret: str, path_prefix: str, path_suffix: str, count:
             script_dir: Path) -> LoadResult:
     """``GET {url}{prefix}{random 0..count-1}{suffix}`` over ``concurrency`` keep-alive
     connections for ``seconds``, from one wrk thread."""
-    script = script_dir / f"fetch-{secrets.token_hex(3)}.lua"
-    script.write_text(WRK_SCRIPT.format(secret=secret, count=count, prefix=path_prefix,
-                                        suffix=path_suffix, seed=secrets.randbelow(10_000)))
+    lua = WRK_SCRIPT.format(secret=secret, count=count, prefix=path_prefix, suffix=path_suffix,
+                            seed=secrets.randbelow(10_000))
+    return run_wrk_script(url, lua, concurrency=concurrency, seconds=seconds,
+                          server_pids=server_pids, script_dir=script_dir)
+
+
+def run_wrk_script(url: str, lua: str, *, concurrency: int, seconds: float,
+                   server_pids: Sequence[int], script_dir: Path) -> LoadResult:
+    """wrk with ``lua`` (which defines ``request``) over ``concurrency`` keep-alive
+    connections for ``seconds``, from one wrk thread."""
+    script = script_dir / f"wrk-{secrets.token_hex(3)}.lua"
+    script.write_text(lua + WRK_REPORT)
     before_server = sum(process_cpu_seconds(pid) for pid in server_pids)
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     meter = CpuMeter()
@@ -242,6 +255,7 @@ def run_wrk(url: str, *, secret: str, path_prefix: str, path_suffix: str, count:
         server_cpu=server / elapsed,
         loadgen_cpu=loadgen / elapsed,
         machine_cpu=machine,
+        timeouts=data["timeout"],
     )
 
 

@@ -13,11 +13,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from starlette.requests import Request
+from starlette.responses import Response
 
 from tests.support.flow import new_end_user
 from tests.support.xkit import PlatformCredentials, XkitServer
-from xkit.api.errors import install_error_handlers
 from xkit.db.errors import DatabaseProblem, classify
+from xkit.http.errors import install_error_handlers
+from xkit.http.routes import PageRoute
 
 
 class _DriverError(Exception):
@@ -87,15 +90,19 @@ def test_racing_for_one_client_chosen_connection_id_is_a_conflict_never_a_500(
 async def test_a_constraint_error_escaping_a_handler_is_a_409_json_for_apis_and_a_page(
 ) -> None:
     """The safety net for a race nobody anticipated (the known ones are handled where they
-    happen): the API's error handlers, on a bare app whose routes fail that way."""
+    happen): the API's error handlers, on a bare app whose routes (an API's, a page's) fail
+    that way."""
     app = FastAPI()
     install_error_handlers(app)
 
     async def lost_a_race() -> None:
         raise IntegrityError("INSERT INTO x", {}, sqlite3.IntegrityError("UNIQUE failed: x.id"))
 
+    async def lost_a_race_on_a_page(_request: Request) -> Response:
+        return await lost_a_race()  # type: ignore[func-returns-value]
+
     app.add_api_route("/api/platform/things", lost_a_race, methods=["POST"])
-    app.add_api_route("/p/acme/things", lost_a_race, methods=["POST"])
+    app.router.routes.append(PageRoute("/p/acme/things", lost_a_race_on_a_page, methods=["POST"]))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://xkit.test") as client:
         api = await client.post("/api/platform/things")

@@ -1,9 +1,9 @@
-"""The token fetch's one-query answer agrees with the general path, and gives way to it.
+"""The token fetch's one-query answer is the route's answer, in every case.
 
-``xkit.services.token_fetch`` answers the common case of
-``GET /api/platform/contexts/{id}/connections/{slug}`` ahead of FastAPI. Its promise is that it
-never says anything the documented route would not: these tests hold it to that, then walk
-through every case where it must step aside (so that the route writes, refreshes or refuses).
+``xkit.services.token_fetch`` is the one implementation behind
+``GET /api/platform/contexts/{id}/connections/{slug}`` (and by id). Called directly it must say
+exactly what the documented route says over HTTP: these tests hold it to that for the common
+case, then walk through every refusal, every 404, a refresh and a grant in error.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.db.models import ApiKey, Authorization
 from xkit.db.types import utcnow
+from xkit.errors import XkitError
 from xkit.runtime import Runtime
 from xkit.services import api_keys, token_fetch
 
 TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
 
 
-def _fast(
+def _direct(
     environment: XkitEnvironment,
     platform: PlatformCredentials,
     *,
@@ -33,13 +34,21 @@ def _fast(
     slug: str = "outlook-email",
     publishable_key: str | None = None,
     secret: str | None = None,
-) -> dict[str, Any] | None:
-    async def ask(runtime: Runtime) -> dict[str, Any] | None:
-        return await token_fetch.fresh_connection(
-            runtime.reads, runtime.token_deps, secret=secret or platform.secret_key,
-            publishable_key=publishable_key, external_id=external_id, connector_slug=slug)
+) -> dict[str, Any]:
+    """The service's answer, shaped as the route's JSON: the body, or the error's code."""
+    async def ask(runtime: Runtime) -> dict[str, Any]:
+        try:
+            return await token_fetch.fetch_token(
+                runtime.token_deps, token_fetch.ByConnector(external_id, slug),
+                secret=secret or platform.secret_key, publishable_key=publishable_key)
+        except XkitError as exc:
+            return {"error": {"code": exc.code}}
 
     return environment.with_runtime(ask)
+
+
+def _code(response: httpx.Response) -> dict[str, Any]:
+    return {"error": {"code": response.json()["error"]["code"]}}
 
 
 def _write(environment: XkitEnvironment, statement: Any) -> None:
@@ -77,11 +86,10 @@ def test_the_common_case_is_answered_exactly_as_the_route_answers_it(
 ) -> None:
     first = api.get(TOKEN_PATH)  # refreshes the 200-second token and notes both uses
     assert first.status_code == 200, first.text
-    answered = _fast(xkit_environment, platform)
-    assert answered is not None
+    answered = _direct(xkit_environment, platform)
     assert answered == api.get(TOKEN_PATH).json() == first.json()
     assert answered["authorization"]["access_token"]
-    bearer = _fast(xkit_environment, platform, publishable_key=platform.publishable_key)
+    bearer = _direct(xkit_environment, platform, publishable_key=platform.publishable_key)
     assert bearer == answered  # Basic (publishable:secret) and Bearer alike
 
 
@@ -89,18 +97,18 @@ def test_token_responses_are_never_cached(
     api: httpx.Client, connected: dict[str, str], platform: PlatformCredentials,
     xkit_environment: XkitEnvironment,
 ) -> None:
-    general = api.get(TOKEN_PATH)  # answered by the route (it refreshes)
-    assert _fast(xkit_environment, platform) is not None
-    fast = api.get(TOKEN_PATH)  # answered ahead of the framework
-    connection_id = general.json()["connection"]["id"]
+    refreshing = api.get(TOKEN_PATH)  # it refreshes the 200-second token
+    assert "error" not in _direct(xkit_environment, platform)
+    fresh = api.get(TOKEN_PATH)  # the common case
+    connection_id = refreshing.json()["connection"]["id"]
     by_id = api.get(f"/api/platform/connections/{connection_id}")
-    for response in (general, fast, by_id):
+    for response in (refreshing, fresh, by_id):
         assert response.status_code == 200, response.text
         assert response.headers["cache-control"] == "no-store"
         assert response.headers["content-type"] == "application/json"
 
 
-def test_it_steps_aside_for_every_refusal_and_the_route_gives_the_error(
+def test_every_refusal_is_the_routes_error(
     api: httpx.Client,
     connected: dict[str, str],
     platform: PlatformCredentials,
@@ -109,33 +117,36 @@ def test_it_steps_aside_for_every_refusal_and_the_route_gives_the_error(
     xkit_server: XkitServer,
 ) -> None:
     assert api.get(TOKEN_PATH).status_code == 200
-    wrong_publishable = _fast(xkit_environment, platform,
-                              publishable_key=other_platform.publishable_key)
-    foreign_key = _fast(xkit_environment, platform, secret=other_platform.secret_key)
-    not_a_key = _fast(xkit_environment, platform, secret="sk_live_123")
-    unknown_key = _fast(xkit_environment, platform, secret=platform.secret_key + "x")
-    unknown_context = _fast(xkit_environment, platform, external_id="nobody")
-    unknown_connector = _fast(xkit_environment, platform, slug="gmail")
-    assert [wrong_publishable, foreign_key, not_a_key, unknown_key, unknown_context,
-            unknown_connector] == [None] * 6
+    wrong_publishable = _direct(xkit_environment, platform,
+                                publishable_key=other_platform.publishable_key)
+    foreign_key = _direct(xkit_environment, platform, secret=other_platform.secret_key)
+    not_a_key = _direct(xkit_environment, platform, secret="sk_live_123")
+    unknown_key = _direct(xkit_environment, platform, secret=platform.secret_key + "x")
+    unknown_context = _direct(xkit_environment, platform, external_id="nobody")
+    unknown_connector = _direct(xkit_environment, platform, slug="gmail")
 
     url = f"{xkit_server.url}{TOKEN_PATH}"
-    assert httpx.get(url, auth=(other_platform.publishable_key, platform.secret_key)
-                     ).json()["error"]["code"] == "invalid_api_key"
+    wrong_pair = httpx.get(url, auth=(other_platform.publishable_key, platform.secret_key))
+    assert wrong_pair.json()["error"]["code"] == "invalid_api_key"
+    assert wrong_publishable == _code(wrong_pair)
+    assert not_a_key == unknown_key == _code(wrong_pair)
     foreign = httpx.get(url, auth=other_platform.basic_auth)
     assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "context_not_found"
+    assert foreign_key == _code(foreign)
     no_context = api.get("/api/platform/contexts/nobody/connections/outlook-email")
     assert no_context.status_code == 404
     assert no_context.json()["error"]["code"] == "context_not_found"
+    assert unknown_context == _code(no_context)
     no_connection = api.get("/api/platform/contexts/user-1/connections/gmail")
     assert no_connection.status_code == 404
     assert no_connection.json()["error"]["code"] == "connection_not_found"
+    assert unknown_connector == _code(no_connection)
 
     _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
            .values(revoked_at=utcnow()))
-    assert _fast(xkit_environment, platform) is None
     revoked = api.get(TOKEN_PATH)
     assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "invalid_api_key"
+    assert _direct(xkit_environment, platform) == _code(revoked)
 
 
 def test_it_notes_uses_as_the_route_does(
@@ -144,7 +155,7 @@ def test_it_notes_uses_as_the_route_does(
     platform: PlatformCredentials,
     xkit_environment: XkitEnvironment,
 ) -> None:
-    """The worker refreshes ahead only the grants in use: a use the fast path skipped noting
+    """The worker refreshes ahead only the grants in use: a use the fetch skipped noting
     would let a busy connection's token lapse."""
     body = api.get(TOKEN_PATH).json()
     an_hour_ago = utcnow() - dt.timedelta(hours=1)
@@ -153,13 +164,13 @@ def test_it_notes_uses_as_the_route_does(
     grant = Authorization.id == body["authorization"]["id"]
     _write(xkit_environment, update(Authorization).where(grant).values(last_used_at=an_hour_ago))
 
-    assert _fast(xkit_environment, platform) == body
+    assert _direct(xkit_environment, platform) == body
     key_used = _last_used(xkit_environment, platform)
     grant_used = _grant_last_used(xkit_environment, body["authorization"]["id"])
     assert key_used is not None and key_used > an_hour_ago + dt.timedelta(minutes=59)
     assert grant_used is not None and grant_used > an_hour_ago + dt.timedelta(minutes=59)
 
-    assert _fast(xkit_environment, platform) == body  # noted: nothing to write this time
+    assert _direct(xkit_environment, platform) == body  # noted: nothing to write this time
     assert _last_used(xkit_environment, platform) == key_used
     assert _grant_last_used(xkit_environment, body["authorization"]["id"]) == grant_used
 
@@ -191,7 +202,7 @@ def test_the_running_server_writes_uses_a_moment_later(
         time.sleep(0.2)
 
 
-def test_it_steps_aside_when_a_refresh_is_due(
+def test_a_refresh_when_due_and_a_grant_in_error_are_the_routes_answers(
     api: httpx.Client,
     connected: dict[str, str],
     platform: PlatformCredentials,
@@ -200,25 +211,25 @@ def test_it_steps_aside_when_a_refresh_is_due(
 ) -> None:
     body = api.get(TOKEN_PATH).json()
     refreshes = microsoft.counters()["token_requests"]["refresh_token"]
-    assert _fast(xkit_environment, platform) is not None
+    assert _direct(xkit_environment, platform) == body
 
-    # The token expires within the guaranteed margin: the route refreshes it, once.
+    # The token expires within the guaranteed margin: it is refreshed, once.
     grant = Authorization.id == body["authorization"]["id"]
     _write(xkit_environment, update(Authorization).where(grant)
            .values(expires_at=utcnow() + dt.timedelta(seconds=60)))
-    assert _fast(xkit_environment, platform) is None
     refreshed = api.get(TOKEN_PATH).json()
     assert refreshed["authorization"]["access_token"] != body["authorization"]["access_token"]
     assert microsoft.counters()["token_requests"]["refresh_token"] == refreshes + 1
-    assert _fast(xkit_environment, platform) == api.get(TOKEN_PATH).json() == refreshed
+    assert _direct(xkit_environment, platform) == api.get(TOKEN_PATH).json() == refreshed
 
-    # A grant in error is the route's to explain (reconnect_required).
+    # A grant in error: reconnect_required, from the service as from the route.
     _write(xkit_environment, update(Authorization).where(grant).values(status="error"))
-    assert _fast(xkit_environment, platform) is None
-    assert api.get(TOKEN_PATH).status_code == 409
+    in_error = api.get(TOKEN_PATH)
+    assert in_error.status_code == 409
+    assert _direct(xkit_environment, platform) == _code(in_error)
 
 
-def test_query_strings_go_to_the_route(
+def test_query_strings_are_read_by_the_route(
     api: httpx.Client, connected: dict[str, str], microsoft: MicrosoftEmulator
 ) -> None:
     body = api.get(TOKEN_PATH).json()

@@ -5,19 +5,16 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xkit import __version__
 from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
-from xkit.api.cors import PlatformUserCors
-from xkit.api.errors import install_error_handlers
-from xkit.api.middleware import AccessLog, BodySizeLimit
-from xkit.api.rate_limit import RateLimit
-from xkit.api.token_fetch import TokenFetchFastPath
+from xkit.http.access_log import AccessLog
+from xkit.http.body_limit import BodyLimit
+from xkit.http.errors import install_error_handlers
+from xkit.http.rate_limit import RateLimits
 from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
 from xkit.web import admin as admin_dashboard
@@ -34,22 +31,13 @@ xkit gives your users a catalog of integrations and gives your backend fresh OAu
 
 
 class XkitApp(FastAPI):
-    """FastAPI, with the access log and the token fetch's fast path outside all of it.
+    """FastAPI, and a way to stop the worker beside it.
 
-    FastAPI puts layers of its own around whatever ``add_middleware`` adds (a telemetry
-    check on every request, server errors, body limits, exception handlers); the fetch every
-    backend makes before every provider call needs none of them, and passing through them
-    cost a tenth of its time (bench/token_fetch.py). The access log sits outside everything,
-    so it sees each answer.
+    What happens to a request is declared with its route (:mod:`xkit.http.routes`): CORS by
+    the browser API's router, rate limits and HTML errors by the page routes, the proxy's
+    body limit by its routes. The app adds only two layers that match no URL: the default
+    body limit and the access log.
     """
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._outermost: ASGIApp = AccessLog(TokenFetchFastPath(super().__call__))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope["app"] = self
-        await self._outermost(scope, receive, send)
 
     def begin_stop(self) -> None:
         """A stop was asked for (SIGTERM): the worker beside the server takes no new work,
@@ -98,6 +86,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.rate_limits = RateLimits(settings)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(docs.router)
@@ -108,9 +97,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if settings.sandbox:
         app.router.routes.extend(sandbox.routes)
     admin_dashboard.mount(app)
-    app.add_middleware(PlatformUserCors)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
-                       proxy_max_bytes=settings.proxy_max_body_bytes)
-    app.add_middleware(RateLimit, login_per_minute=settings.rate_limit_login_per_minute,
-                       public_per_minute=settings.rate_limit_public_per_minute)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # routes may raise it
+    app.add_middleware(AccessLog)
     return app

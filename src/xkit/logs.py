@@ -95,7 +95,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("method", "path", "status", "duration_ms", "platform"):
+        for key in ("method", "path", "route", "status", "duration_ms", "platform"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         return json.dumps(entry)

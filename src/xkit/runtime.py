@@ -19,20 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from xkit.crypto import Keyring
 from xkit.db import migrate
-from xkit.db.engine import (
-    create_engine,
-    create_read_engine,
-    create_sessionmaker,
-    private_directory,
-)
+from xkit.db.engine import create_engine, create_sessionmaker, private_directory
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
+from xkit.services.admin_sessions import SessionPolicy
+from xkit.services.authorizations import FlowDeps
 from xkit.services.connectors import ConnectorServices
 from xkit.services.context_tokens import ContextTokenSigner
 from xkit.services.form_tokens import FormTokenSigner
 from xkit.services.keyring import open_keyring
 from xkit.services.provider_http import create_provider_http
-from xkit.services.token_fetch import ReadPool
 from xkit.services.tokens import TokenDeps
 from xkit.services.use_ledger import UseLedger
 from xkit.services.webhooks import SubscriptionPolicy
@@ -46,7 +42,6 @@ SANDBOX_TEMPLATES_DIR = Path(__file__).parent / "providers" / "sandbox"
 class Runtime:
     settings: Settings
     engine: AsyncEngine
-    reads: ReadPool  # the token fetch's: autocommit, no transaction round trips
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
     providers: ProviderRegistry
@@ -60,6 +55,19 @@ class Runtime:
             providers=self.providers, keyring=self.keyring, public_url=self.settings.public_url,
             allow_private_networks=self.settings.provider_allow_private_networks,
         )
+
+    @cached_property
+    def flow_deps(self) -> FlowDeps:
+        """What the connect flow needs, for the browser API and the popup pages alike."""
+        return FlowDeps(providers=self.providers, keyring=self.keyring,
+                        http=self.provider_http, public_url=self.settings.public_url)
+
+    @cached_property
+    def session_policy(self) -> SessionPolicy:
+        """How long a dashboard login lasts (XKIT_ADMIN_SESSION_HOURS, _IDLE_MINUTES)."""
+        return SessionPolicy(
+            absolute=dt.timedelta(hours=self.settings.admin_session_hours),
+            idle=dt.timedelta(minutes=self.settings.admin_session_idle_minutes))
 
     @cached_property
     def form_tokens(self) -> FormTokenSigner:
@@ -78,6 +86,8 @@ class Runtime:
             uses=self.uses,
             min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
             provider_timeout=dt.timedelta(seconds=self.settings.provider_timeout_seconds),
+            reads=(self.sessions if self.settings.is_sqlite else create_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"))),
         )
 
     @cached_property
@@ -106,8 +116,6 @@ class Runtime:
         await self.provider_http.aclose()
         if "proxy_http" in self.__dict__:
             await self.proxy_http.aclose()
-        if self.reads.engine is not self.engine:
-            await self.reads.engine.dispose()
         await self.engine.dispose()
 
 
@@ -166,7 +174,6 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
     return Runtime(
         settings=settings,
         engine=engine,
-        reads=ReadPool(create_read_engine(engine, hide_parameters=True, **pool)),
         sessions=sessions,
         keyring=keyring,
         providers=providers,

@@ -17,15 +17,11 @@ from starlette.requests import HTTPConnection
 from xkit.db.errors import DatabaseProblem, classify
 from xkit.db.models import ApiKey, Platform
 from xkit.errors import Unauthorized
+from xkit.http.runtime import get_runtime
 from xkit.runtime import Runtime
 from xkit.services import api_keys
 
 log = logging.getLogger("xkit.api")
-
-
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
 
 
 async def _runtime_dependency(request: Request) -> Runtime:

@@ -114,6 +114,13 @@ class CallbackOutcome:
         return self.authorization.opener_origin if self.authorization else None
 
 
+async def find_authorization(session: AsyncSession, platform_id: str,
+                             authorization_id: str) -> Authorization | None:
+    """The platform's authorization with this id; None for another platform's or none."""
+    return await session.scalar(select(Authorization).where(
+        Authorization.id == authorization_id, Authorization.platform_id == platform_id))
+
+
 def needs_collect(template: ProviderTemplate, authorization: Authorization) -> bool:
     """The template asks the user for input (the collect step) and none was given yet."""
     return bool(template.collect) and authorization.collected is None

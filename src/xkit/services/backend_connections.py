@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import Authorization, Connection, Connector, Context
+from xkit.db.models import Authorization, Context
 from xkit.db.types import utcnow
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError, TokenSet
@@ -18,18 +17,13 @@ from xkit.services.auth_types import auth_type_of
 from xkit.services.authorization_values import decrypt_from, effective_settings
 from xkit.services.authorizations import ACTIVE
 from xkit.services.catalog import public_connection
-from xkit.services.connections import ConnectionView, current_authorizations
+from xkit.services.connections import ConnectionView
 from xkit.services.connectors import is_ready, template_of
 from xkit.services.provider_http import oauth_client
 from xkit.services.tokens import (
-    AuthorizationGone,
     TokenDeps,
     auth_context,
-    fresh_authorization,
-    healthiest,
     needs_refresh,
-    record_use,
-    token_for_subject,
 )
 
 
@@ -81,78 +75,6 @@ def describe(
     return body
 
 
-async def _with_subject(deps: TokenDeps, view: ConnectionView, authorization: Authorization,
-                        subject: str | None) -> dict[str, Any]:
-    """``describe``, with a token acting as ``subject`` when the backend names one."""
-    if subject is None:
-        return describe(view, authorization, deps)
-    tokens = await token_for_subject(deps, authorization.id, subject)
-    return describe(view, authorization, deps, subject=subject, subject_tokens=tokens)
-
-
-async def context_connection_with_token(
-    session: AsyncSession,
-    deps: TokenDeps,
-    platform_id: str,
-    external_id: str,
-    connector_slug: str,
-    *,
-    force_refresh: bool = False,
-    subject: str | None = None,
-) -> dict[str, Any]:
-    """The context's healthiest connection to the connector, with a fresh access token.
-
-    This is the call on every backend's hot path, so the common case — an active token that
-    needs no refresh — is answered from one query; only a refresh takes the slower road
-    through :func:`fresh_authorization` (and its own sessions)."""
-    for last_try in (False, True):
-        view, chosen = await _healthiest(session, platform_id, external_id, connector_slug)
-        if is_fresh(chosen, deps, force_refresh):
-            record_use(deps.uses, chosen)
-            return await _with_subject(deps, view, chosen, subject)
-        await session.commit()  # give the pooled connection back while a refresh may run
-        try:
-            authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
-        except AuthorizationGone:
-            if last_try:
-                raise
-            continue  # reconnected or removed meanwhile: look again
-        record_use(deps.uses, authorization)
-        view = await connections.get_connection(session, platform_id, authorization.connection_id)
-        return await _with_subject(deps, view, authorization, subject)
-    raise AssertionError("unreachable")
-
-
-async def connection_with_token(
-    session: AsyncSession,
-    deps: TokenDeps,
-    platform_id: str,
-    connection_id: str,
-    *,
-    force_refresh: bool = False,
-    subject: str | None = None,
-) -> dict[str, Any]:
-    for last_try in (False, True):
-        view = await connections.get_connection(session, platform_id, connection_id)
-        if view.authorization is None:
-            raise NotFound("this connection has no authorization yet", code="connection_not_found")
-        if is_fresh(view.authorization, deps, force_refresh):  # no second session needed
-            record_use(deps.uses, view.authorization)
-            return await _with_subject(deps, view, view.authorization, subject)
-        await session.commit()  # give the pooled connection back while a refresh may run
-        try:
-            authorization = await fresh_authorization(
-                deps, view.authorization.id, force=force_refresh
-            )
-        except AuthorizationGone:
-            if last_try:
-                raise
-            continue  # reconnected meanwhile: its new authorization is the one to use
-        record_use(deps.uses, authorization)
-        return await _with_subject(deps, view, authorization, subject)
-    raise AssertionError("unreachable")
-
-
 def is_fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool = False) -> bool:
     """Active, and valid for at least the guaranteed margin: handed out as it is."""
     return (
@@ -160,71 +82,6 @@ def is_fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool 
         and not force_refresh
         and not needs_refresh(authorization, deps.min_validity)
     )
-
-
-# Built once (it runs on every token fetch); see api_keys._BY_SECRET_HASH.
-_CONTEXT_CONNECTIONS = (
-    select(Context, Connection, Connector, Authorization)
-    .select_from(Context)
-    .outerjoin(
-        Connection,
-        and_(
-            Connection.context_id == Context.id,
-            Connection.enabled.is_(True),
-            Connection.connector_id.in_(
-                select(Connector.id).where(
-                    Connector.platform_id == bindparam("platform_id"),
-                    Connector.slug == bindparam("slug"),
-                )
-            ),
-        ),
-    )
-    .outerjoin(Connector, Connector.id == Connection.connector_id)
-    .outerjoin(Authorization, Authorization.connection_id == Connection.id)
-    .where(Context.platform_id == bindparam("platform_id"),
-           Context.external_id == bindparam("external_id"))
-    .execution_options(populate_existing=True)
-)
-
-
-async def _healthiest(
-    session: AsyncSession, platform_id: str, external_id: str, connector_slug: str
-) -> tuple[ConnectionView, Authorization]:
-    """One query for the context, its connections to the connector and their authorizations;
-    the healthiest authorization with the view of its connection."""
-    rows: list[Any] = list((
-        await session.execute(
-            _CONTEXT_CONNECTIONS,
-            {"platform_id": platform_id, "external_id": external_id, "slug": connector_slug},
-        )
-    ).tuples())
-    if not rows:
-        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
-    found = choose(rows)
-    if found is None:
-        raise NotFound(
-            f"context {external_id!r} has no {connector_slug!r} connection",
-            code="connection_not_found",
-        )
-    return found
-
-
-ContextRow = tuple[Context, Connection | None, Connector | None, Authorization | None]
-
-
-def choose(rows: Sequence[ContextRow]) -> tuple[ConnectionView, Authorization] | None:
-    """The healthiest authorization among a context's connections to one connector, with the
-    view of its connection; None when there is none."""
-    found = [row[3] for row in rows if row[3] is not None]
-    chosen = healthiest(found)
-    if chosen is None:
-        return None
-    context, connection, connector, _ = next(r for r in rows if r[3] is chosen)
-    assert connection is not None and connector is not None
-    current = current_authorizations(a for a in found if a.connection_id == chosen.connection_id)
-    view = ConnectionView(connection=connection, connector=connector, context=context,
-                          authorization=current.get(chosen.connection_id))
-    return view, chosen
 
 
 async def list_context_connections(

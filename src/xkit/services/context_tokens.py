@@ -11,9 +11,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 import jwt
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.crypto import Keyring
+from xkit.db.models import Context, Platform
 from xkit.errors import Unauthorized
+from xkit.services.platforms import find_platform
 
 AUDIENCE = "xkit:platform_user"
 PURPOSE = b"xkit context token v1"
@@ -76,3 +79,21 @@ class ContextTokenSigner:
             context_id=str(claims["sub"]),
             expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.UTC),
         )
+
+
+async def authenticate(session: AsyncSession, signer: ContextTokenSigner, token: str,
+                       platform_slug: str) -> tuple[Platform, Context]:
+    """The platform and context a browser-API call acts for: the token must be valid, for the
+    platform in the URL, and its context must still exist."""
+    claims = signer.verify(token)
+    platform = await find_platform(session, platform_slug)
+    if platform is None or platform.id != claims.platform_id:
+        raise Unauthorized(
+            "this context token is for another platform", code="invalid_context_token"
+        )
+    context = await session.get(Context, claims.context_id)
+    if context is None or context.platform_id != platform.id:
+        raise Unauthorized(
+            "the context of this token no longer exists", code="invalid_context_token"
+        )
+    return platform, context

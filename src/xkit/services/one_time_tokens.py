@@ -17,6 +17,9 @@ from xkit.db.models import OneTimeToken
 from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 
+# The popup's start link, issued by the browser API and consumed by the popup page.
+POPUP_START = "popup_start"
+
 
 async def issue(
     session: AsyncSession,

@@ -63,6 +63,15 @@ async def find_platform(session: AsyncSession, slug: str) -> Platform | None:
     return await session.scalar(select(Platform).where(Platform.slug == slug))
 
 
+async def allowed_origins(session: AsyncSession, slug: str) -> list[str]:
+    """The web origins that may call the platform's browser API (none for no platform).
+
+    Read on every cross-origin call rather than cached: a change must take effect in every
+    replica at once, and it is one indexed lookup."""
+    origins = await session.scalar(select(Platform.allowed_origins).where(Platform.slug == slug))
+    return list(origins or [])
+
+
 async def get_platform(session: AsyncSession, slug: str) -> Platform:
     platform = await find_platform(session, slug)
     if platform is None:

@@ -1,154 +1,172 @@
-"""The common case of a backend's token fetch, answered from one query on one connection.
+"""The token fetch: a backend's get-connection, by context and connector or by connection id.
 
 Every API call a developer's backend makes to a provider starts with this fetch, so its cost
-is the cost of xkit. The general path (an ORM session, the key's authentication, then the
-connection lookup) takes two queries and spends most of its time building ORM state. Here one
-statement joins the key, the context and the connector of its platform, the context's
-connections to it and their authorizations, on a plain connection.
+is the cost of xkit. One statement reads everything the answer depends on — the key and its
+platform, the context, the connector, the context's connections to it and their grants — and
+every outcome is decided from those rows: 401 for a key that is unknown, revoked or sent with
+another publishable key; 404 for no such context or no such connection; the token as it is
+when it is valid for the guaranteed margin; otherwise a refresh, through
+:func:`xkit.services.tokens.fresh_authorization` (one refresh per expiry, across replicas).
 
-It answers only the common case: a live key, and an active token that needs no refresh. It
-notes the key's and the grant's use as the general path does (in the runtime's
-:class:`~xkit.services.use_ledger.UseLedger`), so it only reads. Otherwise it returns ``None``
-and the general path runs: it decides every error (401, 404 …) and every refresh, so the two
-can never disagree on anything but speed.
+The uses of the key and of the grant are noted in the runtime's
+:class:`~xkit.services.use_ledger.UseLedger` (written a second later, with others), so the
+common case only reads.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import LABEL_STYLE_TABLENAME_PLUS_COL, and_, bindparam, select
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy import and_, bindparam, select
 
 from xkit.crypto import fingerprint
-from xkit.db.models import ApiKey, Authorization, Base, Connection, Connector, Context
-from xkit.services import api_keys, tokens
-from xkit.services.backend_connections import ContextRow, choose, describe, is_fresh
-from xkit.services.connections import ConnectionView
-from xkit.services.tokens import TokenDeps
-
-
-class ReadPool:
-    """The read engine, and a slot per connection it keeps, handed out in arrival order.
-
-    Waiting in the pool itself is not first come, first served: a waiter woken for a
-    connection handed back often finds it taken by a request that just arrived, and queues
-    again at the back. Under a load above the pool's size (64 concurrent fetches, 15
-    connections) that gave p99 latencies of over a second for a p50 of 50 ms."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        pool = engine.pool
-        # db/engine.py gives every engine a queue pool; only a queue pool has a size.
-        assert isinstance(pool, QueuePool), f"the read engine has a {type(pool).__name__}"
-        self.slots = asyncio.Semaphore(pool.size())
-
-
-_MODELS: tuple[type[Base], ...] = (ApiKey, Context, Connector, Connection, Authorization)
-_TABLES = {model: model.__table__ for model in _MODELS}
-
-_ONE_QUERY = (
-    select(*_TABLES.values())
-    .select_from(
-        ApiKey.__table__
-        .outerjoin(Context.__table__, and_(Context.platform_id == ApiKey.platform_id,
-                                           Context.external_id == bindparam("external_id")))
-        .outerjoin(Connector.__table__, and_(Connector.platform_id == ApiKey.platform_id,
-                                             Connector.slug == bindparam("slug")))
-        .outerjoin(Connection.__table__, and_(Connection.context_id == Context.id,
-                                              Connection.connector_id == Connector.id,
-                                              Connection.enabled.is_(True)))
-        .outerjoin(Authorization.__table__, Authorization.connection_id == Connection.id)
-    )
-    .where(ApiKey.secret_hash == bindparam("digest"))
-    .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+from xkit.db.models import ApiKey, Authorization, Connection, Connector, Context, Platform
+from xkit.errors import NotFound, Unauthorized
+from xkit.services import api_keys, connections
+from xkit.services.backend_connections import describe, is_fresh
+from xkit.services.connections import ConnectionView, current_authorizations
+from xkit.services.tokens import (
+    AuthorizationGone,
+    TokenDeps,
+    fresh_authorization,
+    healthiest,
+    record_use,
+    token_for_subject,
 )
 
 
-async def fresh_connection(
-    reads: ReadPool,
+@dataclass(frozen=True)
+class ByConnector:
+    """``GET /contexts/{external_id}/connections/{connector_slug}``: the healthiest one."""
+
+    external_id: str
+    connector_slug: str
+
+
+@dataclass(frozen=True)
+class ById:
+    """``GET /connections/{connection_id}``."""
+
+    connection_id: str
+
+
+Target = ByConnector | ById
+Row = tuple[ApiKey, Platform, Context | None, Connection | None, Connector | None,
+            Authorization | None]
+_ENTITIES = (ApiKey, Platform, Context, Connection, Connector, Authorization)
+
+
+_BY_KEY = select(*_ENTITIES).select_from(ApiKey).join(Platform, Platform.id == ApiKey.platform_id)
+
+
+# Built once: they run on every fetch. Outer joins, so that a missing context, connector or
+# connection still returns the key's row and the answer can say which one is missing.
+_BY_CONNECTOR = (
+    _BY_KEY
+    .outerjoin(Context, and_(Context.platform_id == ApiKey.platform_id,
+                             Context.external_id == bindparam("external_id")))
+    .outerjoin(Connector, and_(Connector.platform_id == ApiKey.platform_id,
+                               Connector.slug == bindparam("slug")))
+    .outerjoin(Connection, and_(Connection.context_id == Context.id,
+                                Connection.connector_id == Connector.id,
+                                Connection.enabled.is_(True)))
+    .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+    .where(ApiKey.secret_hash == bindparam("digest"))
+)
+_BY_ID = (
+    _BY_KEY
+    .outerjoin(Connection, and_(Connection.platform_id == ApiKey.platform_id,
+                                Connection.id == bindparam("connection_id")))
+    .outerjoin(Connector, Connector.id == Connection.connector_id)
+    .outerjoin(Context, Context.id == Connection.context_id)
+    .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+    .where(ApiKey.secret_hash == bindparam("digest"))
+)
+
+
+async def fetch_token(
     deps: TokenDeps,
+    target: Target,
     *,
     secret: str,
-    publishable_key: str | None,
-    external_id: str,
-    connector_slug: str,
-) -> dict[str, Any] | None:
-    """The get-connection answer when the common case holds, else None (ask the general path).
-    """
+    publishable_key: str | None = None,
+    force_refresh: bool = False,
+    subject: str | None = None,
+) -> dict[str, Any]:
+    """The connection with a fresh access token (or one minted for ``subject``)."""
+    refused = Unauthorized("invalid or revoked API key", code="invalid_api_key")
     if not secret.startswith(api_keys.SECRET_PREFIX):
-        return None
+        raise refused
     digest = fingerprint(secret)
-    async with reads.slots, reads.engine.connect() as connection:
-        result = await connection.execute(
-            _ONE_QUERY, {"digest": digest, "external_id": external_id, "slug": connector_slug})
-        mappings = result.mappings().all()
-    # The connection is back in the pool before the CPU-bound part (objects, decrypting).
-    found = _found(mappings, deps, digest, publishable_key)
-    if found is None:
-        return None
-    key, view, chosen = found
-    api_keys.record_use(deps.uses, key)
-    tokens.record_use(deps.uses, chosen)
-    return describe(view, chosen, deps)
+    for last_try in (False, True):
+        rows = await _rows(deps, target, digest)
+        if not rows or not api_keys.accepts(rows[0][0], digest, publishable_key):
+            raise refused
+        if not last_try:
+            api_keys.record_use(deps.uses, rows[0][0])
+        view, chosen = _decide(target, rows)
+        if is_fresh(chosen, deps, force_refresh):
+            record_use(deps.uses, chosen)
+            return await _answer(deps, view, chosen, subject)
+        try:
+            authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
+        except AuthorizationGone:
+            if last_try:
+                raise
+            continue  # reconnected or removed meanwhile: look again
+        record_use(deps.uses, authorization)
+        if isinstance(target, ByConnector):  # its view as it is now, after the refresh
+            async with deps.sessions() as session:
+                view = await connections.get_connection(
+                    session, authorization.platform_id, authorization.connection_id)
+        return await _answer(deps, view, authorization, subject)
+    raise AssertionError("unreachable")
 
 
-def _found(
-    mappings: Sequence[RowMapping], deps: TokenDeps, digest: str, publishable_key: str | None
-) -> tuple[ApiKey, ConnectionView, Authorization] | None:
-    """The key, and the connection and grant to answer with; None for anything the general
-    path must decide."""
-    if not mappings:
-        return None
-    loaded: dict[tuple[type[Base], Any], Any] = {}
-    key = _object(ApiKey, mappings[0], loaded)  # the hash is unique: one key in every row
-    if not api_keys.accepts(key, digest, publishable_key):
-        return None
-    rows = [_objects(mapping, loaded) for mapping in mappings]
-    if rows[0][0] is None:
-        return None  # no such context (then it is the key's only row)
-    found = choose(rows)
-    if found is None:
-        return None
-    view, chosen = found
-    if not is_fresh(chosen, deps):
-        return None
-    return key, view, chosen
+async def _rows(deps: TokenDeps, target: Target, digest: str) -> Sequence[Row]:
+    """The one statement; the connection goes back to the pool before any decrypting."""
+    if isinstance(target, ById):
+        statement, params = _BY_ID, {"digest": digest, "connection_id": target.connection_id}
+    else:
+        statement, params = _BY_CONNECTOR, {"digest": digest, "external_id": target.external_id,
+                                            "slug": target.connector_slug}
+    async with (deps.reads or deps.sessions)() as session:
+        return cast(Sequence[Row], (await session.execute(statement, params)).all())
 
 
-def _objects(mapping: RowMapping, loaded: dict[tuple[type[Base], Any], Any]) -> ContextRow:
-    return (_object(Context, mapping, loaded), _object(Connection, mapping, loaded),
-            _object(Connector, mapping, loaded), _object(Authorization, mapping, loaded))
+def _decide(target: Target, rows: Sequence[Row]) -> tuple[ConnectionView, Authorization]:
+    """The connection and the grant to answer with, or the 404 that says what is missing."""
+    if isinstance(target, ByConnector) and rows[0][2] is None:
+        raise NotFound(f"no context with external_id {target.external_id!r}",
+                       code="context_not_found")
+    grants = [row[5] for row in rows if row[5] is not None]
+    if isinstance(target, ById):
+        if rows[0][3] is None:
+            raise NotFound(f"no connection {target.connection_id!r}",
+                           code="connection_not_found")
+        chosen = current_authorizations(grants).get(target.connection_id)
+        if chosen is None:
+            raise NotFound("this connection has no authorization yet",
+                           code="connection_not_found")
+    else:
+        found = healthiest(grants)
+        if found is None:
+            raise NotFound(f"context {target.external_id!r} has no "
+                           f"{target.connector_slug!r} connection", code="connection_not_found")
+        chosen = found
+    _, _, context, connection, connector, _ = next(r for r in rows if r[5] is chosen)
+    assert context is not None and connection is not None and connector is not None
+    current = current_authorizations(g for g in grants if g.connection_id == connection.id)
+    return ConnectionView(connection=connection, connector=connector, context=context,
+                          authorization=current.get(connection.id)), chosen
 
 
-def _object(model: type[Base], mapping: RowMapping,
-            loaded: dict[tuple[type[Base], Any], Any]) -> Any:
-    """The row's ``model`` instance (one per primary key), or None where the join found none.
-
-    Built as the ORM's own loader builds instances (``new_instance``, then the values put in
-    its ``__dict__``), without the per-attribute events of ``__init__``, which cost as much as
-    the query. Detached, never added to a session: ``describe`` only reads them."""
-    id_label, columns = _COLUMNS[model]
-    row_id = mapping[id_label]
-    if row_id is None:
-        return None
-    instance = loaded.get((model, row_id))
-    if instance is None:
-        instance = model.__mapper__.class_manager.new_instance()
-        instance.__dict__.update({key: mapping[label] for key, label in columns})
-        loaded[(model, row_id)] = instance
-    return instance
-
-
-def _labels(model: type[Base]) -> tuple[str, list[tuple[str, str]]]:
-    """The result label of the primary key, and (attribute, result label) of every column."""
-    table = _TABLES[model]
-    return f"{table.name}_id", [(attribute.key, f"{table.name}_{attribute.columns[0].name}")
-                                for attribute in model.__mapper__.column_attrs]
-
-
-_COLUMNS = {model: _labels(model) for model in _MODELS}
+async def _answer(deps: TokenDeps, view: ConnectionView, authorization: Authorization,
+                  subject: str | None) -> dict[str, Any]:
+    """``describe``, with a token acting as ``subject`` when the backend names one."""
+    if subject is None:
+        return describe(view, authorization, deps)
+    tokens = await token_for_subject(deps, authorization.id, subject)
+    return describe(view, authorization, deps, subject=subject, subject_tokens=tokens)

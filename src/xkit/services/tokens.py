@@ -120,6 +120,9 @@ class TokenDeps:
     lease: dt.timedelta = dt.timedelta(seconds=LEASE_SECONDS)
     # Refreshes run to their end even when the request that started one is cancelled.
     in_flight: InFlight = field(default_factory=InFlight)
+    # Sessions for reads that need no transaction (the token fetch's one statement): on
+    # PostgreSQL they run in autocommit, on the same pool, saving BEGIN and ROLLBACK.
+    reads: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def wait_limit(self) -> dt.timedelta:

@@ -5,12 +5,25 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
+from xkit.http.body_limit import ROUTE_LIMIT_KEY
 from xkit.services import connections, proxy
 
-router = APIRouter(tags=["proxy"])
+
+class ProxyRoute(APIRoute):
+    """The proxy carries uploads (mail attachments, files): its routes take bodies up to
+    XKIT_PROXY_MAX_BODY_BYTES, where every other route keeps the app's XKIT_MAX_BODY_BYTES."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_LIMIT_KEY] = scope["app"].state.runtime.settings.proxy_max_body_bytes
+        await super().handle(scope, receive, send)
+
+
+router = APIRouter(tags=["proxy"], route_class=ProxyRoute)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 # Bodies up to this size are kept in memory so a 401 or 429 can be retried with them;
 # larger ones (and chunked uploads) stream straight through to the provider.

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from xkit.api.browser_schemas import (
     CatalogConnectorList,
@@ -26,22 +25,23 @@ from xkit.api.connection_schemas import PublicAuthorization, PublicConnection
 from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
-from xkit.runtime import Runtime
+from xkit.http.cors import BrowserApiRoute
 from xkit.services import (
     authorizations,
     backend_connections,
     catalog,
     connections,
     connectors,
+    context_tokens,
     one_time_tokens,
 )
 from xkit.services.collect import submit_collected
-from xkit.services.platforms import find_platform
 
 POPUP_TOKEN_TTL = dt.timedelta(seconds=60)
-POPUP_PURPOSE = "popup_start"
 
-router = APIRouter(prefix="/p/{platform_slug}/api/platform_user", tags=["browser API"])
+# Every route here answers CORS for the platform's allowed origins: the router says so.
+router = APIRouter(prefix="/p/{platform_slug}/api/platform_user", tags=["browser API"],
+                   route_class=BrowserApiRoute)
 
 
 @dataclass(frozen=True)
@@ -59,30 +59,12 @@ async def require_context(
             "send the context token as 'Authorization: Bearer <token>'",
             code="missing_context_token",
         )
-    claims = runtime.context_tokens.verify(token.strip())
-    platform = await find_platform(session, platform_slug)
-    if platform is None or platform.id != claims.platform_id:
-        raise Unauthorized(
-            "this context token is for another platform", code="invalid_context_token"
-        )
-    context = await session.get(Context, claims.context_id)
-    if context is None or context.platform_id != platform.id:
-        raise Unauthorized(
-            "the context of this token no longer exists", code="invalid_context_token"
-        )
+    platform, context = await context_tokens.authenticate(
+        session, runtime.context_tokens, token.strip(), platform_slug)
     return ContextCaller(platform=platform, context=context)
 
 
 CallerDep = Annotated[ContextCaller, Depends(require_context)]
-
-
-def flow_deps(runtime: Runtime) -> authorizations.FlowDeps:
-    return authorizations.FlowDeps(
-        providers=runtime.providers,
-        keyring=runtime.keyring,
-        http=runtime.provider_http,
-        public_url=runtime.settings.public_url,
-    )
 
 
 class NewConnection(BaseModel):
@@ -197,7 +179,7 @@ async def create_connection(
 ) -> dict[str, Any]:
     view = await authorizations.begin_connection(
         session,
-        flow_deps(runtime),
+        runtime.flow_deps,
         caller.platform,
         caller.context,
         body.connector,
@@ -219,7 +201,7 @@ async def reconnect(
     existing = await _my_connection(session, caller, connection_id)
     view = await authorizations.begin_connection(
         session,
-        flow_deps(runtime),
+        runtime.flow_deps,
         caller.platform,
         caller.context,
         existing.connector.slug,
@@ -250,11 +232,8 @@ async def delete_connection(
 async def _my_authorization(
     session: SessionDep, caller: ContextCaller, authorization_id: str
 ) -> tuple[Authorization, connections.ConnectionView]:
-    authorization = await session.scalar(
-        select(Authorization).where(
-            Authorization.id == authorization_id, Authorization.platform_id == caller.platform.id
-        )
-    )
+    authorization = await authorizations.find_authorization(
+        session, caller.platform.id, authorization_id)
     missing = NotFound(f"no authorization {authorization_id!r}", code="authorization_not_found")
     if authorization is None:
         raise missing
@@ -291,7 +270,7 @@ async def popup_link(
     authorization, _ = await _my_authorization(session, caller, authorization_id)
     token = await one_time_tokens.issue(
         session,
-        purpose=POPUP_PURPOSE,
+        purpose=one_time_tokens.POPUP_START,
         ttl=POPUP_TOKEN_TTL,
         platform_id=caller.platform.id,
         subject_id=authorization.id,
@@ -330,7 +309,7 @@ async def submit_collect(
     template = connectors.template_of(runtime.providers, view.connector)
     if template is None:
         raise NotFound(f"no connector {view.connector.slug!r}", code="connector_not_found")
-    await submit_collected(session, flow_deps(runtime), template, authorization, body.fields)
+    await submit_collected(session, runtime.flow_deps, template, authorization, body.fields)
     return catalog.public_authorization(authorization) or {}
 
 

@@ -15,14 +15,13 @@ from xkit.web.admin.pages import (
     page,
     public_page,
     safe_next,
-    session_policy,
     too_long,
 )
 
 
 async def _sign_in(current: Page, token: str, target: str, notice: str | None = None) -> Response:
     """Set the session cookie (it lives no longer than the session) and go to ``target``."""
-    policy = session_policy(current.runtime)
+    policy = current.runtime.session_policy
     current.set_cookie(SESSION_COOKIE, token, max_age=int(policy.absolute.total_seconds()))
     return current.redirect(target, notice=notice)
 
@@ -52,7 +51,7 @@ async def setup(current: Page) -> Response:
                 return await current.render("setup_used.html", status=410)
             else:
                 session_token, _ = await admin_sessions.open_session(
-                    current.db, admin, policy=session_policy(current.runtime))
+                    current.db, admin, policy=current.runtime.session_policy)
                 return await _sign_in(current, session_token, f"{PREFIX}/platforms/new",
                                       notice="Welcome to xkit. Start by creating your platform.")
     return await current.render("setup.html", status=422 if errors else 200, values=values,
@@ -71,7 +70,7 @@ async def login(current: Page) -> Response:
         try:
             token, _ = await admin_sessions.log_in(
                 current.db, email=values["email"], password=await current.field("password"),
-                policy=session_policy(current.runtime))
+                policy=current.runtime.session_policy)
         except Unauthorized:
             errors["password"] = "Email or password is incorrect."
         else:

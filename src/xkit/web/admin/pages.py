@@ -34,13 +34,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import Receive, Scope, Send
 
-from xkit.api.deps import get_runtime
 from xkit.db.errors import EXPLANATIONS, DatabaseProblem, classify
 from xkit.db.models import Platform
 from xkit.errors import Forbidden, NotFound, XkitError
+from xkit.http.runtime import get_runtime
 from xkit.runtime import Runtime
 from xkit.services import admin_sessions, dashboard
-from xkit.services.admin_sessions import SessionPolicy, SignedIn
+from xkit.services.admin_sessions import SignedIn
 from xkit.services.form_tokens import LIFETIME_SECONDS
 from xkit.web.admin.markdown import render_markdown
 
@@ -165,12 +165,6 @@ def field_error(exc: XkitError, default_field: str) -> tuple[str, str]:
 def login_url(next_path: str | None = None) -> str:
     target = safe_next(next_path)
     return f"{PREFIX}/login" + (f"?{urlencode({'next': target})}" if target else "")
-
-
-def session_policy(runtime: Runtime) -> SessionPolicy:
-    settings = runtime.settings
-    return SessionPolicy(absolute=dt.timedelta(hours=settings.admin_session_hours),
-                         idle=dt.timedelta(minutes=settings.admin_session_idle_minutes))
 
 
 @dataclass
@@ -345,7 +339,7 @@ def _endpoint(handler: Handler, *, public: bool) -> Callable[[Request], Awaitabl
 async def _run(current: Page, handler: Handler, *, public: bool) -> Response:
     request = current.request
     current.signed_in = await admin_sessions.authenticate(
-        current.db, request.cookies.get(SESSION_COOKIE), policy=session_policy(current.runtime))
+        current.db, request.cookies.get(SESSION_COOKIE), policy=current.runtime.session_policy)
     if not public and current.signed_in is None:
         raise LoginRequired
     if request.method not in SAFE_METHODS:
@@ -423,7 +417,7 @@ async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     async with runtime.sessions() as db:
         current = Page(request=request, runtime=runtime, db=db, signed_in=None)
         current.signed_in = await admin_sessions.authenticate(
-            db, request.cookies.get(SESSION_COOKIE), policy=session_policy(runtime))
+            db, request.cookies.get(SESSION_COOKIE), policy=runtime.session_policy)
         response = await error_page(current, 404, "Not found",
                                     "There is nothing here, or you may not open it.")
     await response(scope, receive, send)

@@ -16,11 +16,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
-from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from xkit.api.deps import get_runtime
 from xkit.db.models import Platform
+from xkit.http.routes import PageRoute
+from xkit.http.runtime import get_runtime
 from xkit.services.branding import effective_branding
 from xkit.services.platforms import find_platform
 from xkit.web.flow import script_json
@@ -101,8 +101,8 @@ async def xkit_js(request: Request) -> Response:
 
 
 routes = [
-    Route("/p/{platform_slug}/xkit.js", xkit_js, methods=["GET", "HEAD"]),
-    Route("/p/{platform_slug}", catalog_root, methods=["GET"]),
-    Route("/p/{platform_slug}/", catalog_page, methods=["GET"]),
-    Route("/p/{platform_slug}/connectors/{connector}", catalog_page, methods=["GET"]),
+    PageRoute("/p/{platform_slug}/xkit.js", xkit_js, methods=["GET", "HEAD"]),
+    PageRoute("/p/{platform_slug}", catalog_root, methods=["GET"]),
+    PageRoute("/p/{platform_slug}/", catalog_page, methods=["GET"]),
+    PageRoute("/p/{platform_slug}/connectors/{connector}", catalog_page, methods=["GET"]),
 ]

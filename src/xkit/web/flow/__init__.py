@@ -17,17 +17,16 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from xkit.api.deps import get_runtime
-from xkit.api.platform_user import POPUP_PURPOSE, flow_deps
 from xkit.db.models import Authorization, Platform
 from xkit.errors import NotFound, XkitError
+from xkit.http.rate_limit import PUBLIC_PAGES
+from xkit.http.routes import PageRoute
+from xkit.http.runtime import get_runtime
 from xkit.providers.schema import ProviderTemplate
 from xkit.runtime import Runtime
 from xkit.services import authorizations, browser_binding, connections, one_time_tokens
@@ -109,7 +108,7 @@ async def start(request: Request) -> Response:
             return _problem(request, None, "This integration page does not exist.", 404)
         valid = await one_time_tokens.consume(
             session,
-            purpose=POPUP_PURPOSE,
+            purpose=one_time_tokens.POPUP_START,
             token=request.query_params.get("token", ""),
             platform_id=platform.id,
             subject_id=authorization_id,
@@ -122,11 +121,8 @@ async def start(request: Request) -> Response:
                 "used. Close this window and click Connect again.",
                 400,
             )
-        authorization = await session.scalar(
-            select(Authorization).where(
-                Authorization.id == authorization_id, Authorization.platform_id == platform.id
-            )
-        )
+        authorization = await authorizations.find_authorization(
+            session, platform.id, authorization_id)
         if authorization is None:
             return _problem(request, platform, "This connection no longer exists.", 404)
         template = await _template_of(session, runtime, authorization)
@@ -161,11 +157,8 @@ async def collect(request: Request) -> Response:
             platform_id=platform.id,
             subject_id=authorization_id,
         )
-        authorization = await session.scalar(
-            select(Authorization).where(
-                Authorization.id == authorization_id, Authorization.platform_id == platform.id
-            )
-        )
+        authorization = await authorizations.find_authorization(
+            session, platform.id, authorization_id)
         if not valid or authorization is None:
             return _problem(
                 request,
@@ -180,7 +173,7 @@ async def collect(request: Request) -> Response:
         where_to = {k: form.pop(k) for k in ("opener_origin", "return_url") if form.get(k)}
         values = {f.name: form.get(f.name, "") for f in template.collect}
         try:
-            outcome = await submit_collected(session, flow_deps(runtime), template,
+            outcome = await submit_collected(session, runtime.flow_deps, template,
                                              authorization, values)
         except XkitError as exc:
             kept = {f.name: values[f.name] for f in template.collect if f.type != "secret"}
@@ -259,7 +252,7 @@ async def _next_step(
     try:
         step = await authorizations.next_step(
             session,
-            flow_deps(runtime),
+            runtime.flow_deps,
             platform,
             authorization,
             opener_origin=where_to.get("opener_origin"),
@@ -322,7 +315,7 @@ async def callback(request: Request) -> Response:
             return _problem(request, None, "This integration page does not exist.", 404)
         params = {k: v for k, v in request.query_params.items()}
         outcome = await authorizations.complete_callback(
-            session, flow_deps(runtime), platform, params, request.cookies
+            session, runtime.flow_deps, platform, params, request.cookies
         )
     if outcome.redirect_url is not None:  # the auth type's next leg
         assert outcome.binding is not None
@@ -373,11 +366,13 @@ def _with_result(url: str, authorization_id: str, status: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
 
 
+# Reached without a credential, so each is rate limited per client (state guessing, floods).
 routes = [
-    Route("/p/{platform_slug}/authorizations/loading", loading, methods=["GET"]),
-    Route("/p/{platform_slug}/authorizations/{authorization_id}/start", start, methods=["GET"]),
-    Route(
-        "/p/{platform_slug}/authorizations/{authorization_id}/collect", collect, methods=["POST"]
-    ),
-    Route("/p/{platform_slug}/callback", callback, methods=["GET"]),
+    PageRoute("/p/{platform_slug}/authorizations/loading", loading, methods=["GET"],
+              rate_limit=PUBLIC_PAGES),
+    PageRoute("/p/{platform_slug}/authorizations/{authorization_id}/start", start,
+              methods=["GET"], rate_limit=PUBLIC_PAGES),
+    PageRoute("/p/{platform_slug}/authorizations/{authorization_id}/collect", collect,
+              methods=["POST"], rate_limit=PUBLIC_PAGES),
+    PageRoute("/p/{platform_slug}/callback", callback, methods=["GET"], rate_limit=PUBLIC_PAGES),
 ]

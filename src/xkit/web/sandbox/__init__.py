@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from xkit.api.deps import get_runtime
+from xkit.http.routes import PageRoute
+from xkit.http.runtime import get_runtime
 from xkit.services import sandbox
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -119,7 +120,7 @@ async def notes(request: Request) -> JSONResponse:
 
 
 routes = [
-    Route("/sandbox/authorize", authorize, methods=["GET", "POST"]),
+    PageRoute("/sandbox/authorize", authorize, methods=["GET", "POST"]),
     Route("/sandbox/token", token, methods=["POST"]),
     Route("/sandbox/api/me", me, methods=["GET"]),
     Route("/sandbox/api/notes", notes, methods=["GET"]),

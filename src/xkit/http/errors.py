@@ -1,6 +1,7 @@
 """Every API error is JSON shaped ``{"error": {"code", "message"}}`` (a page a person opened
-gets the same message as a small HTML page instead); no request gets a 500 with a traceback,
-and no error echoes the input it refused (it may hold a secret)."""
+gets the same message as a small HTML page instead: the route says which, see
+:func:`xkit.http.routes.error_style`); no request gets a 500 with a traceback, and no error
+echoes the input it refused (it may hold a secret)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from starlette.responses import Response
 
 from xkit.db.errors import EXPLANATIONS, DatabaseProblem, classify, sqlstate
 from xkit.errors import XkitError
-from xkit.web import error_page
+from xkit.http import error_page
+from xkit.http.routes import ErrorStyle, error_style
 
 log = logging.getLogger("xkit.api")
 
@@ -51,6 +53,7 @@ _PAGE_TITLES = {
     404: "Not found",
     409: "That did not work",
     413: "That was too large",
+    429: "Too many attempts",
     503: "Please try again in a moment",
 }
 
@@ -60,7 +63,7 @@ def answer(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The error as JSON for APIs, or as a small HTML page for a page a person opened."""
-    if not error_page.is_page_path(request.url.path):
+    if error_style(request.scope) is not ErrorStyle.HTML:
         return error_response(status, code, message, details, headers)
     sentence = message[:1].upper() + message[1:]
     page = error_page.response(status, _PAGE_TITLES.get(status, "Something went wrong"),

@@ -1,5 +1,6 @@
 """Rate limits on the endpoints anyone can reach without a credential: the dashboard's login
 and setup forms (password guessing) and the popup and callback pages (state guessing, floods).
+A route has one by being declared with it (``PageRoute(..., rate_limit=PUBLIC_PAGES)``).
 
 A token bucket per client address and per process, in memory. That is deliberate: a limit
 shared by every replica would cost a database write on each of these requests, and against
@@ -13,15 +14,28 @@ default means a client cannot choose its own bucket by sending that header itsel
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
 
-LOGIN_PATHS = re.compile(r"^/admin/(login|setup)$")
-PUBLIC_PATHS = re.compile(r"^/p/[^/]+/(callback|authorizations/)")
+from xkit.settings import Settings
+
 MAX_TRACKED_CLIENTS = 10_000
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A limit a route is declared with: which buckets it draws from, for which methods."""
+
+    buckets: str
+    methods: frozenset[str] | None = None  # None: every method
+
+
+# Only posting the form is a guess; showing it is not.
+LOGIN_FORMS = RateLimit("login", frozenset({"POST"}))
+PUBLIC_PAGES = RateLimit("public")
 
 
 @dataclass
@@ -61,41 +75,20 @@ class TokenBuckets:
                 del self._buckets[key]
 
 
-class RateLimit:
-    """ASGI middleware: POSTs to login/setup and every popup/callback request, per client."""
+class RateLimits:
+    """The buckets of one app (``app.state.rate_limits``), by name, sized from settings."""
 
-    def __init__(self, app: ASGIApp, *, login_per_minute: int, public_per_minute: int) -> None:
-        self.app = app
-        self.login = TokenBuckets(login_per_minute)
-        self.public = TokenBuckets(public_per_minute)
+    def __init__(self, settings: Settings) -> None:
+        self._buckets = {"login": TokenBuckets(settings.rate_limit_login_per_minute),
+                         "public": TokenBuckets(settings.rate_limit_public_per_minute)}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            buckets = None
-            if scope["method"] == "POST" and LOGIN_PATHS.match(path):
-                buckets = self.login
-            elif PUBLIC_PATHS.match(path):
-                buckets = self.public
-            if buckets is not None:
-                client = scope.get("client")
-                wait = buckets.take(client[0] if client else "unknown")
-                if wait is not None:
-                    await _too_many(send, wait)
-                    return
-        await self.app(scope, receive, send)
-
-
-async def _too_many(send: Send, wait: float) -> None:
-    """A page, since browsers (not API clients) reach these endpoints."""
-    seconds = max(1, round(wait))
-    body = (
-        b"<!doctype html><meta charset=utf-8><title>Too many attempts</title>"
-        b"<p>Too many attempts from your network. Wait a minute, then try again.</p>"
-    )
-    await send({"type": "http.response.start", "status": 429, "headers": [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(seconds).encode()),
-        (b"cache-control", b"no-store")]})
-    await send({"type": "http.response.body", "body": body})
+    def check(self, limit: RateLimit, scope: Scope) -> None:
+        """Raise a 429 (rendered in the route's error style) when the client is over it."""
+        if limit.methods is not None and scope["method"] not in limit.methods:
+            return
+        client = scope.get("client")
+        wait = self._buckets[limit.buckets].take(client[0] if client else "unknown")
+        if wait is not None:
+            raise HTTPException(
+                429, "too many attempts from your network. Wait a minute, then try again",
+                headers={"Retry-After": str(max(1, round(wait))), "Cache-Control": "no-store"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -247,6 +248,36 @@ def migrate() -> None:
     except Exception as exc:
         _fail(f"migration failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     typer.echo(f"database is at revision {revision}")
+
+
+@app.command()
+def backup(
+    path: Annotated[Path, typer.Argument(help="File to write the copy to.")],
+    force: Annotated[bool, typer.Option(help="Replace PATH if it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to PATH (mode 0600) while the server keeps serving.
+
+    The copy holds secrets encrypted with your encryption key, which it does not contain:
+    back the key up separately. PostgreSQL: use pg_dump (docs/operations.md#backups).
+    """
+    from xkit.db.backup import BackupRefused, backup_sqlite, sqlite_path
+
+    settings = _settings()
+    try:
+        size = backup_sqlite(sqlite_path(settings.resolved_database_url), path, force=force)
+    except BackupRefused as exc:
+        _fail(str(exc), code=1)
+    typer.echo(f"wrote {path} ({size} bytes, mode 0600)")
+    key = (
+        "XKIT_ENCRYPTION_KEYS"
+        if settings.encryption_keys is not None
+        else f"the key file {settings.key_file}"
+    )
+    typer.secho(
+        f"The copy is useless without the encryption key, which it does not contain ({key}): "
+        "back the key up separately.",
+        fg=typer.colors.YELLOW,
+    )
 
 
 @platforms_app.command("create")

@@ -156,3 +156,24 @@ def test_backup_on_postgresql_points_to_pg_dump(
     assert "pg_dump -Fc" in result.stderr and "pg_restore" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert not (tmp_path / "backup.db").exists()
+
+
+@pytest.mark.skipif(backend() != "sqlite", reason="xkit backup copies SQLite databases")
+def test_sqlite_backup_refuses_wrong_paths_clearly(
+    fresh_environment: XkitEnvironment, tmp_path: Path
+) -> None:
+    """No database yet: nothing is created, neither a database nor a copy; a missing target
+    directory or a directory as target is named, not a traceback."""
+    missing_db = fresh_environment.run_cli("backup", str(tmp_path / "copy.db"))
+    assert missing_db.returncode == 1
+    assert "no database at" in missing_db.stderr
+    assert not Path(fresh_environment.database_url.split("///", 1)[1]).exists()
+    assert not (tmp_path / "copy.db").exists()
+
+    assert fresh_environment.run_cli("platforms", "list").returncode == 0  # creates the database
+    for target, problem in ((tmp_path / "nowhere" / "copy.db", "does not exist"),
+                            (tmp_path, "is a directory")):
+        result = fresh_environment.run_cli("backup", str(target))
+        assert result.returncode == 1, result.stdout
+        assert problem in result.stderr
+        assert "Traceback" not in result.stdout + result.stderr

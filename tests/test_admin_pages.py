@@ -27,6 +27,7 @@ from xkit.db.models import Authorization, Connection
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
 from xkit.services import connections, connectors, contexts, platforms
+from xkit.webhook_signature import standard_secret
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 CLIENT_SECRET = "Zq8~dashboard-client-secret-value"
@@ -656,6 +657,9 @@ def test_adding_a_webhook_shows_its_secret_once_and_refuses_bad_urls_inline(
     assert created.status_code == 200
     secret = secret_on(created)
     assert "shown only this once" in created.text
+    standard = re.search(r'id="standard-webhooks-secret" type="text" value="(whsec_[^"]+)"',
+                         created.text)
+    assert standard and standard.group(1) == standard_secret(secret)
     listed = dashboard.get(f"{base}/webhooks").text
     assert "http://127.0.0.1:9/hooks" in listed and "billing backend" in listed
     [webhook] = api.get("/api/platform/webhooks").json()["webhooks"]

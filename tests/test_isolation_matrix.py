@@ -108,6 +108,7 @@ def _victim(api: httpx.Client, platform: PlatformCredentials) -> dict[str, str]:
     return {"platform_slug": platform.slug, "platform_id": platform.platform_id,
             "webhook_id": webhook.json()["id"], "delivery_id": "no-such-delivery",
             "signing_secret": webhook.json()["signing_secret"],
+            "standard_webhooks_secret": webhook.json()["standard_webhooks_secret"],
             "connection_id": body["connection"]["id"],
             "authorization_id": body["authorization"]["id"],
             "access_token": body["authorization"]["access_token"],
@@ -147,7 +148,7 @@ def test_another_platforms_key_reaches_nothing(
     victim = _victim(api, platform)
     markers = [victim[k] for k in ("platform_id", "connection_id", "authorization_id",
                                    "access_token", "client_id", "account", "webhook_id",
-                                   "signing_secret")]
+                                   "signing_secret", "standard_webhooks_secret")]
     with other_platform.client(xkit_server) as theirs:
         problems = _call_all(lambda m, u, body: theirs.request(m, u, json=body), victim,
                              "/api/platform", markers)

@@ -22,6 +22,7 @@ from xkit.client import (
     sign_webhook,
     verify_webhook,
 )
+from xkit.webhook_signature import standard_secret
 
 
 @pytest.fixture
@@ -212,6 +213,8 @@ def test_webhooks_through_the_sdk(sdk: Xkit, connected: dict[str, str],
         assert webhook.signing_secret and webhook.events == ["connection.disabled"]
         assert [w.id for w in sdk.list_webhooks()] == [webhook.id]
         assert sdk.list_webhooks()[0].signing_secret is None
+        assert webhook.standard_webhooks_secret == standard_secret(webhook.signing_secret)
+        assert sdk.list_webhooks()[0].standard_webhooks_secret is None
 
         sdk.delete_connection(sdk.get_connection("user-1", "outlook-email").id)
         removed = receiver.wait_for_event("connection.disabled")

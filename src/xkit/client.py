@@ -135,7 +135,9 @@ def _connection(body: dict[str, Any]) -> Connection:
 
 @dataclass(frozen=True)
 class Webhook:
-    """A webhook subscription; ``signing_secret`` is set only right after creating it."""
+    """A webhook subscription; ``signing_secret`` (for ``Xkit-Signature``) and
+    ``standard_webhooks_secret`` (the same secret for the ``standardwebhooks`` libraries) are set
+    only right after creating it."""
 
     id: str
     url: str
@@ -144,13 +146,15 @@ class Webhook:
     paused: bool
     paused_reason: str | None
     signing_secret: str | None = None
+    standard_webhooks_secret: str | None = None
 
 
 def _webhook(body: dict[str, Any]) -> Webhook:
     return Webhook(id=body["id"], url=body["url"], events=list(body.get("events") or []),
                    enabled=bool(body.get("enabled")), paused=bool(body.get("paused")),
                    paused_reason=body.get("paused_reason"),
-                   signing_secret=body.get("signing_secret"))
+                   signing_secret=body.get("signing_secret"),
+                   standard_webhooks_secret=body.get("standard_webhooks_secret"))
 
 
 def _webhook_body(url: str, events: list[str] | None, description: str | None) -> dict[str, Any]:

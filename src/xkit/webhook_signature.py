@@ -3,10 +3,17 @@
 ``Xkit-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>``. The
 timestamp is inside the signed text, so a receiver that refuses old timestamps refuses
 replayed deliveries too. One module for both sides, so they cannot drift apart.
+
+Every delivery is also signed the Standard Webhooks way (https://www.standardwebhooks.com):
+``webhook-id``, ``webhook-timestamp`` and ``webhook-signature: v1,<base64 HMAC-SHA256>`` of
+``"<id>.<timestamp>.<body>"``, so receivers can verify with the maintained ``standardwebhooks``
+packages instead of a recipe. Its key is the same secret's bytes, handed out as ``whsec_`` +
+their base64 (:func:`standard_secret`): one secret, both schemes, existing receivers untouched.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -15,6 +22,10 @@ SIGNATURE_HEADER = "Xkit-Signature"
 EVENT_ID_HEADER = "Xkit-Event-Id"
 EVENT_TYPE_HEADER = "Xkit-Event-Type"
 DEFAULT_TOLERANCE_SECONDS = 300
+STANDARD_ID_HEADER = "webhook-id"
+STANDARD_TIMESTAMP_HEADER = "webhook-timestamp"
+STANDARD_SIGNATURE_HEADER = "webhook-signature"
+STANDARD_SECRET_PREFIX = "whsec_"
 
 
 class WebhookVerificationError(Exception):
@@ -25,6 +36,19 @@ def sign_webhook(secret: str, body: bytes, timestamp: int) -> str:
     """The ``Xkit-Signature`` header value for ``body`` sent at ``timestamp``."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
+
+
+def standard_secret(secret: str) -> str:
+    """The Standard Webhooks form of ``secret``: ``whsec_`` + base64 of the bytes that also key
+    ``Xkit-Signature``, which is what ``standardwebhooks``' ``Webhook(...)`` takes."""
+    return STANDARD_SECRET_PREFIX + base64.b64encode(secret.encode()).decode()
+
+
+def sign_standard_webhook(secret: str, message_id: str, body: bytes, timestamp: int) -> str:
+    """The ``webhook-signature`` header value (Standard Webhooks, ``v1``) for ``body``."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def verify_webhook(

@@ -255,8 +255,13 @@ class WebhookOut(BaseModel):
     deliveries: DeliveryCounts | None = None
 
 
+_STANDARD_SECRET = ("The same secret in the Standard Webhooks form (whsec_ + base64), for the "
+                    "standardwebhooks libraries; shown only in this answer.")
+
+
 class WebhookCreated(WebhookOut):
     signing_secret: str = Field(..., description="Shown only in this answer; store it now.")
+    standard_webhooks_secret: str = Field(..., description=_STANDARD_SECRET)
 
 
 class WebhookList(BaseModel):
@@ -270,6 +275,7 @@ class WebhookDeleted(BaseModel):
 class WebhookSecret(BaseModel):
     signing_secret: str = Field(..., description="The new secret, in force from now on; shown "
                                                  "only in this answer.")
+    standard_webhooks_secret: str = Field(..., description=_STANDARD_SECRET)
 
 
 class WebhookResumed(BaseModel):

@@ -37,6 +37,10 @@ from xkit.webhook_signature import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
     SIGNATURE_HEADER,
+    STANDARD_ID_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER,
+    sign_standard_webhook,
     sign_webhook,
 )
 
@@ -163,10 +167,14 @@ async def post(http: httpx.AsyncClient, policy: DeliveryPolicy, url: str, event:
         return Attempt(ok, code, error, int((time.monotonic() - started) * 1000))
 
     body = event_body(event)
+    timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        SIGNATURE_HEADER: sign_webhook(secret, body, int(time.time())),
+        SIGNATURE_HEADER: sign_webhook(secret, body, timestamp),
+        STANDARD_ID_HEADER: event.id,
+        STANDARD_TIMESTAMP_HEADER: str(timestamp),
+        STANDARD_SIGNATURE_HEADER: sign_standard_webhook(secret, event.id, body, timestamp),
         EVENT_ID_HEADER: event.id,
         EVENT_TYPE_HEADER: event.event_type,
         "Xkit-Delivery-Attempt": str(attempt),

@@ -23,6 +23,7 @@ from xkit.api.schemas import (
 from xkit.db.models import WebhookSubscription
 from xkit.services import webhooks
 from xkit.services.webhooks import DELIVERY_LOG_LIMIT
+from xkit.webhook_signature import standard_secret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -50,7 +51,8 @@ async def create_webhook(body: WebhookCreate, caller: CallerDep, runtime: Runtim
         session, runtime.subscription_policy, caller.platform,
         body.model_dump(exclude_none=True), actor=caller.actor)
     out = await _out(session, subscription)
-    return WebhookCreated(**out.model_dump(), signing_secret=secret)
+    return WebhookCreated(**out.model_dump(), signing_secret=secret,
+                          standard_webhooks_secret=standard_secret(secret))
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut, summary="One subscription",
@@ -99,7 +101,7 @@ async def rotate_webhook_secret(webhook_id: str, caller: CallerDep, runtime: Run
     subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
     secret = await webhooks.rotate_secret(session, runtime.subscription_policy, subscription,
                                           actor=caller.actor)
-    return WebhookSecret(signing_secret=secret)
+    return WebhookSecret(signing_secret=secret, standard_webhooks_secret=standard_secret(secret))
 
 
 @router.get("/{webhook_id}/deliveries", response_model=DeliveryList,

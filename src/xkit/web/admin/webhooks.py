@@ -9,6 +9,7 @@ from xkit.errors import XkitError
 from xkit.services import webhooks
 from xkit.services.events import EVENT_TYPES
 from xkit.web.admin.pages import Page, field_error, page, too_long
+from xkit.webhook_signature import standard_secret
 
 EVENT_DESCRIPTIONS = {
     "connection.enabled": "A user connected an account.",
@@ -57,6 +58,7 @@ async def webhook_list(current: Page) -> Response:
             else:
                 return await current.render("webhook_secret.html", nav="webhooks",
                                             subscription=subscription, secret=secret,
+                                            standard_secret=standard_secret(secret),
                                             created=True)
     found = await webhooks.list_subscriptions(current.db, current.platform.id)
     counts = await webhooks.delivery_counts(current.db, [s.id for s in found])
@@ -136,7 +138,8 @@ async def webhook_rotate_secret(current: Page) -> Response:
     secret = await webhooks.rotate_secret(current.db, current.runtime.subscription_policy,
                                           subscription, actor=current.actor)
     return await current.render("webhook_secret.html", nav="webhooks",
-                                subscription=subscription, secret=secret, created=False)
+                                subscription=subscription, secret=secret,
+                                standard_secret=standard_secret(secret), created=False)
 
 
 @page

@@ -149,6 +149,18 @@ def test_every_refusal_is_the_routes_error(
     assert _direct(xkit_environment, platform) == _code(revoked)
 
 
+def _wait_for_the_servers_writes(environment: XkitEnvironment, platform: PlatformCredentials,
+                                 authorization_id: str) -> None:
+    """The server writes the uses it noted a second later: wait for that write, so that it
+    cannot land on top of the times a test sets."""
+    deadline = time.monotonic() + 10
+    while (_last_used(environment, platform) is None
+           or _grant_last_used(environment, authorization_id) is None):
+        assert time.monotonic() < deadline, "the server never wrote its uses"
+        time.sleep(0.1)
+    time.sleep(0.5)  # and any retry of that write that was already under way
+
+
 def test_it_notes_uses_as_the_route_does(
     api: httpx.Client,
     connected: dict[str, str],
@@ -158,6 +170,7 @@ def test_it_notes_uses_as_the_route_does(
     """The worker refreshes ahead only the grants in use: a use the fetch skipped noting
     would let a busy connection's token lapse."""
     body = api.get(TOKEN_PATH).json()
+    _wait_for_the_servers_writes(xkit_environment, platform, body["authorization"]["id"])
     an_hour_ago = utcnow() - dt.timedelta(hours=1)
     _write(xkit_environment, update(ApiKey).where(ApiKey.platform_id == platform.platform_id)
            .values(last_used_at=an_hour_ago))

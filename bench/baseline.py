@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from xkit.crypto import Keyring, fingerprint, parse_key_spec
 from xkit.db.engine import create_engine
-from xkit.services.keyring import column_aad
+from xkit.services.configuration.keyring import column_aad
 
 KEY_QUERY = text("SELECT platform_id FROM api_keys WHERE secret_hash = :hash "
                  "AND revoked_at IS NULL")

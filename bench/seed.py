@@ -18,9 +18,9 @@ from xkit.crypto import EncryptionKey, Keyring
 from xkit.db.models import Authorization, Connection, Context
 from xkit.db.types import new_id, utcnow
 from xkit.runtime import Runtime, start_runtime
-from xkit.services import api_keys, platforms
-from xkit.services.connectors import create_connector
-from xkit.services.keyring import column_aad
+from xkit.services.configuration import api_keys, platforms
+from xkit.services.configuration.connectors import create_connector
+from xkit.services.configuration.keyring import column_aad
 from xkit.settings import Settings
 
 CONNECTOR = "outlook-email"

@@ -25,8 +25,9 @@ from xkit.crypto import EncryptionKey, Keyring, fingerprint
 from xkit.db.models import AdminSession, AdminUser, OneTimeToken
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime, start_runtime
-from xkit.services import admin_sessions, admins
-from xkit.services.form_tokens import FormTokenSigner
+from xkit.services.admin import admins
+from xkit.services.admin import sessions as admin_sessions
+from xkit.services.admin.form_tokens import FormTokenSigner
 from xkit.web.admin import routes
 
 PARAMS = {"connector_slug": "outlook-email", "publishable_key": "xkit_pk_nope",

@@ -26,7 +26,8 @@ from tests.support.xkit import (
 from xkit.db.models import Authorization, Connection
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
-from xkit.services import connections, connectors, contexts, platforms
+from xkit.services.configuration import connectors, contexts, platforms
+from xkit.services.tokens import connections
 from xkit.webhook_signature import standard_secret
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"

@@ -27,7 +27,7 @@ from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 from xkit.services.auth_types import AuthContext, auth_type_of
 from xkit.services.auth_types.admin_consent import TENANT_ID
-from xkit.services.connectors import client_secret_aad
+from xkit.services.configuration.keyring import client_secret_aad
 
 pytestmark = pytest.mark.database_independent
 

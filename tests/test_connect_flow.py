@@ -32,7 +32,7 @@ from xkit.crypto import fingerprint
 from xkit.db.models import Authorization, OneTimeToken, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
-from xkit.services.authorization_values import decrypt_from
+from xkit.services.tokens.authorization_values import decrypt_from
 
 
 def test_outlook_connect_ends_active_with_account_and_encrypted_tokens(

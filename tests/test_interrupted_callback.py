@@ -21,7 +21,7 @@ from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.db.models import Authorization, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
-from xkit.services import authorizations
+from xkit.services.connect import flow as authorizations
 
 AN_HOUR_AGO = dt.timedelta(hours=1)
 

@@ -16,7 +16,7 @@ from tests.support.xkit import XkitEnvironment, create_platform
 from xkit.crypto import EncryptionKey, key_id_of
 from xkit.db.models import Connector, KeyringCanary
 from xkit.runtime import Runtime, start_runtime
-from xkit.services import connectors
+from xkit.services.configuration import connectors
 
 SECRET = "known-plaintext-client-secret-4711"
 
@@ -24,7 +24,7 @@ SECRET = "known-plaintext-client-secret-4711"
 def _add_connector(environment: XkitEnvironment, slug: str) -> None:
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
-            from xkit.services import platforms
+            from xkit.services.configuration import platforms
 
             platform = await platforms.get_platform(session, slug)
             await connectors.create_connector(
@@ -136,7 +136,7 @@ def test_a_secret_pasted_into_another_row_does_not_decrypt(
 
     async def _swap(runtime: Runtime) -> None:
         from xkit.crypto import DecryptionError
-        from xkit.services import platforms
+        from xkit.services.configuration import platforms
 
         async with runtime.sessions() as session:
             platform = await platforms.get_platform(session, "acme")
@@ -177,7 +177,7 @@ def test_rotation_reaches_secret_extras_kept_inside_json(
 
         from xkit.db.models import Authorization, Connection, Context
         from xkit.db.types import new_id
-        from xkit.services import extras
+        from xkit.services.connect import extras
 
         async with runtime.sessions() as session:
             connector = await session.scalar(select(Connector))
@@ -206,7 +206,7 @@ def test_rotation_reaches_secret_extras_kept_inside_json(
 
     async def _read(runtime: Runtime) -> dict[str, object]:
         from xkit.db.models import Authorization
-        from xkit.services import extras
+        from xkit.services.connect import extras
 
         async with runtime.sessions() as session:
             authorization = await session.get(Authorization, authorization_id)
@@ -227,7 +227,7 @@ def test_rotation_stops_at_a_value_that_does_not_decrypt_and_says_where(
         ciphertext, as if a row had been copied by hand: it no longer decrypts."""
         from sqlalchemy import select, update
 
-        from xkit.services import platforms
+        from xkit.services.configuration import platforms
 
         async with runtime.sessions() as session:
             platform = await platforms.get_platform(session, "acme")

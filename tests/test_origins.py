@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from xkit.errors import InvalidInput
-from xkit.services.validation import check_origin
+from xkit.services.configuration.validation import check_origin
 
 pytestmark = pytest.mark.database_independent
 

@@ -40,9 +40,9 @@ from xkit.db.types import new_id, utcnow
 from xkit.errors import ConfigurationError
 from xkit.oauth import TokenSet
 from xkit.runtime import Runtime, start_runtime
-from xkit.services import connectors, contexts, platforms
-from xkit.services.authorizations import store_tokens
-from xkit.services.token_upkeep import run_upkeep
+from xkit.services.configuration import connectors, contexts, platforms
+from xkit.services.connect.flow import store_tokens
+from xkit.services.tokens.upkeep import run_upkeep
 from xkit.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "data" / "templates"

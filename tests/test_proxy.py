@@ -12,7 +12,7 @@ from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from tests.test_tokens_microsoft import TOKEN_PATH
 from xkit.errors import Forbidden
-from xkit.services.proxy import ProxyRefused, check_public_address, target_url
+from xkit.services.tokens.proxy import ProxyRefused, check_public_address, target_url
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.db.models import Authorization, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
-from xkit.services import tokens
+from xkit.services.tokens import refresh as tokens
 
 TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
 

@@ -36,7 +36,7 @@ from tests.support.database import backend
 from tests.support.flow import back_at_xkit, new_end_user
 from tests.support.webhooks import WebhookReceiver, seed_outbox
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.services.tokens import LEASE_SECONDS
+from xkit.services.tokens.refresh import LEASE_SECONDS
 
 postgresql_only = pytest.mark.skipif(backend() != "postgresql",
                                      reason="replicas share a PostgreSQL database")

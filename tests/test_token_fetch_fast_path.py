@@ -1,6 +1,6 @@
 """The token fetch's one-query answer is the route's answer, in every case.
 
-``xkit.services.token_fetch`` is the one implementation behind
+``xkit.services.tokens.fetch`` is the one implementation behind
 ``GET /api/platform/contexts/{id}/connections/{slug}`` (and by id). Called directly it must say
 exactly what the documented route says over HTTP: these tests hold it to that for the common
 case, then walk through every refusal, every 404, a refresh and a grant in error.
@@ -21,7 +21,8 @@ from xkit.db.models import ApiKey, Authorization
 from xkit.db.types import utcnow
 from xkit.errors import XkitError
 from xkit.runtime import Runtime
-from xkit.services import api_keys, token_fetch
+from xkit.services.configuration import api_keys
+from xkit.services.tokens import fetch as token_fetch
 
 TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
 

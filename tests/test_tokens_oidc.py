@@ -67,8 +67,8 @@ def test_template_token_extras_reach_the_oauth_client() -> None:
     from xkit.crypto import EncryptionKey, Keyring
     from xkit.db.models import Connector
     from xkit.providers.registry import ProviderRegistry
-    from xkit.services.connectors import client_secret_aad
-    from xkit.services.provider_http import oauth_client
+    from xkit.services.configuration.keyring import client_secret_aad
+    from xkit.services.tokens.provider_http import oauth_client
 
     template = ProviderRegistry.load().get("oauth2")
     assert template.oauth2 is not None

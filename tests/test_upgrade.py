@@ -20,8 +20,8 @@ from xkit.crypto import Keyring, fingerprint, parse_key_spec
 from xkit.db import migrate
 from xkit.db.engine import create_engine
 from xkit.db.types import UTCDateTime, new_id, utcnow
-from xkit.services.api_keys import PUBLISHABLE_PREFIX, SECRET_PREFIX
-from xkit.services.keyring import CANARY_PLAINTEXT, canary_aad, column_aad
+from xkit.services.configuration.api_keys import PUBLISHABLE_PREFIX, SECRET_PREFIX
+from xkit.services.configuration.keyring import CANARY_PLAINTEXT, canary_aad, column_aad
 
 ACCESS_TOKEN = "first-release-access-token"
 PUBLISHABLE_KEY = PUBLISHABLE_PREFIX + "firstrelease"

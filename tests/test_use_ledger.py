@@ -1,6 +1,6 @@
 """Last-use times are noted in memory and written together, a second later.
 
-The token fetch must not write on every call (``xkit.services.use_ledger``); these tests hold
+The token fetch must not write on every call (``xkit.services.tokens.use_ledger``); these tests hold
 the ledger to its promises on a real SQLite database: one statement for a second's uses, the
 uses kept when the database is away, and nothing lost when the server stops.
 """
@@ -18,7 +18,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, event, insert,
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from xkit.db.types import utcnow
-from xkit.services.use_ledger import UseLedger
+from xkit.services.tokens.use_ledger import UseLedger
 
 pytestmark = pytest.mark.database_independent
 

@@ -18,7 +18,7 @@ from tests.support.webhooks import WebhookReceiver
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.client import WebhookVerificationError, Xkit
 from xkit.errors import InvalidInput
-from xkit.services.webhooks import check_url
+from xkit.services.webhooks.subscriptions import check_url
 
 TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
 PASSWORD = "correct horse battery"

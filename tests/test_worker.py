@@ -29,7 +29,7 @@ from xkit.crypto import EncryptionKey
 from xkit.db.models import WebhookDelivery, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
-from xkit.services.webhook_delivery import prune_outbox
+from xkit.services.webhooks.delivery import prune_outbox
 from xkit.settings import Settings
 
 

@@ -22,7 +22,7 @@ from tests.support.flow import EndUser, outlook_connector
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.db.models import Authorization
 from xkit.runtime import Runtime
-from xkit.services.authorization_values import decrypt_from
+from xkit.services.tokens.authorization_values import decrypt_from
 
 pytestmark = pytest.mark.browser
 

@@ -106,7 +106,9 @@ def serve(
 
     async def _preflight(runtime: Runtime) -> str | None:
         """While no admin exists, a fresh one-time link to create the first one."""
-        from xkit.services import admin_sessions, admins, authorizations
+        from xkit.services.admin import admins
+        from xkit.services.admin import sessions as admin_sessions
+        from xkit.services.connect import flow as authorizations
 
         async with runtime.sessions() as session:
             # Callbacks cut short when a server died (the worker loop sweeps them too).
@@ -290,7 +292,7 @@ def platforms_create(
     ] = None,
 ) -> None:
     """Create a platform."""
-    from xkit.services import platforms
+    from xkit.services.configuration import platforms
 
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
@@ -305,7 +307,7 @@ def platforms_create(
 @platforms_app.command("list")
 def platforms_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List platforms."""
-    from xkit.services import platforms
+    from xkit.services.configuration import platforms
 
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
@@ -340,7 +342,7 @@ def keys_create(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Create an API key pair; the secret is printed once and never again."""
-    from xkit.services import api_keys, platforms
+    from xkit.services.configuration import api_keys, platforms
 
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
@@ -364,7 +366,7 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(platform: PlatformOption) -> None:
     """List a platform's API keys (never their secrets)."""
-    from xkit.services import api_keys, platforms
+    from xkit.services.configuration import api_keys, platforms
 
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
@@ -386,7 +388,7 @@ def keys_list(platform: PlatformOption) -> None:
 @keys_app.command("revoke")
 def keys_revoke(publishable_key: str, platform: PlatformOption) -> None:
     """Revoke an API key; requests with it are refused from now on."""
-    from xkit.services import api_keys, platforms
+    from xkit.services.configuration import api_keys, platforms
 
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
@@ -408,7 +410,11 @@ def keys_generate_encryption_key() -> None:
 @keys_app.command("rotate-encryption")
 def keys_rotate_encryption() -> None:
     """Re-encrypt every stored secret under the first key of XKIT_ENCRYPTION_KEYS."""
-    from xkit.services.keyring import RotationReport, RotationStopped, rotate_encryption
+    from xkit.services.configuration.keyring import (
+        RotationReport,
+        RotationStopped,
+        rotate_encryption,
+    )
 
     def _print_counts(report: RotationReport) -> None:
         for column, count in report.re_encrypted.items():
@@ -453,7 +459,8 @@ def admin_create(
     superuser: Annotated[bool, typer.Option(help="May manage every platform.")] = False,
 ) -> None:
     """Create a dashboard administrator."""
-    from xkit.services import admins, platforms
+    from xkit.services.admin import admins
+    from xkit.services.configuration import platforms
 
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
@@ -479,7 +486,7 @@ def providers_list() -> None:
 @providers_app.command("show")
 def providers_show(slug: str) -> None:
     """Show one provider template as JSON."""
-    from xkit.services.providers import describe_template
+    from xkit.services.configuration.providers import describe_template
 
     registry = _registry()
     try:

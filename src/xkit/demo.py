@@ -21,7 +21,9 @@ from starlette.routing import Route
 
 from xkit.client import AsyncXkit
 from xkit.runtime import Runtime
-from xkit.services import admin_sessions, admins, api_keys, connectors, platforms
+from xkit.services.admin import admins
+from xkit.services.admin import sessions as admin_sessions
+from xkit.services.configuration import api_keys, connectors, platforms
 
 PLATFORM_SLUG = "demo"
 DEMO_USER = "demo-user"

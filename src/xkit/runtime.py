@@ -22,16 +22,16 @@ from xkit.db import migrate
 from xkit.db.engine import create_engine, create_sessionmaker, private_directory
 from xkit.errors import ConfigurationError
 from xkit.providers.registry import ProviderRegistry, TemplateError
-from xkit.services.admin_sessions import SessionPolicy
-from xkit.services.authorizations import FlowDeps
-from xkit.services.connectors import ConnectorServices
-from xkit.services.context_tokens import ContextTokenSigner
-from xkit.services.form_tokens import FormTokenSigner
-from xkit.services.keyring import open_keyring
-from xkit.services.provider_http import create_provider_http
-from xkit.services.tokens import TokenDeps
-from xkit.services.use_ledger import UseLedger
-from xkit.services.webhooks import SubscriptionPolicy
+from xkit.services.admin.form_tokens import FormTokenSigner
+from xkit.services.admin.sessions import SessionPolicy
+from xkit.services.configuration.connectors import ConnectorServices
+from xkit.services.configuration.keyring import open_keyring
+from xkit.services.connect.context_tokens import ContextTokenSigner
+from xkit.services.connect.flow import FlowDeps
+from xkit.services.tokens.provider_http import create_provider_http
+from xkit.services.tokens.refresh import TokenDeps
+from xkit.services.tokens.use_ledger import UseLedger
+from xkit.services.webhooks.subscriptions import SubscriptionPolicy
 from xkit.settings import Settings
 
 log = logging.getLogger("xkit")

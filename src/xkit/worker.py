@@ -2,8 +2,8 @@
 
 It runs inside ``xkit serve`` (unless ``XKIT_WORKER_ENABLED=false``) and on its own as
 ``xkit worker``. Any number may run against one database: they share work only through row
-leases there (see :mod:`xkit.services.webhook_delivery` and :mod:`xkit.services.tokens`), so a
-worker can be added, or killed, at any moment.
+leases there (see :mod:`xkit.services.webhooks.delivery` and
+:mod:`xkit.services.tokens.refresh`), so a worker can be added, or killed, at any moment.
 
 Stopping (SIGTERM, or the server shutting down) is graceful: no new work is taken, requests
 already out are finished and recorded, and leases not yet used are handed back.
@@ -24,9 +24,11 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from xkit.runtime import Runtime
-from xkit.services import authorizations, token_upkeep, webhook_delivery
-from xkit.services.provider_http import create_provider_http
-from xkit.services.webhook_delivery import DeliveryPolicy
+from xkit.services.connect import flow as authorizations
+from xkit.services.tokens import upkeep as token_upkeep
+from xkit.services.tokens.provider_http import create_provider_http
+from xkit.services.webhooks import delivery as webhook_delivery
+from xkit.services.webhooks.delivery import DeliveryPolicy
 
 log = logging.getLogger("xkit.worker")
 

@@ -14,7 +14,8 @@ import httpx
 
 from tests.support.xkit import XkitEnvironment, XkitServer
 from xkit.runtime import Runtime
-from xkit.services import admins, platforms
+from xkit.services.admin import admins
+from xkit.services.configuration import platforms
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

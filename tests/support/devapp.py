@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.support.processes import free_port
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.runtime import Runtime
-from xkit.services import platforms
+from xkit.services.configuration import platforms
 
 PAGE = """<!doctype html>
 <html lang="en">

@@ -21,8 +21,10 @@ from tests.support.processes import ManagedProcess
 from tests.support.xkit import XkitEnvironment
 from xkit.db.models import WebhookDelivery
 from xkit.runtime import Runtime
-from xkit.services import events, platforms, webhooks
-from xkit.services.webhooks import SubscriptionPolicy
+from xkit.services.configuration import platforms
+from xkit.services.webhooks import events
+from xkit.services.webhooks import subscriptions as webhooks
+from xkit.services.webhooks.subscriptions import SubscriptionPolicy
 
 
 @dataclass(frozen=True)

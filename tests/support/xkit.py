@@ -19,7 +19,7 @@ from tests.support.tls import TestCertificates
 from xkit.crypto import EncryptionKey
 from xkit.db.models import Connection, Connector
 from xkit.runtime import Runtime, start_runtime
-from xkit.services import api_keys, contexts, platforms
+from xkit.services.configuration import api_keys, contexts, platforms
 from xkit.settings import Settings
 
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """What the browser API (``xkit.js``) answers with, in ``/openapi.json``.
 
-Built as dicts by ``services/catalog.py``; declared on the routes with
+Built as dicts by ``services/connect/catalog.py``; declared on the routes with
 ``response_model_exclude_unset`` (see ``connection_schemas``), so the bodies are unchanged.
 """
 

@@ -19,7 +19,7 @@ from xkit.db.models import ApiKey, Platform
 from xkit.errors import Unauthorized
 from xkit.http.runtime import get_runtime
 from xkit.runtime import Runtime
-from xkit.services import api_keys
+from xkit.services.configuration import api_keys
 
 log = logging.getLogger("xkit.api")
 

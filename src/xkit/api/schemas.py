@@ -10,7 +10,7 @@ from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
 from xkit.providers.schema import AuthType, Mark, ProviderTemplate
-from xkit.services.connectors import NOT_NULLABLE_FIELDS
+from xkit.services.configuration.connectors import NOT_NULLABLE_FIELDS
 
 _WRITE_ONLY: JsonDict = {"writeOnly": True, "format": "password"}
 

@@ -221,7 +221,7 @@ class Authorization(Base):
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     state_expires_at: Mapped[dt.datetime | None]
     # The hash of the value in the cookie of the browser sent to the provider: only that
-    # browser's callback completes (see services/browser_binding.py).
+    # browser's callback completes (see services/connect/browser_binding.py).
     browser_binding_hash: Mapped[str | None] = mapped_column(String(64))
     requested_scopes: Mapped[list[str]] = mapped_column(default=list)
     opener_origin: Mapped[str | None] = mapped_column(String(2048))

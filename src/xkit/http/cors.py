@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from xkit.services import platforms
+from xkit.services.configuration import platforms
 
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE"
 ALLOWED_HEADERS = "authorization, content-type"

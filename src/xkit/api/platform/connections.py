@@ -13,7 +13,8 @@ from xkit.api.connection_schemas import (
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep, parse_credentials
 from xkit.api.schemas import ErrorResponse
 from xkit.http.runtime import get_runtime
-from xkit.services import backend_connections, token_fetch
+from xkit.services.tokens import backend_connections
+from xkit.services.tokens import fetch as token_fetch
 
 router = APIRouter(tags=["connections"])
 
@@ -37,7 +38,7 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 
 # The token fetch runs before every provider call of every backend, so its routes solve no
 # dependencies: the key is checked by the one statement that reads everything else
-# (services/token_fetch.py); the API key schemes are only declared here, for /docs.
+# (services/tokens/fetch.py); the API key schemes are only declared here, for /docs.
 API_KEY_SECURITY: dict[str, Any] = {"security": [{"ApiKeyBasic": []}, {"ApiKeyBearer": []}]}
 
 

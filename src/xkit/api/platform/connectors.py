@@ -13,7 +13,7 @@ from xkit.api.schemas import (
 )
 from xkit.db.models import Connector
 from xkit.runtime import Runtime
-from xkit.services import connectors
+from xkit.services.configuration import connectors
 
 router = APIRouter(prefix="/connectors", tags=["connectors"])
 

@@ -15,7 +15,7 @@ from xkit.api.schemas import (
     LegacyUserWithToken,
 )
 from xkit.runtime import Runtime
-from xkit.services import contexts
+from xkit.services.configuration import contexts
 
 router = APIRouter(tags=["contexts"])
 

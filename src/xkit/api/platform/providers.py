@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from xkit.api.deps import CallerDep, RuntimeDep
 from xkit.api.schemas import ErrorResponse, ProviderDetail, ProviderList
 from xkit.errors import NotFound
-from xkit.services.providers import describe_template, summarize_template
+from xkit.services.configuration.providers import describe_template, summarize_template
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 

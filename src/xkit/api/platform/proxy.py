@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
 from xkit.http.body_limit import ROUTE_LIMIT_KEY
-from xkit.services import connections, proxy
+from xkit.services.tokens import connections, proxy
 
 
 class ProxyRoute(APIRoute):

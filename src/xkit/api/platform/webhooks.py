@@ -21,8 +21,8 @@ from xkit.api.schemas import (
     WebhookUpdate,
 )
 from xkit.db.models import WebhookSubscription
-from xkit.services import webhooks
-from xkit.services.webhooks import DELIVERY_LOG_LIMIT
+from xkit.services.webhooks import subscriptions as webhooks
+from xkit.services.webhooks.subscriptions import DELIVERY_LOG_LIMIT
 from xkit.webhook_signature import standard_secret
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

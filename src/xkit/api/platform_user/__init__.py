@@ -26,16 +26,11 @@ from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
 from xkit.http.cors import BrowserApiRoute
-from xkit.services import (
-    authorizations,
-    backend_connections,
-    catalog,
-    connections,
-    connectors,
-    context_tokens,
-    one_time_tokens,
-)
-from xkit.services.collect import submit_collected
+from xkit.services.configuration import connectors
+from xkit.services.connect import catalog, context_tokens, one_time_tokens
+from xkit.services.connect import flow as authorizations
+from xkit.services.connect.collect import submit_collected
+from xkit.services.tokens import backend_connections, connections
 
 POPUP_TOKEN_TTL = dt.timedelta(seconds=60)
 

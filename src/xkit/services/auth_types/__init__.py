@@ -17,6 +17,7 @@ from xkit.services.auth_types.admin_consent import AdminConsent
 from xkit.services.auth_types.api_key import ApiKey
 from xkit.services.auth_types.base import (
     CONTINUE,
+    AppCredentials,
     AuthContext,
     AuthType,
     CannotRenew,
@@ -39,6 +40,6 @@ def auth_type_of(template: ProviderTemplate) -> AuthType:
 
 
 __all__ = [
-    "AUTH_TYPES", "CONTINUE", "AuthContext", "AuthType", "CannotRenew", "ConnectFailed",
-    "Continue", "CredentialsRejected", "Grant", "auth_type_of",
+    "AUTH_TYPES", "CONTINUE", "AppCredentials", "AuthContext", "AuthType", "CannotRenew",
+    "ConnectFailed", "Continue", "CredentialsRejected", "Grant", "auth_type_of",
 ]

@@ -24,7 +24,6 @@ from authlib.common.urls import add_params_to_uri
 from xkit.dotpath import dig
 from xkit.oauth import TokenSet
 from xkit.providers.schema import AccountInfo, AdminConsentSpec
-from xkit.services.accounts import unverified_claims
 from xkit.services.auth_types.base import (
     CONTINUE,
     AuthContext,
@@ -35,6 +34,7 @@ from xkit.services.auth_types.base import (
     Grant,
 )
 from xkit.services.auth_types.oauth2 import exchange_code, sign_in_url
+from xkit.services.connect.accounts import unverified_claims
 
 TENANT_ID = "tenant_id"  # the key in authorizations.extras, handed to backends as well
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from xkit.providers.schema import ProviderTemplate
 from xkit.services.auth_types.static import StaticCredentials
-from xkit.services.provider_http import RequestAuth
+from xkit.services.tokens.provider_http import RequestAuth
 
 
 class ApiKey(StaticCredentials):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx
 
@@ -20,9 +20,11 @@ from xkit.db.models import Authorization, Connector
 from xkit.errors import InvalidInput, XkitError
 from xkit.oauth import OAuthClient, TokenSet
 from xkit.providers.schema import AccountInfo, ProviderTemplate
-from xkit.services.authorization_values import collected_values, decrypt_from
-from xkit.services.extras import Findings
-from xkit.services.provider_http import RequestAuth, oauth_client
+from xkit.services.connect.extras import Findings
+from xkit.services.tokens.authorization_values import collected_values, decrypt_from
+from xkit.services.tokens.provider_http import RequestAuth, oauth_client
+
+AppCredentials = Literal["client", "service_account_key"]
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,23 @@ class AuthType:
     - ``redirects``: the user visits the provider's pages (``authorize_url``, then the
       callback's ``complete``); otherwise ``activate`` checks the credentials right away.
     - ``renewable``: access tokens expire and ``renew`` gets a new one, under the
-      exactly-once lease of :mod:`xkit.services.tokens`.
-    - ``app_credentials``: the connector needs the developer's credentials (client ID and
-      secret, a service account key) before end users can connect.
+      exactly-once lease of :mod:`xkit.services.tokens.refresh`.
+    - ``app_credentials``: what the developer gives the connector before any end user can
+      connect — the app's ``"client"`` ID and secret, a ``"service_account_key"`` — or None
+      when each end user brings their own (an API key, a password). The dashboard's setup
+      form, the catalog and the connect flow all ask this, and nothing else.
     """
 
     name: ClassVar[str]
     redirects: ClassVar[bool] = False
     renewable: ClassVar[bool] = False
-    app_credentials: ClassVar[bool] = True
+    app_credentials: ClassVar[AppCredentials | None] = "client"
+
+    def is_ready(self, connector: Connector) -> bool:
+        """Whether end users could connect now: the app's credentials are set if it needs them."""
+        if self.app_credentials is None:
+            return True
+        return bool(connector.client_id) and connector.client_secret is not None
 
     def authorize_url(self, ctx: AuthContext, *, state: str, code_challenge: str) -> str:
         raise NotImplementedError(f"{self.name} does not send the user to the provider")

@@ -29,7 +29,7 @@ from xkit.services.auth_types.base import (
     CredentialsRejected,
     Grant,
 )
-from xkit.services.connectors import decrypt_client_secret
+from xkit.services.configuration.keyring import decrypt_client_secret
 
 # An email address as Google Workspace users have them: no spaces or control characters.
 SUBJECT = re.compile(r"[^@\s\x00-\x1f\x7f]{1,200}@[A-Za-z0-9.-]{1,200}")
@@ -38,6 +38,7 @@ KEY_MISSING = "This integration has no service account key yet. The app's team m
 
 class JwtBearer(AuthType):
     name = "jwt_bearer"
+    app_credentials = "service_account_key"
     redirects = False
     renewable = True
 

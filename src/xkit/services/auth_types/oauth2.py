@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from xkit.oauth import TokenSet
-from xkit.services import extras
-from xkit.services.accounts import read_account
 from xkit.services.auth_types.base import (
     AuthContext,
     AuthType,
@@ -19,6 +17,8 @@ from xkit.services.auth_types.base import (
     ConnectFailed,
     Grant,
 )
+from xkit.services.connect import extras
+from xkit.services.connect.accounts import read_account
 
 MISSING_CODE = "The provider sent no authorization code back. Please try again."
 

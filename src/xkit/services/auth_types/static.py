@@ -11,15 +11,15 @@ from collections.abc import Mapping
 
 from xkit.oauth import ProviderError
 from xkit.providers.schema import ProviderTemplate
-from xkit.services.accounts import read_account
 from xkit.services.auth_types.base import AuthContext, AuthType, CredentialsRejected, Grant
-from xkit.services.provider_http import RequestAuth
+from xkit.services.connect.accounts import read_account
+from xkit.services.tokens.provider_http import RequestAuth
 
 
 class StaticCredentials(AuthType):
     redirects = False
     renewable = False
-    app_credentials = False
+    app_credentials = None
 
     def credentials(self, template: ProviderTemplate, values: Mapping[str, str]) -> RequestAuth:
         """The request credentials built from the template and the user's answers."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from xkit.services import audit
+from xkit.services.admin import audit
 from xkit.web.admin.pages import Page, page
 
 AUDIT_PAGE_SIZE = 200

@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from xkit.errors import Conflict, InvalidInput, Unauthorized
-from xkit.services import admin_sessions, dashboard
+from xkit.services.admin import dashboard
+from xkit.services.admin import sessions as admin_sessions
 from xkit.web.admin.pages import (
     FORM_CSRF_COOKIE,
     PREFIX,

@@ -18,8 +18,10 @@ from starlette.responses import Response
 from xkit.db.models import Connector
 from xkit.errors import XkitError
 from xkit.providers.schema import ProviderTemplate
-from xkit.services import connectors, dashboard
-from xkit.services.connectors import callback_url
+from xkit.services.admin import dashboard
+from xkit.services.auth_types import auth_type_of
+from xkit.services.configuration import connectors
+from xkit.services.configuration.connectors import callback_url
 from xkit.web.admin.markdown import render_markdown
 from xkit.web.admin.pages import Page, field_error, page, safe_next, sentence, too_long
 
@@ -29,13 +31,11 @@ CATALOG_LIMITS = {"name": 200, "short_description": 500, "description": 20_000,
 
 
 def uses_client_credentials(template: ProviderTemplate) -> bool:
-    """OAuth templates need the app's client ID and secret; API-key and the like do not."""
-    return template.oauth2 is not None
+    return auth_type_of(template).app_credentials == "client"
 
 
 def uses_service_account_key(template: ProviderTemplate) -> bool:
-    """Service-account templates need the service account's JSON key instead."""
-    return template.jwt_bearer is not None
+    return auth_type_of(template).app_credentials == "service_account_key"
 
 
 def _first_step(template: ProviderTemplate) -> str:

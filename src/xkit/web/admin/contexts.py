@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from xkit.services import backend_connections, connections, dashboard
+from xkit.services.admin import dashboard
+from xkit.services.tokens import backend_connections, connections
 from xkit.web.admin.pages import Page, page
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from xkit.errors import NotFound, XkitError
-from xkit.services import api_keys
+from xkit.services.configuration import api_keys
 from xkit.web.admin.pages import Page, field_error, page
 
 

@@ -6,7 +6,7 @@ login). The decorator runs the checks *before* the handler, so a new page cannot
 1. the session cookie is looked up; no live session means a redirect to the login page;
 2. every POST must carry the CSRF token: the session's own, or on the public forms a
    double-submit cookie that xkit signed (there is no session yet to hold one; see
-   :mod:`xkit.services.form_tokens`);
+   :mod:`xkit.services.admin.form_tokens`);
 3. a ``{platform_slug}`` in the path must name a platform this admin may manage, else 404.
 
 Domain errors that escape a handler become HTML error pages, never a JSON body or a 500 trace;
@@ -39,9 +39,10 @@ from xkit.db.models import Platform
 from xkit.errors import Forbidden, NotFound, XkitError
 from xkit.http.runtime import get_runtime
 from xkit.runtime import Runtime
-from xkit.services import admin_sessions, dashboard
-from xkit.services.admin_sessions import SignedIn
-from xkit.services.form_tokens import LIFETIME_SECONDS
+from xkit.services.admin import dashboard
+from xkit.services.admin import sessions as admin_sessions
+from xkit.services.admin.form_tokens import LIFETIME_SECONDS
+from xkit.services.admin.sessions import SignedIn
 from xkit.web.admin.markdown import render_markdown
 
 log = logging.getLogger("xkit.admin")

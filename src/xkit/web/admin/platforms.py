@@ -7,7 +7,8 @@ import re
 from starlette.responses import Response
 
 from xkit.errors import XkitError
-from xkit.services import branding, dashboard, platforms
+from xkit.services.admin import dashboard
+from xkit.services.configuration import branding, platforms
 from xkit.web.admin.pages import PREFIX, Page, field_error, page, too_long
 
 

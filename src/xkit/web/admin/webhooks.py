@@ -6,8 +6,8 @@ from starlette.responses import Response
 
 from xkit.db.models import WebhookSubscription
 from xkit.errors import XkitError
-from xkit.services import webhooks
-from xkit.services.events import EVENT_TYPES
+from xkit.services.webhooks import subscriptions as webhooks
+from xkit.services.webhooks.events import EVENT_TYPES
 from xkit.web.admin.pages import Page, field_error, page, too_long
 from xkit.webhook_signature import standard_secret
 

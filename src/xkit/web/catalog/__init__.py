@@ -21,8 +21,8 @@ from starlette.templating import Jinja2Templates
 from xkit.db.models import Platform
 from xkit.http.routes import PageRoute
 from xkit.http.runtime import get_runtime
-from xkit.services.branding import effective_branding
-from xkit.services.platforms import find_platform
+from xkit.services.configuration.branding import effective_branding
+from xkit.services.configuration.platforms import find_platform
 from xkit.web.flow import script_json
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))

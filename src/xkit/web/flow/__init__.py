@@ -2,7 +2,7 @@
 collect form), callback — and the result page that ends every way of connecting.
 
 Every redirect to the provider sets the cookie that binds the flow to this browser
-(:mod:`xkit.services.browser_binding`); the callback reads it and, once the flow is over,
+(:mod:`xkit.services.connect.browser_binding`); the callback reads it and, once the flow is over,
 clears it.
 
 The result page tells the opener how it went with ``postMessage`` — only to the origin the
@@ -29,11 +29,13 @@ from xkit.http.routes import PageRoute
 from xkit.http.runtime import get_runtime
 from xkit.providers.schema import ProviderTemplate
 from xkit.runtime import Runtime
-from xkit.services import authorizations, browser_binding, connections, one_time_tokens
-from xkit.services.authorizations import CallbackOutcome
-from xkit.services.browser_binding import BrowserBinding
-from xkit.services.collect import submit_collected
-from xkit.services.platforms import find_platform
+from xkit.services.configuration.platforms import find_platform
+from xkit.services.connect import browser_binding, one_time_tokens
+from xkit.services.connect import flow as authorizations
+from xkit.services.connect.browser_binding import BrowserBinding
+from xkit.services.connect.collect import submit_collected
+from xkit.services.connect.flow import CallbackOutcome
+from xkit.services.tokens import connections
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 MESSAGE_TYPE = "xkit:authorization"

@@ -16,7 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from xkit.http.routes import PageRoute
 from xkit.http.runtime import get_runtime
-from xkit.services import sandbox
+from xkit.services.configuration import sandbox
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 NOTES = [{"id": 1, "text": "Buy milk"}, {"id": 2, "text": "Ship the integration"}]

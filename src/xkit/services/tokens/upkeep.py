@@ -9,7 +9,7 @@
   (the template's ``refresh.idle_lapse_days``; Microsoft's lapse after 90 days). Once a grant
   has been idle for :data:`KEEP_ALIVE_AT` of that window it is refreshed, which renews it.
 
-Both go through :func:`xkit.services.tokens.fresh_authorization`, the same exactly-once path
+Both go through :func:`xkit.services.tokens.refresh.fresh_authorization`, the same exactly-once path
 as the API, so a worker and a request (or two workers) never refresh one token twice.
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from xkit.db.models import Authorization, Connection, Connector
 from xkit.db.types import utcnow
-from xkit.services.authorizations import ACTIVE
-from xkit.services.tokens import (
+from xkit.services.connect.flow import ACTIVE
+from xkit.services.tokens.refresh import (
     ProviderRefused,
     ProviderUnavailable,
     ReconnectRequired,

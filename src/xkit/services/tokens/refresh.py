@@ -38,13 +38,14 @@ from xkit.errors import XkitError
 from xkit.oauth import ProviderError, TokenSet
 from xkit.oauth.errors import ADDRESS_REFUSED
 from xkit.providers.registry import ProviderRegistry
-from xkit.services import events, extras
 from xkit.services.auth_types import AuthContext, CannotRenew, auth_type_of
-from xkit.services.authorization_values import effective_settings
-from xkit.services.authorizations import ACTIVE, ERROR, store_tokens
-from xkit.services.connections import ConnectionView, get_connection
-from xkit.services.in_flight import InFlight
-from xkit.services.use_ledger import UseLedger
+from xkit.services.connect import extras
+from xkit.services.connect.flow import ACTIVE, ERROR, store_tokens
+from xkit.services.tokens.authorization_values import effective_settings
+from xkit.services.tokens.connections import ConnectionView, get_connection
+from xkit.services.tokens.in_flight import InFlight
+from xkit.services.tokens.use_ledger import UseLedger
+from xkit.services.webhooks import events
 
 log = logging.getLogger("xkit.tokens")
 

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
-from xkit.services import audit, events
+from xkit.services.admin import audit
+from xkit.services.webhooks import events
 
 
 @dataclass(frozen=True)

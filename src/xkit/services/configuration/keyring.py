@@ -21,7 +21,7 @@ from xkit.crypto import (
     parse_key_spec,
     read_key_file,
 )
-from xkit.db.models import ENCRYPTED_COLUMNS, ENCRYPTED_JSON_KEYS, Base, KeyringCanary
+from xkit.db.models import ENCRYPTED_COLUMNS, ENCRYPTED_JSON_KEYS, Base, Connector, KeyringCanary
 from xkit.db.results import rows_matched
 from xkit.db.upsert import insert_if_absent
 from xkit.errors import ConfigurationError
@@ -236,3 +236,14 @@ async def _rotate_json_secrets(
 
 
 __all__ = ["column_aad", "open_keyring", "rotate_encryption", "RotationReport", "RotationStopped"]
+
+
+def client_secret_aad(connector_id: str) -> str:
+    return column_aad("connectors", "client_secret", connector_id)
+
+
+def decrypt_client_secret(keyring: Keyring, connector: Connector) -> str | None:
+    """The connector's client secret (or service account key), decrypted; None if unset."""
+    if connector.client_secret is None:
+        return None
+    return keyring.decrypt(connector.client_secret, aad=client_secret_aad(connector.id))

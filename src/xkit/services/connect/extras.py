@@ -29,7 +29,7 @@ from xkit.oauth import ProviderError, TokenSet
 from xkit.oauth.errors import from_transport
 from xkit.outbound import AddressRefused
 from xkit.providers.schema import ExtraSpec, LookupSpec, ProviderTemplate
-from xkit.services.keyring import column_aad
+from xkit.services.configuration.keyring import column_aad
 
 log = logging.getLogger("xkit.flow")
 

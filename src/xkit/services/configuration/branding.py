@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from xkit.errors import InvalidInput
-from xkit.services.validation import check_http_url
+from xkit.services.configuration.validation import check_http_url
 
 DEFAULT_BRANDING: dict[str, Any] = {
     "primary_color": "#2f5bd3",

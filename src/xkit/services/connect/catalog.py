@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.db.models import Authorization, Connector, Platform
 from xkit.errors import NotFound
 from xkit.providers.registry import ProviderRegistry
-from xkit.services.connections import ConnectionView
-from xkit.services.connectors import is_ready
+from xkit.services.configuration.connectors import is_ready
+from xkit.services.tokens.connections import ConnectionView
 
 
 async def catalog_connectors(session: AsyncSession, providers: ProviderRegistry,

@@ -38,7 +38,7 @@ from xkit.oauth import ProviderError, TokenSet, new_pkce_pair
 from xkit.oauth.errors import ADDRESS_REFUSED
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
-from xkit.services import audit, browser_binding, events, extras
+from xkit.services.admin import audit
 from xkit.services.auth_types import (
     AuthContext,
     CannotRenew,
@@ -48,10 +48,17 @@ from xkit.services.auth_types import (
     Grant,
     auth_type_of,
 )
-from xkit.services.authorization_values import effective_settings, encrypt_for
-from xkit.services.browser_binding import BrowserBinding
-from xkit.services.connections import ConnectionView, get_connection, latest_authorizations
-from xkit.services.connectors import callback_url, find_connector, is_ready, template_of
+from xkit.services.configuration.connectors import (
+    callback_url,
+    find_connector,
+    is_ready,
+    template_of,
+)
+from xkit.services.connect import browser_binding, extras
+from xkit.services.connect.browser_binding import BrowserBinding
+from xkit.services.tokens.authorization_values import effective_settings, encrypt_for
+from xkit.services.tokens.connections import ConnectionView, get_connection, latest_authorizations
+from xkit.services.webhooks import events
 
 log = logging.getLogger("xkit.flow")
 

@@ -12,15 +12,16 @@ from xkit.db.models import Authorization, Context
 from xkit.db.types import utcnow
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError, TokenSet
-from xkit.services import connections, extras
 from xkit.services.auth_types import auth_type_of
-from xkit.services.authorization_values import decrypt_from, effective_settings
-from xkit.services.authorizations import ACTIVE
-from xkit.services.catalog import public_connection
-from xkit.services.connections import ConnectionView
-from xkit.services.connectors import is_ready, template_of
-from xkit.services.provider_http import oauth_client
-from xkit.services.tokens import (
+from xkit.services.configuration.connectors import is_ready, template_of
+from xkit.services.connect import extras
+from xkit.services.connect.catalog import public_connection
+from xkit.services.connect.flow import ACTIVE
+from xkit.services.tokens import connections
+from xkit.services.tokens.authorization_values import decrypt_from, effective_settings
+from xkit.services.tokens.connections import ConnectionView
+from xkit.services.tokens.provider_http import oauth_client
+from xkit.services.tokens.refresh import (
     TokenDeps,
     auth_context,
     needs_refresh,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import AdminUser, PlatformAdmin
 from xkit.errors import Conflict, InvalidInput
-from xkit.services import audit
+from xkit.services.admin import audit
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

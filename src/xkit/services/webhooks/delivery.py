@@ -32,7 +32,7 @@ from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 from xkit.outbound import AddressRefused, UnresolvableHost
-from xkit.services.webhooks import DELIVERED, FAILED, PENDING, signing_secret
+from xkit.services.webhooks.subscriptions import DELIVERED, FAILED, PENDING, signing_secret
 from xkit.webhook_signature import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,

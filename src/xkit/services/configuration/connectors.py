@@ -24,10 +24,11 @@ from xkit.oauth.jwt_bearer import parse_service_account_key
 from xkit.outbound import endpoint_problem, host_setting_problem
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate, SettingError
-from xkit.services import audit
-from xkit.services.connections import announce_removal, list_connector_connections
-from xkit.services.keyring import column_aad
-from xkit.services.validation import check_http_url, check_slug, check_text
+from xkit.services.admin import audit
+from xkit.services.auth_types import auth_type_of
+from xkit.services.configuration.keyring import client_secret_aad
+from xkit.services.configuration.validation import check_http_url, check_slug, check_text
+from xkit.services.tokens.connections import announce_removal, list_connector_connections
 
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,500}$")  # printable ASCII, no spaces
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -79,17 +80,6 @@ class ConnectorServices:
 def callback_url(public_url: str, platform_slug: str) -> str:
     """The one redirect URI a platform registers with every provider."""
     return f"{public_url}/p/{platform_slug}/callback"
-
-
-def client_secret_aad(connector_id: str) -> str:
-    return column_aad("connectors", "client_secret", connector_id)
-
-
-def decrypt_client_secret(keyring: Keyring, connector: Connector) -> str | None:
-    """The connector's client secret (or service account key), decrypted; None if unset."""
-    if connector.client_secret is None:
-        return None
-    return keyring.decrypt(connector.client_secret, aad=client_secret_aad(connector.id))
 
 
 async def create_connector(
@@ -302,17 +292,9 @@ def template_of(providers: ProviderRegistry, connector: Connector) -> ProviderTe
     return providers.get(connector.provider) if connector.provider in providers else None
 
 
-#: Auth types whose connectors hold the developer's app credentials — a client ID and secret,
-#: or a service account key — before any end user can connect. API keys and passwords come
-#: from each end user instead.
-APP_CREDENTIAL_TYPES = frozenset({"oauth2", "oauth2_admin_consent", "jwt_bearer"})
-
-
 def is_ready(connector: Connector, template: ProviderTemplate) -> bool:
-    """Whether end users could connect now: the app's credentials are set if it needs them."""
-    if template.auth_type in APP_CREDENTIAL_TYPES:
-        return bool(connector.client_id) and connector.client_secret is not None
-    return True
+    """Whether end users could connect now (its auth type says what that takes)."""
+    return auth_type_of(template).is_ready(connector)
 
 
 def _slug_taken(slug: str) -> Conflict:

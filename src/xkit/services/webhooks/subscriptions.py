@@ -1,7 +1,7 @@
 """Webhook subscriptions: where a platform hears about its connections, and the delivery log.
 
 The signing secret is made here, returned once, and stored encrypted (bound to its row); the
-worker decrypts it for each delivery. Sending is :mod:`xkit.services.webhook_delivery`'s job.
+worker decrypts it for each delivery. Sending is :mod:`xkit.services.webhooks.delivery`'s job.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from xkit.db.results import rows_matched
 from xkit.db.types import new_id, utcnow
 from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.outbound import AddressRefused, UnresolvableHost, is_public, resolve
-from xkit.services import audit
-from xkit.services.events import EVENT_TYPES
-from xkit.services.keyring import column_aad
-from xkit.services.validation import check_http_url, check_text
+from xkit.services.admin import audit
+from xkit.services.configuration.keyring import column_aad
+from xkit.services.configuration.validation import check_http_url, check_text
+from xkit.services.webhooks.events import EVENT_TYPES
 
 SECRET_PREFIX = "whsec_"
 PENDING = "pending"

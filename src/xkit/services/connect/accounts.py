@@ -15,8 +15,8 @@ from xkit.oauth import ProviderError, TokenSet
 from xkit.oauth.errors import from_transport
 from xkit.outbound import AddressRefused
 from xkit.providers.schema import AccountInfo, ProviderTemplate
-from xkit.services import extras
-from xkit.services.provider_http import RequestAuth
+from xkit.services.connect import extras
+from xkit.services.tokens.provider_http import RequestAuth
 
 #: Answers of an account URL that mean "these credentials are not accepted" rather than
 #: "the provider is having trouble": an API key or password typed wrong.

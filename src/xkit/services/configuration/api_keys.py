@@ -18,9 +18,9 @@ from xkit.crypto import fingerprint
 from xkit.db.models import ApiKey, Platform
 from xkit.db.types import utcnow
 from xkit.errors import NotFound, Unauthorized
-from xkit.services import audit
-from xkit.services.use_ledger import UseLedger
-from xkit.services.validation import check_text
+from xkit.services.admin import audit
+from xkit.services.configuration.validation import check_text
+from xkit.services.tokens.use_ledger import UseLedger
 
 PUBLISHABLE_PREFIX = "xkit_pk_"
 SECRET_PREFIX = "xkit_sk_"

@@ -2,7 +2,7 @@
 
 Every credential here is random and high-entropy, so the database keeps only its SHA-256 and
 looks rows up by that hash (a stolen database yields no working cookie or link). Passwords are
-argon2 (see :mod:`xkit.services.admins`).
+argon2 (see :mod:`xkit.services.admin.admins`).
 
 A session ends at the first of: logout, ``absolute`` after login, or ``idle`` without a request.
 """
@@ -23,7 +23,8 @@ from xkit.crypto import fingerprint
 from xkit.db.models import AdminSession, AdminUser, OneTimeToken
 from xkit.db.types import utcnow
 from xkit.errors import Conflict, InvalidInput, Unauthorized
-from xkit.services import admins, audit, one_time_tokens
+from xkit.services.admin import admins, audit
+from xkit.services.connect import one_time_tokens
 
 SETUP_PURPOSE = "admin_setup"
 SETUP_TOKEN_TTL = dt.timedelta(hours=24)

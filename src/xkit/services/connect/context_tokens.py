@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.crypto import Keyring
 from xkit.db.models import Context, Platform
 from xkit.errors import Unauthorized
-from xkit.services.platforms import find_platform
+from xkit.services.configuration.platforms import find_platform
 
 AUDIENCE = "xkit:platform_user"
 PURPOSE = b"xkit context token v1"

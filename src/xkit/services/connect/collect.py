@@ -19,13 +19,13 @@ from xkit.db.models import Authorization
 from xkit.errors import Conflict, InvalidInput
 from xkit.providers.schema import ProviderTemplate
 from xkit.services.auth_types import auth_type_of
-from xkit.services.authorization_values import encrypt_for
-from xkit.services.authorizations import (
+from xkit.services.connect.flow import (
     AWAITING,
     CallbackOutcome,
     FlowDeps,
     connect_without_redirect,
 )
+from xkit.services.tokens.authorization_values import encrypt_for
 
 
 async def submit_collected(

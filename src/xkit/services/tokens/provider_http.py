@@ -17,7 +17,7 @@ from xkit.errors import Conflict
 from xkit.oauth import OAuthClient
 from xkit.outbound import OutboundPolicy, OutboundTransport
 from xkit.providers.schema import ProviderTemplate
-from xkit.services.connectors import decrypt_client_secret
+from xkit.services.configuration.keyring import decrypt_client_secret
 
 USER_AGENT = "xkit (+https://github.com/xkit)"
 

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.db.models import Context, Platform
 from xkit.db.upsert import insert_if_absent
 from xkit.errors import Conflict, InvalidInput, NotFound
-from xkit.services.connections import announce_removal, list_context_connections
-from xkit.services.validation import check_text
+from xkit.services.configuration.validation import check_text
+from xkit.services.tokens.connections import announce_removal, list_context_connections
 
 EXTERNAL_ID_MAX = 255
 

@@ -19,10 +19,10 @@ from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
 from xkit.outbound import AddressRefused, OutboundPolicy, UnresolvableHost
 from xkit.services.auth_types import auth_type_of
-from xkit.services.authorizations import connected_values
-from xkit.services.connections import ConnectionView
-from xkit.services.provider_http import RequestAuth
-from xkit.services.tokens import (
+from xkit.services.connect.flow import connected_values
+from xkit.services.tokens.connections import ConnectionView
+from xkit.services.tokens.provider_http import RequestAuth
+from xkit.services.tokens.refresh import (
     TokenDeps,
     auth_context,
     fresh_authorization,

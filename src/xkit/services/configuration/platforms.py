@@ -10,8 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Platform, PlatformAdmin
 from xkit.errors import Conflict, NotFound
-from xkit.services import audit
-from xkit.services.validation import check_http_url, check_origin, check_slug, check_text
+from xkit.services.admin import audit
+from xkit.services.configuration.validation import (
+    check_http_url,
+    check_origin,
+    check_slug,
+    check_text,
+)
 
 
 async def create_platform(

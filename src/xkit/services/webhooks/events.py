@@ -2,7 +2,7 @@
 
 The event row commits or rolls back with the change it reports, so a receiver never hears of
 a connection that does not exist, and never misses one that does. Delivery is the worker's job
-(:mod:`xkit.services.webhook_delivery`).
+(:mod:`xkit.services.webhooks.delivery`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.types import new_id
 
 if TYPE_CHECKING:
-    from xkit.services.connections import ConnectionView
+    from xkit.services.tokens.connections import ConnectionView
 
 CONNECTION_ENABLED = "connection.enabled"
 CONNECTION_DISABLED = "connection.disabled"

@@ -10,7 +10,7 @@ import json
 
 from xkit.crypto import Keyring
 from xkit.db.models import Authorization, Connector
-from xkit.services.keyring import column_aad
+from xkit.services.configuration.keyring import column_aad
 
 
 def _aad(column: str, authorization_id: str) -> str:

@@ -6,10 +6,10 @@ platform, the context, the connector, the context's connections to it and their 
 every outcome is decided from those rows: 401 for a key that is unknown, revoked or sent with
 another publishable key; 404 for no such context or no such connection; the token as it is
 when it is valid for the guaranteed margin; otherwise a refresh, through
-:func:`xkit.services.tokens.fresh_authorization` (one refresh per expiry, across replicas).
+:func:`xkit.services.tokens.refresh.fresh_authorization` (one refresh per expiry, across replicas).
 
 The uses of the key and of the grant are noted in the runtime's
-:class:`~xkit.services.use_ledger.UseLedger` (written a second later, with others), so the
+:class:`~xkit.services.tokens.use_ledger.UseLedger` (written a second later, with others), so the
 common case only reads.
 """
 
@@ -24,10 +24,11 @@ from sqlalchemy import and_, bindparam, select
 from xkit.crypto import fingerprint
 from xkit.db.models import ApiKey, Authorization, Connection, Connector, Context, Platform
 from xkit.errors import NotFound, Unauthorized
-from xkit.services import api_keys, connections
-from xkit.services.backend_connections import describe, is_fresh
-from xkit.services.connections import ConnectionView, current_authorizations
-from xkit.services.tokens import (
+from xkit.services.configuration import api_keys
+from xkit.services.tokens import connections
+from xkit.services.tokens.backend_connections import describe, is_fresh
+from xkit.services.tokens.connections import ConnectionView, current_authorizations
+from xkit.services.tokens.refresh import (
     AuthorizationGone,
     TokenDeps,
     fresh_authorization,

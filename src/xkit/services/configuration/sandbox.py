@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 
 from xkit.crypto import Keyring
-from xkit.services.validation import SLUG_PATTERN
+from xkit.services.configuration.validation import SLUG_PATTERN
 
 CODE_TTL = dt.timedelta(minutes=5)
 ACCESS_TTL = dt.timedelta(hours=1)

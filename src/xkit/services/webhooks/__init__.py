@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions, the events written to the outbox, and their delivery."""

@@ -83,7 +83,8 @@ class DeveloperApp:
 
     @property
     def xkit_base(self) -> str:
-        return f"{self.xkit.url}/p/{self.platform.slug}"
+        """Where the page loads xkit.js from: xkit's public address, as a browser sees it."""
+        return f"{self.xkit.public_url}/p/{self.platform.slug}"
 
     @property
     def url(self) -> str:

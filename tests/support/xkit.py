@@ -122,12 +122,17 @@ def installation_settings(certificates: TestCertificates) -> dict[str, str]:
 
 
 class XkitServer:
-    """``xkit serve`` as a subprocess on a free port."""
+    """``xkit serve`` as a subprocess on a free port.
 
-    def __init__(self, environment: XkitEnvironment, log_path: Path) -> None:
-        self.port = free_port()
+    ``url`` is where the server listens; ``public_url`` is where people and providers reach
+    it (``XKIT_PUBLIC_URL``): the same, unless a reverse proxy in front says otherwise."""
+
+    def __init__(self, environment: XkitEnvironment, log_path: Path, *,
+                 port: int | None = None, public_url: str | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environment.public_url = self.url
+        self.public_url = public_url or self.url
+        environment.public_url = self.public_url
         self.environment = environment
         self.process = ManagedProcess(
             [sys.executable, "-m", "xkit", "serve", "--port", str(self.port)],

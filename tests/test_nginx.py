@@ -198,6 +198,18 @@ def test_every_cookie_xkit_sets_over_https_is_secure(
     assert "; secure" in binding.lower() and "httponly" in binding.lower(), binding
 
 
+@needs_nginx
+def test_bodies_over_nginx_default_limit_reach_xkit(
+        deployment: Deployment, platform: PlatformCredentials) -> None:
+    """nginx would refuse anything over 1 MiB itself; the documented configuration lets bodies
+    through to xkit, whose own limits (the proxy's 25 MiB, 1 MiB elsewhere) decide."""
+    with deployment.backend(platform) as api:
+        too_big = api.post("/api/platform/connectors", content=b"x" * 2_000_000,
+                           headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "payload_too_large"  # xkit's answer, not nginx's
+
+
 def _login(client: httpx.Client, forwarded_for: str | None = None) -> int:
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     return client.post("/admin/login", data={"email": "dev@example.test", "password": "guess"},

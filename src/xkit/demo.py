@@ -226,7 +226,7 @@ SAMPLE_PAGE = """<!doctype html>
   header { background: #1e2433; color: #fff; padding: .8rem 1.5rem; font-weight: 600; }
   main { max-width: 72rem; margin: 2rem auto; padding: 0 1.5rem; }
   .note { background: #fff8e1; border-radius: 8px; padding: .75rem 1rem; }
-  .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+  .pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
   @media (max-width: 50rem) { .pair { grid-template-columns: 1fr; } }
   .pair h3 { font-size: .9rem; margin: 0 0 .3rem; color: #52606d; }
   pre { background: #1e2433; color: #e4e7eb; border-radius: 8px; padding: .8rem 1rem;

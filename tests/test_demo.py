@@ -109,6 +109,16 @@ def test_webhooks_reach_a_receiver_on_this_machine(demo: Demo, api: httpx.Client
                    == "connection.enabled"]
         assert enabled, [r.body for r in receiver.snapshot()]
         assert connection_id in str(enabled[0])
+
+        # The user revokes the grant at the sandbox: the backend's next call learns it, and
+        # so does the webhook receiver.
+        switches(api, connection_id, revoke=True)
+        assert notes(api, connection_id).status_code == 409
+        deadline = time.monotonic() + 20
+        while not any(r.event.get("event_type") == "connection.error"
+                      for r in receiver.snapshot()):
+            assert time.monotonic() < deadline, [r.body for r in receiver.snapshot()]
+            time.sleep(0.2)
         api.delete(f"/api/platform/webhooks/{created.json()['id']}")
 
 

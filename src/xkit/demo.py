@@ -149,6 +149,8 @@ async def _run(work: Callable[[AsyncXkit], Awaitable[dict[str, Any]]], xkit_url:
         result = {"error": {"status": exc.status, "code": exc.code, "message": str(exc)}}
     except httpx.HTTPError as exc:
         result = {"error": {"code": type(exc).__name__, "message": "xkit did not answer"}}
+    except ValueError:
+        result = {"error": {"code": "not_json", "message": "the answer was not JSON"}}
     return {**result, "took_ms": round((time.monotonic() - started) * 1000)}
 
 

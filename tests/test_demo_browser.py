@@ -83,6 +83,16 @@ def test_the_sample_app_shows_its_backends_code_beside_the_result(
     expect(page.locator("#result")).to_contain_text('"status": 503')
     screenshot(page, "demo-04-sandbox-fails")
 
+    # Throttled twice with Retry-After: 1 — xkit waits once, then passes the 429 on.
+    page.get_by_role("button", name="Back to normal").click()
+    expect(page.locator("#switch-result")).to_contain_text('"fail_next": 0')
+    page.get_by_role("button", name="Fail the next 2 calls (429, Retry-After: 1)").click()
+    expect(page.locator("#switch-result")).to_contain_text('"fail_status": 429')
+    page.get_by_role("button", name="Run it again").click()
+    expect(page.locator("#result")).to_contain_text('"status": 429')
+    throttled = shown_json(page, "#result")["GET notes (through the proxy)"]
+    assert throttled["retry_after"] == "1"
+
     # Answer slowly, then back to normal.
     page.get_by_role("button", name="Back to normal").click()
     expect(page.locator("#switch-result")).to_contain_text('"fail_next": 0')

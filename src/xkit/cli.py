@@ -180,8 +180,12 @@ def worker() -> None:
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port of the xkit server.")] = 8000,
-    app_port: Annotated[int, typer.Option(help="Port of the sample developer app.")] = 8001,
+    host: Annotated[str | None, typer.Option(
+        help="Address both servers listen on. [default: XKIT_HOST, else 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Port of the xkit server. [default: XKIT_PORT, else 8000]")] = None,
+    app_port: Annotated[int | None, typer.Option(
+        help="Port of the sample developer app. [default: the xkit port + 1]")] = None,
 ) -> None:
     """Try xkit in a minute: a sandbox provider, a demo platform and a sample app."""
     import uvicorn
@@ -190,30 +194,52 @@ def demo(
     from xkit.demo import prepare, sample_app, serve_both
 
     base = _settings()
-    host = "127.0.0.1"
-    # The sandbox lives on this machine, so the demo's provider calls and proxy may reach
-    # loopback addresses.
+    host = host or base.host
+    port = base.port if port is None else port
+    app_port = port + 1 if app_port is None else app_port
+    if not (0 < port < 65536 and 0 < app_port < 65536) or port == app_port:
+        _fail("--port and --app-port must be two different ports from 1 to 65535")
+    # Listening on every interface still leaves the URLs to print: this machine's loopback.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    # The sandbox and the receivers a developer tries live on this machine, so the demo lets
+    # provider calls, the proxy and webhooks reach loopback and private addresses — by the
+    # documented settings (docs/security.md), as an operator would.
     settings = _settings(
         host=host,
         port=port,
         sandbox=True,
         provider_allow_private_networks=True,
         proxy_allow_private_networks=True,
+        webhook_allow_private_networks=True,
         data_dir=str(base.data_dir / "demo"),
-        public_url=f"http://{host}:{port}",
+        public_url=f"http://{shown}:{port}",
         database_url="",
     )
-    app_origin = f"http://{host}:{app_port}"
+    app_origin = f"http://{shown}:{app_port}"
     setup = _with_runtime(lambda runtime: prepare(runtime, app_origin), settings=settings)
+    url = settings.public_url
     typer.echo(f"xkit demo: data in {settings.data_dir}")
-    typer.echo(f"  xkit:       {settings.public_url}  (dashboard {settings.public_url}/admin)")
+    typer.echo(f"  xkit:       {url}  (dashboard {url}/admin)")
     typer.secho(f"  Open the sample app: {app_origin}", fg=typer.colors.GREEN, bold=True)
-    typer.echo("  It embeds the catalog; connect the Sandbox connector and approve.")
+    typer.echo("  It embeds the catalog; connect the Sandbox connector and approve. It then")
+    typer.echo("  shows its backend's code beside the result, and buttons that make the sandbox")
+    typer.echo(f"  misbehave (revoke, fail, answer slowly): {app_origin}/#switches")
     if setup.admin_setup_token:
         typer.echo(
             "  Dashboard admin (one-time link): "
-            f"{settings.public_url}/admin/setup?token={setup.admin_setup_token}"
+            f"{url}/admin/setup?token={setup.admin_setup_token}"
         )
+    typer.echo("  API key of the demo platform (a demo key, made for this run; the one an")
+    typer.echo("  earlier run printed is revoked):")
+    typer.echo(f"    export XKIT_URL={url}")
+    typer.echo(f"    export XKIT_PUBLISHABLE={setup.publishable_key}")
+    typer.echo(f"    export XKIT_SECRET={setup.secret_key}")
+    typer.echo('    curl -u "$XKIT_PUBLISHABLE:$XKIT_SECRET" '
+               '"$XKIT_URL/api/platform/contexts/demo-user/connections"')
+    typer.echo("  Provider calls, the proxy and webhooks may reach loopback and private addresses")
+    typer.echo("  in this demo (XKIT_PROVIDER_/PROXY_/WEBHOOK_ALLOW_PRIVATE_NETWORKS=true), so a")
+    typer.echo("  webhook receiver on this machine gets deliveries; `xkit serve` refuses them.")
     xkit_config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -223,7 +249,7 @@ def demo(
         server_header=False,
         proxy_headers=False,
     )
-    asyncio.run(serve_both(xkit_config, sample_app(settings.public_url, setup), app_port, host))
+    asyncio.run(serve_both(xkit_config, sample_app(url, setup), app_port, host))
 
 
 @app.command()

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import html
+import inspect
+import json
 import secrets
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from xkit.client import AsyncXkit
+from xkit.client import XkitError as XkitClientError
 from xkit.runtime import Runtime
 from xkit.services.admin import admins
 from xkit.services.admin import sessions as admin_sessions
@@ -27,6 +34,7 @@ from xkit.services.configuration import api_keys, connectors, platforms
 
 PLATFORM_SLUG = "demo"
 DEMO_USER = "demo-user"
+DEMO_KEY_LABEL = "xkit demo"
 
 
 @dataclass(frozen=True)
@@ -74,8 +82,14 @@ async def prepare(runtime: Runtime, app_origin: str) -> DemoSetup:
                 {k: v for k, v in fields.items() if k != "provider"},
                 actor="demo",
             )
+        # The key a previous start printed stops working: only the one on screen does.
+        for earlier in await api_keys.list_api_keys(session, platform.id):
+            if earlier.label == DEMO_KEY_LABEL and earlier.revoked_at is None:
+                await api_keys.revoke_api_key(
+                    session, platform.id, earlier.publishable_key, actor="demo"
+                )
         key, secret = await api_keys.create_api_key(
-            session, platform, actor="demo", label="xkit demo"
+            session, platform, actor="demo", label=DEMO_KEY_LABEL
         )
         setup_token = None
         if not await admins.count_admins(session):
@@ -88,19 +102,108 @@ async def prepare(runtime: Runtime, app_origin: str) -> DemoSetup:
     )
 
 
+async def use_the_connection(xkit: AsyncXkit) -> dict[str, Any]:
+    """What the sample app's backend runs once the user is connected: ask xkit for the
+    connection (a fresh access token), then call the Sandbox API through xkit's proxy."""
+    connection = await xkit.get_connection("demo-user", "sandbox")
+    notes = await xkit.proxy(connection.id, "GET", "notes")
+    return {
+        "connection": {
+            "id": connection.id,
+            "status": connection.status,
+            "account": connection.account_label,
+            "access_token": shortened(connection.access_token),
+            "expires_at": connection.expires_at,
+        },
+        "GET notes (through the proxy)": {
+            "status": notes.status_code,
+            "retry_after": notes.headers.get("retry-after"),
+            "body": notes.json(),
+        },
+    }
+
+
+async def flip_sandbox_switches(xkit: AsyncXkit, switches: dict[str, Any]) -> dict[str, Any]:
+    """The sandbox's fault switches belong to the sandbox account, so the backend sets them
+    the way it calls any Sandbox API: through the proxy, with the connection's token."""
+    connection = await xkit.get_connection("demo-user", "sandbox")
+    answer = await xkit.proxy(connection.id, "POST", "switches", json=switches)
+    return {"status": answer.status_code, "switches": answer.json()}
+
+
+def shortened(token: str | None) -> str | None:
+    """Enough of a token to recognise it, never the whole of it on a page."""
+    return None if token is None else f"{token[:10]}… ({len(token)} characters)"
+
+
+async def _run(work: Callable[[AsyncXkit], Awaitable[dict[str, Any]]], xkit_url: str,
+               setup: DemoSetup) -> dict[str, Any]:
+    """Run one of the functions above and say what happened, errors included: trying how
+    an app copes with them is what the switches are for."""
+    started = time.monotonic()
+    try:
+        async with AsyncXkit(xkit_url, setup.publishable_key, setup.secret_key,
+                             timeout=60) as xkit:
+            result = await work(xkit)
+    except XkitClientError as exc:
+        result = {"error": {"status": exc.status, "code": exc.code, "message": str(exc)}}
+    except httpx.HTTPError as exc:
+        result = {"error": {"code": type(exc).__name__, "message": "xkit did not answer"}}
+    except ValueError:
+        result = {"error": {"code": "not_json", "message": "the answer was not JSON"}}
+    return {**result, "took_ms": round((time.monotonic() - started) * 1000)}
+
+
 def sample_app(xkit_url: str, setup: DemoSetup) -> Starlette:
-    """A stand-in for the developer's own web app: a page and a token endpoint."""
+    """A stand-in for the developer's own web app: a page, a token endpoint, and the two
+    backend actions the page shows the code of."""
     base = f"{xkit_url}/p/{setup.platform_slug}"
+    use_code = inspect.getsource(use_the_connection)
+    flip_code = inspect.getsource(flip_sandbox_switches)
 
     async def page(_: Request) -> HTMLResponse:
-        return HTMLResponse(SAMPLE_PAGE.replace("{{XKIT_JS}}", html.escape(f"{base}/xkit.js")))
+        return HTMLResponse(
+            SAMPLE_PAGE.replace("{{XKIT_JS}}", html.escape(f"{base}/xkit.js"))
+            .replace("{{USE_CODE}}", html.escape(use_code))
+            .replace("{{FLIP_CODE}}", html.escape(flip_code))
+        )
 
     async def token(_: Request) -> PlainTextResponse:
         async with AsyncXkit(xkit_url, setup.publishable_key, setup.secret_key) as xkit:
             context = await xkit.create_context(DEMO_USER, name="Demo User")
         return PlainTextResponse(context.token, headers={"Cache-Control": "no-store"})
 
-    return Starlette(routes=[Route("/", page), Route("/api/xkit-token", token, methods=["POST"])])
+    async def use(request: Request) -> JSONResponse:
+        if (refused := _not_from_the_page(request)) is not None:
+            return refused
+        return JSONResponse(await _run(use_the_connection, xkit_url, setup))
+
+    async def flip(request: Request) -> JSONResponse:
+        if (refused := _not_from_the_page(request)) is not None:
+            return refused
+        try:
+            switches = json.loads(await request.body())
+        except ValueError:
+            switches = None
+        if not isinstance(switches, dict):
+            return JSONResponse({"error": "send the switches as a JSON object"}, status_code=400)
+        return JSONResponse(
+            await _run(lambda xkit: flip_sandbox_switches(xkit, switches), xkit_url, setup))
+
+    return Starlette(routes=[
+        Route("/", page),
+        Route("/api/xkit-token", token, methods=["POST"]),
+        Route("/api/use-connection", use, methods=["POST"]),
+        Route("/api/sandbox-switches", flip, methods=["POST"]),
+    ])
+
+
+def _not_from_the_page(request: Request) -> JSONResponse | None:
+    """Only JSON requests: another site's page cannot send those here without a CORS
+    preflight, which this app never grants."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return JSONResponse({"error": "send Content-Type: application/json"}, status_code=415)
+    return None
 
 
 async def serve_both(xkit_config: uvicorn.Config, app: Starlette, app_port: int, host: str) -> None:
@@ -123,8 +226,17 @@ SAMPLE_PAGE = """<!doctype html>
 <style>
   body { font: 16px/1.5 system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1f2933; }
   header { background: #1e2433; color: #fff; padding: .8rem 1.5rem; font-weight: 600; }
-  main { max-width: 60rem; margin: 2rem auto; padding: 0 1.5rem; }
+  main { max-width: 72rem; margin: 2rem auto; padding: 0 1.5rem; }
   .note { background: #fff8e1; border-radius: 8px; padding: .75rem 1rem; }
+  .pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
+  @media (max-width: 50rem) { .pair { grid-template-columns: 1fr; } }
+  .pair h3 { font-size: .9rem; margin: 0 0 .3rem; color: #52606d; }
+  pre { background: #1e2433; color: #e4e7eb; border-radius: 8px; padding: .8rem 1rem;
+        overflow: auto; font-size: .8rem; margin: 0; min-height: 6rem; }
+  .buttons { display: flex; flex-wrap: wrap; gap: .5rem; margin: .5rem 0 1rem; }
+  button { font: inherit; padding: .4rem .8rem; border-radius: 6px; border: 1px solid #9aa5b1;
+           background: #fff; cursor: pointer; }
+  button.primary { background: #6d28d9; color: #fff; border-color: #6d28d9; }
 </style>
 </head>
 <body>
@@ -134,11 +246,63 @@ SAMPLE_PAGE = """<!doctype html>
   <p class="note">This page stands for your product. The catalog below comes from xkit through
   <code>xkit.js</code>; the page's own backend hands it a context token.</p>
   <div id="integrations"></div>
+
+  <section id="use">
+    <h2>What the backend does with the connection</h2>
+    <p>Once you are connected, this app's backend asks xkit for the connection (a fresh access
+    token) and calls the Sandbox API through xkit's proxy. The code on the left is the code it
+    runs; the right side is what it got.</p>
+    <div class="buttons"><button class="primary" id="run">Run it again</button></div>
+    <div class="pair">
+      <div><h3>The code (Python, xkit's SDK)</h3><pre id="code">{{USE_CODE}}</pre></div>
+      <div><h3>The result</h3><pre id="result" aria-live="polite">Connect the Sandbox above;
+this runs as soon as you are connected.</pre></div>
+    </div>
+  </section>
+
+  <section id="switches">
+    <h2>Make the Sandbox misbehave</h2>
+    <p>Try how your app copes: each button sets a switch on the sandbox account you connected,
+    then <em>Run it again</em> shows what your backend would see.</p>
+    <div class="buttons">
+      <button data-switches='{"revoke": true}'>Revoke the grant</button>
+      <button data-switches='{"fail_next": 3, "fail_status": 503}'>
+        Fail the next 3 calls (503)</button>
+      <button data-switches='{"fail_next": 2, "fail_status": 429, "retry_after": 1}'>
+        Fail the next 2 calls (429, Retry-After: 1)</button>
+      <button data-switches='{"delay_ms": 2000}'>Answer slowly (2 s)</button>
+      <button data-switches='{"reset": true}'>Back to normal</button>
+    </div>
+    <div class="pair">
+      <div><h3>The code</h3><pre id="switch-code">{{FLIP_CODE}}</pre></div>
+      <div><h3>The result</h3><pre id="switch-result" aria-live="polite"></pre></div>
+    </div>
+  </section>
 </main>
 <script src="{{XKIT_JS}}"></script>
 <script>
   xkit.login(async () => (await fetch("/api/xkit-token", {method: "POST"})).text());
   xkit.renderCatalog(document.getElementById("integrations"), {title: "Integrations"});
+
+  async function post(path, body) {
+    const response = await fetch(path, {method: "POST", body: JSON.stringify(body),
+                                         headers: {"Content-Type": "application/json"}});
+    return JSON.stringify(await response.json(), null, 2);
+  }
+  async function run() {
+    const result = document.getElementById("result");
+    result.textContent = "Running…";
+    result.textContent = await post("/api/use-connection", {});
+  }
+  document.getElementById("run").addEventListener("click", run);
+  xkit.on("connection:enable", run);
+  for (const button of document.querySelectorAll("[data-switches]")) {
+    button.addEventListener("click", async () => {
+      const result = document.getElementById("switch-result");
+      result.textContent = "Setting…";
+      result.textContent = await post("/api/sandbox-switches", JSON.parse(button.dataset.switches));
+    });
+  }
 </script>
 </body>
 </html>

@@ -336,6 +336,24 @@ class KeyringCanary(Base):
     created_at: Mapped[dt.datetime] = _created()
 
 
+class SandboxSwitch(Base):
+    """The sandbox provider's fault switches for one sandbox account (``XKIT_SANDBOX`` only).
+
+    The sandbox's codes and tokens are signed and stateless, but "fail the next 3 calls" is a
+    counter that every replica must count down together, and "revoke" must be seen by every
+    replica at once: so the switches are a row, changed by conditional UPDATEs."""
+
+    __tablename__ = "sandbox_switches"
+    account_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Grants approved at or before this moment are refused (tokens carry their grant's time).
+    revoked_before: Mapped[dt.datetime | None] = mapped_column(default=None)
+    fail_remaining: Mapped[int] = mapped_column(Integer, default=0)
+    fail_status: Mapped[int] = mapped_column(Integer, default=503)
+    retry_after_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    delay_ms: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
 # (model, column) pairs holding keyring ciphertexts; rotation walks exactly these.
 ENCRYPTED_COLUMNS: tuple[tuple[type[Base], str], ...] = (
     (Connector, "client_secret"),

@@ -8,6 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import secrets
+import time
 from typing import Any
 
 import jwt
@@ -77,15 +78,23 @@ def issue_code(
             "ruri": redirect_uri,
             "scope": scope,
             "cc": code_challenge,
+            # When the person approved: the grant's identity for the revoke switch
+            # (sandbox_switches), carried into every token of the grant.
+            "gat": time.time(),
         },
         CODE_TTL,
     )
 
 
+def read_code(keyring: Keyring, code: str) -> dict[str, Any]:
+    return _read(keyring, code, "code")
+
+
 def redeem_code(
-    keyring: Keyring, *, code: str, client_id: str, redirect_uri: str, code_verifier: str | None
+    keyring: Keyring, *, claims: dict[str, Any], client_id: str, redirect_uri: str,
+    code_verifier: str | None
 ) -> dict[str, Any]:
-    claims = _read(keyring, code, "code")
+    """Tokens for a code read by :func:`read_code`, if it was issued to this client."""
     if claims["cid"] != client_id or claims["ruri"] != redirect_uri:
         raise SandboxError("invalid_grant", "the code was issued to another client or URI")
     if claims.get("cc"):
@@ -95,8 +104,13 @@ def redeem_code(
     return _tokens(keyring, claims)
 
 
-def refresh(keyring: Keyring, refresh_token: str) -> dict[str, Any]:
-    return _tokens(keyring, _read(keyring, refresh_token, "refresh"))
+def read_refresh_token(keyring: Keyring, refresh_token: str) -> dict[str, Any]:
+    return _read(keyring, refresh_token, "refresh")
+
+
+def refresh(keyring: Keyring, claims: dict[str, Any]) -> dict[str, Any]:
+    """New tokens for the grant of a refresh token read by :func:`read_refresh_token`."""
+    return _tokens(keyring, claims)
 
 
 def read_access_token(keyring: Keyring, token: str) -> dict[str, Any]:
@@ -104,7 +118,8 @@ def read_access_token(keyring: Keyring, token: str) -> dict[str, Any]:
 
 
 def _tokens(keyring: Keyring, claims: dict[str, Any]) -> dict[str, Any]:
-    person = {"sub": claims["sub"], "name": claims["name"], "scope": claims["scope"]}
+    person = {"sub": claims["sub"], "name": claims["name"], "scope": claims["scope"],
+              "gat": claims.get("gat", 0.0)}
     return {
         "access_token": _sign(keyring, {**person, "typ": "access"}, ACCESS_TTL),
         "refresh_token": _sign(keyring, {**person, "typ": "refresh"}, None),

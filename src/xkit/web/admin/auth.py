@@ -53,6 +53,11 @@ async def setup(current: Page) -> Response:
             else:
                 session_token, _ = await admin_sessions.open_session(
                     current.db, admin, policy=current.runtime.session_policy)
+                # Platforms made before the first admin (`xkit demo`, `xkit platforms
+                # create`) are where the new admin wants to land, not "create your platform".
+                if await dashboard.platforms_for_admin(current.db, admin):
+                    return await _sign_in(current, session_token, f"{PREFIX}/",
+                                          notice="Welcome to xkit.")
                 return await _sign_in(current, session_token, f"{PREFIX}/platforms/new",
                                       notice="Welcome to xkit. Start by creating your platform.")
     return await current.render("setup.html", status=422 if errors else 200, values=values,

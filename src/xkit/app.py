@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from xkit import __version__
 from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
+from xkit.http import assets
 from xkit.http.access_log import AccessLog
 from xkit.http.body_limit import BodyLimit
 from xkit.http.errors import install_error_handlers
@@ -18,7 +19,7 @@ from xkit.http.rate_limit import RateLimits
 from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
 from xkit.web import admin as admin_dashboard
-from xkit.web import catalog, flow, sandbox
+from xkit.web import catalog, flow, home, sandbox
 from xkit.worker import BackgroundWorker
 
 DESCRIPTION = """\
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(docs.router)
+    app.router.routes.extend(assets.routes)
+    app.router.routes.extend(home.routes)
     app.include_router(platform_api.router)
     app.include_router(platform_user.router)
     app.router.routes.extend(flow.routes)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from xkit import __version__
+from xkit import __version__, telemetry
 from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
 from xkit.http import assets
@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # FastAPI's own OpenTelemetry spans (newer FastAPI makes them whenever a tracer
+        # provider is set) would record raw paths and query strings: xkit.telemetry traces.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.rate_limits = RateLimits(settings)
     install_error_handlers(app)
@@ -102,4 +105,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     admin_dashboard.mount(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # routes may raise it
     app.add_middleware(AccessLog)
+    if telemetry.start() is not None:  # outermost: the access log line is inside the span
+        telemetry.instrument_app(app)
     return app

@@ -57,6 +57,7 @@ def test_every_page_loads_only_from_xkit(
     context.route("**/*", lambda route: route.continue_()
                   if route.request.url.startswith(f"{xkit_server.url}/") else route.abort())
     requested: dict[str, list[str]] = {}
+    icons: dict[str, str | None] = {}
     try:
         for name, (url, ready) in pages.items():
             page = context.new_page()
@@ -65,6 +66,7 @@ def test_every_page_loads_only_from_xkit(
             page.goto(url)
             page.locator(ready).first.wait_for()
             page.wait_for_load_state("networkidle")
+            icons[name] = page.locator('link[rel~="icon"]').first.get_attribute("href")
             page.close()
     finally:
         context.close()
@@ -72,4 +74,5 @@ def test_every_page_loads_only_from_xkit(
     foreign = {name: [u for u in urls if not u.startswith(origin + "/")]
                for name, urls in requested.items()}
     assert foreign == {name: [] for name in pages}
+    assert icons == {name: "/favicon.svg" for name in pages}  # our own, on every page
     assert len(requested["API docs"]) >= 4  # the page, its script and style, the document

@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from xkit import __version__
+from xkit import __version__, telemetry
 from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
+from xkit.http import assets
 from xkit.http.access_log import AccessLog
 from xkit.http.body_limit import BodyLimit
 from xkit.http.errors import install_error_handlers
@@ -18,7 +19,7 @@ from xkit.http.rate_limit import RateLimits
 from xkit.runtime import Runtime, start_runtime
 from xkit.settings import Settings
 from xkit.web import admin as admin_dashboard
-from xkit.web import catalog, flow, sandbox
+from xkit.web import catalog, flow, home, sandbox
 from xkit.worker import BackgroundWorker
 
 DESCRIPTION = """\
@@ -85,11 +86,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # FastAPI's own OpenTelemetry spans (newer FastAPI makes them whenever a tracer
+        # provider is set) would record raw paths and query strings: xkit.telemetry traces.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.rate_limits = RateLimits(settings)
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(docs.router)
+    app.router.routes.extend(assets.routes)
+    app.router.routes.extend(home.routes)
     app.include_router(platform_api.router)
     app.include_router(platform_user.router)
     app.router.routes.extend(flow.routes)
@@ -99,4 +105,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     admin_dashboard.mount(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # routes may raise it
     app.add_middleware(AccessLog)
+    if telemetry.start() is not None:  # outermost: the access log line is inside the span
+        telemetry.instrument_app(app)
     return app

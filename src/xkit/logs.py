@@ -8,6 +8,9 @@ field of every record (the message and each extra such as ``path``) is scrubbed,
 characters in it are escaped, since a request controls much of what gets logged (a path with an
 encoded newline would otherwise start a forged line of its own). In the text format every line
 that starts at column 0 is a record of its own; a traceback's lines are indented under it.
+
+With tracing on (:mod:`xkit.telemetry`), every record made while a span is active carries its
+``trace_id`` and ``span_id``: after the logger's name in the text format, as fields in JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
 
 _SECRET_PATTERNS = (
     re.compile(r"xkit_sk_[A-Za-z0-9_-]+"),
@@ -37,6 +41,16 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # What a LogRecord holds of its own; anything else on a record came from ``extra=``.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
+
+
+# What tells the ids of the active span, once tracing is on (xkit.telemetry sets it; logging
+# itself never imports OpenTelemetry).
+_trace_ids: Callable[[], tuple[str, str] | None] | None = None
+
+
+def use_trace_ids(source: Callable[[], tuple[str, str] | None] | None) -> None:
+    global _trace_ids
+    _trace_ids = source
 
 
 # Every pattern above needs one of these words; most log text has none (an access line), so
@@ -84,6 +98,10 @@ class ScrubbingFilter(logging.Filter):
             value = getattr(record, key)
             if isinstance(value, str):
                 setattr(record, key, clean(value))
+        ids = _trace_ids() if _trace_ids is not None else None
+        if ids is not None:
+            record.trace_id, record.span_id = ids
+            record.trace = f" trace_id={ids[0]} span_id={ids[1]}"
         return True
 
 
@@ -95,7 +113,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("method", "path", "route", "status", "duration_ms", "platform"):
+        for key in ("method", "path", "route", "status", "duration_ms", "platform", "trace_id",
+                    "span_id"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         return json.dumps(entry)
@@ -107,7 +126,8 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)-7s %(name)s%(trace)s: %(message)s", defaults={"trace": ""}))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

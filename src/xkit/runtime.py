@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from xkit import telemetry
 from xkit.crypto import Keyring
 from xkit.db import migrate
 from xkit.db.engine import create_engine, create_sessionmaker, private_directory
@@ -120,6 +121,7 @@ class Runtime:
 
 
 async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) -> Runtime:
+    telemetry.start()  # before the engine and the clients: they are traced from the start
     template_dirs = [
         *settings.providers_dirs,
         *([SANDBOX_TEMPLATES_DIR] if settings.sandbox else []),
@@ -150,6 +152,7 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
         }
     )
     engine = create_engine(settings.resolved_database_url, hide_parameters=True, **pool)
+    telemetry.instrument_engine(engine)
     try:
         await _prepare_schema(engine, settings, migrate_now)
         sessions = create_sessionmaker(engine)

@@ -9,13 +9,17 @@ from html import escape
 
 from starlette.responses import HTMLResponse
 
-CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+from xkit.http.assets import FAVICON_URL
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'")
 
 
 def render(status: int, title: str, message: str) -> bytes:
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<link rel=\"icon\" href=\"{FAVICON_URL}\" type=\"image/svg+xml\">"
         f"<title>{escape(title)}</title>"
         "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;"
         "padding:0 1rem;color:#1f2933}</style></head>"

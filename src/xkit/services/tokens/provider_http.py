@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import certifi
 import httpx
 
+from xkit import telemetry
 from xkit.crypto import Keyring
 from xkit.db.models import Connector
 from xkit.errors import Conflict
@@ -62,7 +63,7 @@ def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
         limits=limits,
-        transport=transport,
+        transport=telemetry.traced_transport(transport),  # a span per call, if tracing is on
     )
 
 

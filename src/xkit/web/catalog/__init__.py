@@ -50,7 +50,7 @@ def _not_found(request: Request) -> Response:
     response = templates.TemplateResponse(request, "not_found.html", {"nonce": nonce},
                                           status_code=404)
     response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; frame-ancestors 'none'")
+        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; frame-ancestors 'none'")
     return response
 
 

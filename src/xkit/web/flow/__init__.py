@@ -69,7 +69,7 @@ def _page(
     )
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
-        f"base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
+        f"img-src 'self'; base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

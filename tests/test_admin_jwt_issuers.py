@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
-from tests.support.browser import Dashboard, create_admin
+from tests.support.browser import PASSWORD, Dashboard, chromium, create_admin, screenshot
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 
 ISSUER = "https://login.acme.test/"
@@ -105,3 +106,36 @@ def test_another_platforms_issuer_is_not_found(
     assert dashboard.get(theirs_path).status_code in (403, 404)
     assert dashboard.get(f"{base}/jwt-issuers/{created.json()['id']}").status_code == 404
     assert dashboard.get(f"{base}/jwt-issuers/{created.json()['id']}/delete").status_code == 404
+
+
+@pytest.mark.browser
+def test_a_developer_adds_an_issuer_in_chromium(
+        xkit_environment: XkitEnvironment, xkit_server: XkitServer,
+        platform: PlatformCredentials, api: httpx.Client) -> None:
+    email = f"dev-{secrets.token_hex(4)}@example.test"
+    create_admin(xkit_environment, email, platform_slugs=(platform.slug,))
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        page.goto(f"{xkit_server.url}/admin/login")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{xkit_server.url}/admin/p/{platform.slug}/settings")
+        page.get_by_role("link", name="Manage JWT issuers").click()
+
+        page.get_by_label("JWKS URL").fill("ftp://keys.acme.test/jwks")
+        page.get_by_role("button", name="Add issuer").click()
+        expect(page.locator(".field.invalid")).to_have_count(3)  # issuer, audience, JWKS URL
+        screenshot(page, "admin-jwt-issuers-01-errors")
+
+        page.get_by_label("Issuer").fill(ISSUER)
+        page.get_by_label("Audience").fill("acme-web")
+        page.get_by_label("JWKS URL").fill("https://login.acme.test/.well-known/jwks.json")
+        page.get_by_label("Name claim").fill("email")
+        page.get_by_label("ES256").check()
+        page.get_by_role("button", name="Add issuer").click()
+        expect(page.locator(f'tr[data-issuer="{ISSUER}"]')).to_be_visible()
+        screenshot(page, "admin-jwt-issuers-02-added")
+    [stored] = api.get("/api/platform/jwt-issuers").json()["jwt_issuers"]
+    assert stored["algorithms"] == ["RS256", "ES256"] and stored["name_claim"] == "email"

@@ -2,10 +2,11 @@
 
 Every request xkit sends for a platform — token exchange, refresh, account lookup,
 revocation, admin consent, JWT-bearer grants, JWT issuers' JWKS, the proxy, webhook
-deliveries, the worker's token upkeep — goes through :class:`OutboundTransport`, so no call site has to remember to
-check. For each request the transport resolves the host, refuses unless *every* address is
-public, and connects to the address it checked (no second DNS lookup, so an answer that
-changes in between — DNS rebinding — cannot send the request inside). TLS still names and
+deliveries, the worker's token upkeep — goes through :class:`OutboundTransport`, so no call
+site has to remember to check. For each request the transport resolves the host, refuses
+unless *every* address is public, and connects to the address it checked (no second DNS
+lookup, so an answer that changes in between — DNS rebinding — cannot send the request
+inside). TLS still names and
 verifies the host (SNI and certificate), and ``Host`` still names it. Redirects are never
 followed (the clients say ``follow_redirects=False``; and a hop would be checked again).
 

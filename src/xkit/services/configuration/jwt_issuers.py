@@ -50,6 +50,10 @@ def _required_text(value: object, field: str, maximum: int) -> str:
 def _jwks_url(value: object, policy: IssuerPolicy) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput("jwks_url is required", details={"field": "jwks_url"})
+    if not value.strip().lower().startswith(("https://", "http://")):
+        raise InvalidInput("jwks_url must be an https:// URL, such as the jwks_uri of the "
+                           "issuer's /.well-known/openid-configuration",
+                           details={"field": "jwks_url"})
     url = check_http_url(value, field="jwks_url")
     if not policy.allow_private_networks:
         problem = endpoint_problem(url)

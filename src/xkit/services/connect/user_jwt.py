@@ -207,6 +207,9 @@ class UserJwtVerifier:
                           f"the issuer {iss[:200]!r} is not an enabled JWT issuer of platform "
                           f"{platform.slug!r}; add it in the dashboard or with the Platform "
                           "API (/api/platform/jwt-issuers)")
+        # End the read before any JWKS request: a slow issuer must not hold a database
+        # connection for the length of its timeout.
+        await session.commit()
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS \
                 or alg not in issuer.algorithms:

@@ -53,7 +53,13 @@ SCOPES: dict[str, str] = {
     "POST /api/platform/webhooks/{webhook_id}/rotate-secret": "victim",
     "GET /api/platform/webhooks/{webhook_id}/deliveries": "victim",
     "POST /api/platform/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": "victim",
+    "GET /api/platform/jwt-issuers": "own",
+    "POST /api/platform/jwt-issuers": "own",
+    "GET /api/platform/jwt-issuers/{issuer_id}": "victim",
+    "PATCH /api/platform/jwt-issuers/{issuer_id}": "victim",
+    "DELETE /api/platform/jwt-issuers/{issuer_id}": "victim",
     "GET /p/{platform_slug}/api/platform_user/session": "own",
+    "POST /p/{platform_slug}/api/platform_user/session": "own",
     "GET /p/{platform_slug}/api/platform_user/platform": "own",
     "GET /p/{platform_slug}/api/platform_user/connectors": "platform",
     "GET /p/{platform_slug}/api/platform_user/connectors/{slug}": "platform",
@@ -78,7 +84,12 @@ BODIES: dict[str, Any] = {
     "POST /api/platform/users": {"user": {"external_id": "user-1"}},
     "POST /api/platform/webhooks": {"url": "http://127.0.0.1:9/intruder"},
     "PATCH /api/platform/webhooks/{webhook_id}": {"url": "http://127.0.0.1:9/hijacked"},
+    "POST /api/platform/jwt-issuers": {"issuer": "https://login.victim.test",
+                                       "audience": "intruder",
+                                       "jwks_url": "http://127.0.0.1:9/intruder"},
+    "PATCH /api/platform/jwt-issuers/{issuer_id}": {"jwks_url": "http://127.0.0.1:9/hijacked"},
     "POST /p/{platform_slug}/api/platform_user/connections": {"connector": "outlook-email"},
+    "POST /p/{platform_slug}/api/platform_user/session": {"user_jwt": "not.a.jwt"},
     "POST /p/{platform_slug}/api/platform_user/authorizations/{authorization_id}/collect":
         {"fields": {"tenant": "contoso.onmicrosoft.com"}},
 }
@@ -105,7 +116,12 @@ def _victim(api: httpx.Client, platform: PlatformCredentials) -> dict[str, str]:
     connector = api.get("/api/platform/connectors/outlook-email").json()
     webhook = api.post("/api/platform/webhooks", json={"url": "http://127.0.0.1:9/victim"})
     assert webhook.status_code == 201, webhook.text
-    return {"platform_slug": platform.slug, "platform_id": platform.platform_id,
+    issuer = api.post("/api/platform/jwt-issuers", json={
+        "issuer": "https://login.victim.test", "audience": "victim-app",
+        "jwks_url": "http://127.0.0.1:9/victim-jwks"})
+    assert issuer.status_code == 201, issuer.text
+    return {"issuer_id": issuer.json()["id"],
+            "platform_slug": platform.slug, "platform_id": platform.platform_id,
             "webhook_id": webhook.json()["id"], "delivery_id": "no-such-delivery",
             "signing_secret": webhook.json()["signing_secret"],
             "standard_webhooks_secret": webhook.json()["standard_webhooks_secret"],
@@ -148,7 +164,7 @@ def test_another_platforms_key_reaches_nothing(
     victim = _victim(api, platform)
     markers = [victim[k] for k in ("platform_id", "connection_id", "authorization_id",
                                    "access_token", "client_id", "account", "webhook_id",
-                                   "signing_secret", "standard_webhooks_secret")]
+                                   "signing_secret", "standard_webhooks_secret", "issuer_id")]
     with other_platform.client(xkit_server) as theirs:
         problems = _call_all(lambda m, u, body: theirs.request(m, u, json=body), victim,
                              "/api/platform", markers)
@@ -195,3 +211,6 @@ def _victim_unharmed(api: httpx.Client, victim: dict[str, str]) -> None:
     assert connector["enabled"] is True and connector["name"] != "Hijacked"
     webhook = api.get(f"/api/platform/webhooks/{victim['webhook_id']}")
     assert webhook.status_code == 200 and webhook.json()["url"] == "http://127.0.0.1:9/victim"
+    issuer = api.get(f"/api/platform/jwt-issuers/{victim['issuer_id']}")
+    assert issuer.status_code == 200
+    assert issuer.json()["jwks_url"] == "http://127.0.0.1:9/victim-jwks"

@@ -1,13 +1,14 @@
 """The outbound address policy: where xkit may send a request on a platform's behalf.
 
 Every request xkit sends for a platform — token exchange, refresh, account lookup,
-revocation, admin consent, JWT-bearer grants, the proxy, webhook deliveries, the worker's
-token upkeep — goes through :class:`OutboundTransport`, so no call site has to remember to
-check. For each request the transport resolves the host, refuses unless *every* address is
-public, and connects to the address it checked (no second DNS lookup, so an answer that
-changes in between — DNS rebinding — cannot send the request inside). TLS still names and
-verifies the host (SNI and certificate), and ``Host`` still names it. Redirects are never
-followed (the clients say ``follow_redirects=False``; and a hop would be checked again).
+revocation, admin consent, JWT-bearer grants, JWT issuers' JWKS, the proxy, webhook
+deliveries, the worker's token upkeep — goes through :class:`OutboundTransport`, so no call
+site has to remember to check. For each request the transport resolves the host, refuses
+unless *every* address is public, and connects to the address it checked (no second DNS
+lookup, so an answer that changes in between — DNS rebinding — cannot send the request
+inside). TLS still names and verifies the host (SNI and certificate), and ``Host`` still
+names it. Redirects are never followed (the clients say ``follow_redirects=False``; and a
+hop would be checked again).
 
 "Public" is :attr:`ipaddress.IPv6Address.is_global` and more: the IPv6 spellings of an IPv4
 address (NAT64, 6to4, IPv4-mapped, IPv4-compatible) are unwrapped and the IPv4 inside is

@@ -26,9 +26,11 @@ from xkit.providers.registry import ProviderRegistry, TemplateError
 from xkit.services.admin.form_tokens import FormTokenSigner
 from xkit.services.admin.sessions import SessionPolicy
 from xkit.services.configuration.connectors import ConnectorServices
+from xkit.services.configuration.jwt_issuers import IssuerPolicy
 from xkit.services.configuration.keyring import open_keyring
 from xkit.services.connect.context_tokens import ContextTokenSigner
 from xkit.services.connect.flow import FlowDeps
+from xkit.services.connect.user_jwt import JwksCache, UserJwtVerifier
 from xkit.services.tokens.provider_http import create_provider_http
 from xkit.services.tokens.refresh import TokenDeps
 from xkit.services.tokens.use_ledger import UseLedger
@@ -62,6 +64,18 @@ class Runtime:
         """What the connect flow needs, for the browser API and the popup pages alike."""
         return FlowDeps(providers=self.providers, keyring=self.keyring,
                         http=self.provider_http, public_url=self.settings.public_url)
+
+    @property
+    def issuer_policy(self) -> IssuerPolicy:
+        """JWKS URLs are fetched like provider endpoints, so the same setting allows them on
+        private networks (XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS)."""
+        return IssuerPolicy(allow_private_networks=self.settings.provider_allow_private_networks)
+
+    @cached_property
+    def user_jwt(self) -> UserJwtVerifier:
+        """Checks the apps' own user JWTs; its JWKS cache lives as long as this process, and
+        every JWKS request goes through the provider client's outbound policy."""
+        return UserJwtVerifier(JwksCache(self.provider_http))
 
     @cached_property
     def session_policy(self) -> SessionPolicy:

@@ -6,9 +6,10 @@ Built as dicts by ``services/connect/catalog.py``; declared on the routes with
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from xkit.api.connection_schemas import PublicConnection
 from xkit.providers.schema import AuthType, Mark, Option
@@ -71,3 +72,20 @@ class PublicConnectionList(BaseModel):
 class PopupLink(BaseModel):
     url: str = Field(..., description="Open it in the popup; single use")
     expires_in: int = Field(..., description="Seconds")
+
+
+class UserJwtLogin(BaseModel):
+    """The app's own user JWT, from an issuer the platform registered."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_jwt: str = Field(..., min_length=1, max_length=16384,
+                          description="A JWS compact JWT (an OpenID Connect id_token, …)")
+
+
+class UserJwtSession(SessionOut):
+    """The usual browser session for the JWT's user: a context token and who it is."""
+
+    access_token: str = Field(..., description="A context token: send it as "
+                                               "'Authorization: Bearer …' to the browser API")
+    token_type: Literal["bearer"]
+    expires_at: dt.datetime = Field(..., description="Never (much) after the user JWT's exp")

@@ -262,6 +262,27 @@ class WebhookSubscription(Base):
     updated_at: Mapped[dt.datetime] = _updated()
 
 
+class JwtIssuer(Base):
+    """An issuer of the platform's own user JWTs (its login system: Auth0, Cognito, its own
+    OpenID provider...). xkit.js may sign in with such a JWT instead of a context token: xkit
+    checks it against the issuer's published keys (``jwks_url``) and maps the ``user_id_claim``
+    to a context. ``algorithms`` pins what the signature may use (asymmetric ones only)."""
+
+    __tablename__ = "jwt_issuers"
+    __table_args__ = (UniqueConstraint("platform_id", "issuer"),)
+    id: Mapped[str] = _id()
+    platform_id: Mapped[str] = _platform_fk()
+    issuer: Mapped[str] = mapped_column(String(2048))
+    audience: Mapped[str] = mapped_column(String(2048))
+    jwks_url: Mapped[str] = mapped_column(String(2048))
+    user_id_claim: Mapped[str] = mapped_column(String(100), default="sub")
+    name_claim: Mapped[str | None] = mapped_column(String(100))
+    algorithms: Mapped[list[str]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _updated()
+
+
 class WebhookEvent(Base):
     """The outbox: written in the same transaction as the change it reports."""
 

@@ -6,6 +6,7 @@ from xkit.api.platform import (
     connections,
     connectors,
     contexts,
+    jwt_issuers,
     platform,
     providers,
     proxy,
@@ -21,5 +22,5 @@ router = APIRouter(
     },
 )
 router.include_router(platform.router)
-for module in (providers, connectors, contexts, connections, proxy, webhooks):
+for module in (providers, connectors, contexts, connections, proxy, webhooks, jwt_issuers):
     router.include_router(module.router, prefix="/platform")

@@ -20,6 +20,8 @@ from xkit.api.browser_schemas import (
     PublicConnectionList,
     PublicPlatform,
     SessionOut,
+    UserJwtLogin,
+    UserJwtSession,
 )
 from xkit.api.connection_schemas import PublicAuthorization, PublicConnection
 from xkit.api.deps import RuntimeDep, SessionDep
@@ -27,7 +29,7 @@ from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
 from xkit.http.cors import BrowserApiRoute
 from xkit.services.configuration import connectors
-from xkit.services.connect import catalog, context_tokens, one_time_tokens
+from xkit.services.connect import catalog, context_tokens, one_time_tokens, user_jwt
 from xkit.services.connect import flow as authorizations
 from xkit.services.connect.collect import submit_collected
 from xkit.services.tokens import backend_connections, connections
@@ -80,6 +82,33 @@ async def get_session(caller: CallerDep) -> dict[str, Any]:
             "external_id": caller.context.external_id,
             "external_name": caller.context.external_name,
         },
+    }
+
+
+@router.post(
+    "/session", status_code=201,
+    summary="Sign in with the app's own user JWT: the usual session, without a backend call",
+    response_model=UserJwtSession,
+    responses={401: {"description": "jwt_expired, jwt_not_yet_valid, jwt_audience, "
+                                    "jwt_signature, jwt_issuer_unknown, jwt_algorithm, "
+                                    "jwt_key_unknown, jwt_claims or jwt_malformed"},
+               503: {"description": "jwks_unavailable: the issuer's JWKS could not be fetched"}},
+)
+async def create_session_from_user_jwt(
+    platform_slug: str, body: UserJwtLogin, runtime: RuntimeDep, session: SessionDep
+) -> dict[str, Any]:
+    """The JWT is checked against the platform's JWT issuers (docs/xkit-js.md); its user id
+    claim names the context, created on first sight with the name claim as its name."""
+    found = await user_jwt.exchange(
+        session, runtime.user_jwt, runtime.context_tokens, platform_slug, body.user_jwt,
+        max_ttl=dt.timedelta(seconds=runtime.settings.context_token_ttl_seconds))
+    return {
+        "access_token": found.context_token,
+        "token_type": "bearer",
+        "expires_at": found.expires_at,
+        "platform": catalog.public_platform(found.platform),
+        "context": {"external_id": found.context.external_id,
+                    "external_name": found.context.external_name},
     }
 
 

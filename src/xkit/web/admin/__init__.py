@@ -13,7 +13,16 @@ from starlette.staticfiles import StaticFiles
 
 from xkit.http.rate_limit import LOGIN_FORMS
 from xkit.http.routes import PageRoute
-from xkit.web.admin import audit, auth, connectors, contexts, keys, platforms, webhooks
+from xkit.web.admin import (
+    audit,
+    auth,
+    connectors,
+    contexts,
+    jwt_issuers,
+    keys,
+    platforms,
+    webhooks,
+)
 from xkit.web.admin.pages import PREFIX, STATIC_DIR, not_found
 
 GET = ["GET"]
@@ -22,6 +31,7 @@ POST = ["POST"]
 PLATFORM = "/p/{platform_slug}"
 CONNECTOR = PLATFORM + "/connectors/{connector_slug}"
 WEBHOOK = PLATFORM + "/webhooks/{webhook_id}"
+JWT_ISSUER = PLATFORM + "/jwt-issuers/{issuer_id}"
 
 routes: list[PageRoute] = [
     PageRoute("/", auth.home, methods=GET, name="home"),
@@ -45,6 +55,11 @@ routes: list[PageRoute] = [
           name="connector_delete"),
     PageRoute(PLATFORM + "/settings", platforms.platform_settings, methods=GET_POST,
           name="platform_settings"),
+    PageRoute(PLATFORM + "/jwt-issuers", jwt_issuers.issuer_list, methods=GET_POST,
+          name="jwt_issuers"),
+    PageRoute(JWT_ISSUER, jwt_issuers.issuer_detail, methods=GET_POST, name="jwt_issuer"),
+    PageRoute(JWT_ISSUER + "/delete", jwt_issuers.issuer_delete, methods=GET_POST,
+          name="jwt_issuer_delete"),
     PageRoute(PLATFORM + "/api-keys", keys.key_list, methods=GET_POST, name="api_keys"),
     PageRoute(PLATFORM + "/api-keys/{publishable_key}/revoke", keys.key_revoke, methods=GET_POST,
           name="api_key_revoke"),

@@ -9,6 +9,9 @@
  *       xkit.renderCatalog(document.getElementById("integrations"));
  *     </script>
  *
+ * or, when the platform registered your login system as a JWT issuer, with the JWT your app
+ * already has: `xkit.login({userJwt: () => myAuth.getIdToken()})`.
+ *
  * Loaded from `{base}/xkit.js`, it already knows its base URL (`{public}/p/{platform}`); call
  * `xkit.init(baseUrl)` only when you serve it from somewhere else. See docs/xkit-js.md.
  *
@@ -179,25 +182,72 @@
      * Sign in as one context. Give either a context token (a string your backend got from
      * `POST /api/platform/contexts`) or a function returning one (or a promise of one); the
      * function is called again whenever the token has expired, so prefer it.
-     * @param {string | (() => string | Promise<string>)} tokenOrFunction
+     *
+     * Or sign in with your app's own user JWT, from an issuer the platform registered
+     * (docs/xkit-js.md, "Log in with your app's own JWT"): `{userJwt: jwtOrFunction}`. xkit
+     * checks it and answers with a context token for the JWT's user; no backend call. A
+     * function is called again for a fresh JWT whenever that context token has expired.
+     * @param {string | (() => string | Promise<string>) | {userJwt: string | (() => string | Promise<string>)}} tokenOrFunction
      * @returns {Promise<object>} the session: `{platform, context}`
      */
     async login(tokenOrFunction) {
       this._requireBase();
-      if (typeof tokenOrFunction === "function") {
+      if (tokenOrFunction && typeof tokenOrFunction === "object" && "userJwt" in tokenOrFunction) {
+        const userJwt = tokenOrFunction.userJwt;
+        if (typeof userJwt !== "function" && !(typeof userJwt === "string" && userJwt)) {
+          throw new XkitError("invalid_argument", "userJwt must be a JWT or a function returning one");
+        }
+        this._tokenSource = () => this._exchangeUserJwt(userJwt);
+        this._token = null;
+      } else if (typeof tokenOrFunction === "function") {
         this._tokenSource = tokenOrFunction;
         this._token = null;
       } else if (typeof tokenOrFunction === "string" && tokenOrFunction) {
         this._tokenSource = null;
         this._token = tokenOrFunction;
       } else {
-        throw new XkitError("invalid_argument", "login takes a context token or a function returning one");
+        throw new XkitError("invalid_argument", "login takes a context token, a function returning one, or {userJwt}");
       }
       const session = await this._api("GET", "/session");
       this.session = session;
       this._markReady(session);
       this._emit("config:update", { baseUrl: this.baseUrl, loggedIn: true, session });
       return session;
+    }
+
+    /**
+     * Trade the app's user JWT for a context token (`POST /session`). A refusal is the
+     * developer's to fix (an issuer not registered, a wrong audience, an expired JWT …), so
+     * its message goes to the console too, with its code.
+     */
+    async _exchangeUserJwt(userJwt) {
+      const jwt = typeof userJwt === "function" ? await userJwt() : userJwt;
+      if (typeof jwt !== "string" || !jwt) {
+        throw new XkitError("invalid_argument", "the userJwt function returned no JWT");
+      }
+      let response;
+      try {
+        response = await global.fetch(`${this.baseUrl}/api/platform_user/session`, {
+          method: "POST", body: JSON.stringify({ user_jwt: jwt }),
+          headers: { Accept: "application/json", "Content-Type": "application/json" },
+          credentials: "omit", cache: "no-store",
+        });
+      } catch (error) {
+        throw new XkitError("network_error", "xkit could not be reached. Check your connection and try again.",
+          { cause: error });
+      }
+      let data = null;
+      try {
+        data = await response.json();
+      } catch (_) {
+        data = null;
+      }
+      if (response.ok && data && typeof data.access_token === "string") return data.access_token;
+      const problem = (data && data.error) || {};
+      const code = problem.code || `http_${response.status}`;
+      const message = problem.message || `xkit answered ${response.status}`;
+      if (global.console) global.console.error(`xkit: signing in with the user JWT failed (${code}): ${message}`);
+      throw new XkitError(code, message, { status: response.status, details: problem.details });
     }
 
     /** Forget the token (and the function). Catalogs on the page show a signed-out state. */

@@ -6,7 +6,7 @@ signed and stateless; a countdown that every replica must share, and a revocatio
 replica must see, need a row.
 
 Revision ID: 0008
-Revises: 0006 (0007 is another branch's; whoever merges second chains them)
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import xkit.db.types
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,7 @@ from tests.emulators.services.fixture import ServicesEmulator, service_account_k
 from tests.support.database import raw_dump
 from tests.support.flow import new_end_user
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.client import Xkit
+from xkit_client import Xkit
 
 PROVIDER = "google-calendar-service-account"
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"

@@ -13,13 +13,13 @@ import html
 import secrets
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
 
-from xkit.client import AsyncXkit
 from xkit.runtime import Runtime
 from xkit.services.admin import admins
 from xkit.services.admin import sessions as admin_sessions
@@ -96,9 +96,15 @@ def sample_app(xkit_url: str, setup: DemoSetup) -> Starlette:
         return HTMLResponse(SAMPLE_PAGE.replace("{{XKIT_JS}}", html.escape(f"{base}/xkit.js")))
 
     async def token(_: Request) -> PlainTextResponse:
-        async with AsyncXkit(xkit_url, setup.publishable_key, setup.secret_key) as xkit:
-            context = await xkit.create_context(DEMO_USER, name="Demo User")
-        return PlainTextResponse(context.token, headers={"Cache-Control": "no-store"})
+        # What a backend does with the SDK (docs/python-sdk.md), in plain HTTP: the server
+        # does not depend on the SDK's package.
+        async with httpx.AsyncClient(base_url=xkit_url, timeout=30,
+                                     auth=(setup.publishable_key, setup.secret_key)) as xkit:
+            answer = await xkit.post("/api/platform/contexts", json={
+                "context": {"external_id": DEMO_USER, "external_name": "Demo User"}})
+            answer.raise_for_status()
+        return PlainTextResponse(answer.json()["access_token"],
+                                 headers={"Cache-Control": "no-store"})
 
     return Starlette(routes=[Route("/", page), Route("/api/xkit-token", token, methods=["POST"])])
 

@@ -320,6 +320,12 @@ def test_xkit_refusals_through_the_proxy_are_raised_provider_errors_are_not(
     assert "xkit-error" not in missing_message.headers
     assert len(missing_message.headers.get_list("date")) == 1  # the server's, not two
 
+    # A provider (or a gateway before it) answering with xkit's header is not taken for xkit.
+    microsoft.add_fault("graph", "status", status=503, path="/v1.0/me",
+                        headers={"Xkit-Error": "reconnect_required"})
+    spoofed = sdk.proxy(connection.id, "GET", "me")
+    assert spoofed.status_code == 503 and "xkit-error" not in spoofed.headers
+
     with pytest.raises(NotFound) as no_connection:
         sdk.proxy("00000000-0000-0000-0000-000000000000", "GET", "me")
     assert no_connection.value.code == "connection_not_found"

@@ -260,6 +260,8 @@ class Fault:
     remaining: int
     grant_type: str | None
     path: str | None
+    # Extra response headers, e.g. one a proxy in front of the provider would add.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, target: str, grant_type: str | None, path: str | None) -> bool:
         if self.target != target or self.remaining <= 0:
@@ -601,6 +603,7 @@ class EmulatorState:
             remaining=int(payload.get("count", 1)),
             grant_type=payload.get("grant_type"),
             path=payload.get("path"),
+            headers={str(k): str(v) for k, v in (payload.get("headers") or {}).items()},
         )
         if fault.remaining < 1:
             raise InvalidInput("count must be at least 1")

@@ -27,6 +27,7 @@ from xkit_client import (
     CreatedWebhook,
     Delivery,
     NotFound,
+    ProviderUnavailable,
     ReconnectRequired,
     UnsafeProxyPath,
     Webhook,
@@ -426,7 +427,7 @@ def test_records_never_show_secrets() -> None:
 
 @pytest.mark.database_independent
 def test_error_answers_map_to_who_must_act() -> None:
-    from xkit_client import ProviderRefused, ProviderUnavailable
+    from xkit_client import ProviderRefused
     from xkit_client.errors import error_from
 
     def answer(status: int, code: str, **details: object) -> httpx.Response:
@@ -535,3 +536,23 @@ def test_connectors_through_the_sdk(sdk: Xkit, connected: dict[str, str]) -> Non
     with pytest.raises(NotFound) as missing:
         sdk.get_connector("no-such-connector")
     assert missing.value.code == "connector_not_found"
+
+
+def test_retries_wait_out_xkits_own_provider_unavailable(
+    sdk: Xkit, platform: PlatformCredentials, xkit_server: XkitServer,
+    connected: dict[str, str], microsoft: MicrosoftEmulator,
+) -> None:
+    """Microsoft's token endpoint fails a refresh on every attempt xkit makes: xkit answers
+    503 provider_unavailable with a retry_after, which the SDK waits out and tries again."""
+    with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key,
+              max_retries=0) as impatient:
+        microsoft.add_fault("token", "status", status=503, count=3, grant_type="refresh_token")
+        with pytest.raises(ProviderUnavailable) as failing:
+            impatient.get_connection("user-1", "outlook-email", force_refresh=True)
+    assert failing.value.status == 503 and 0 < failing.value.retry_after <= 10
+    microsoft.clear_faults()
+    time.sleep(failing.value.retry_after)
+
+    microsoft.add_fault("token", "status", status=503, count=3, grant_type="refresh_token")
+    fresh = sdk.get_connection("user-1", "outlook-email", force_refresh=True)
+    assert fresh.access_token and fresh.status == "connected"

@@ -359,6 +359,12 @@ def test_retries_wait_out_a_providers_retry_after(
         throttled = impatient.proxy(connection.id, "GET", "me")
     assert throttled.status_code == 429 and throttled.headers["retry-after"] == "1"
 
+    microsoft.throttle_graph(count=1, retry_after=30)  # longer than max_retry_wait: yours
+    started = time.monotonic()
+    later = sdk.proxy(connection.id, "GET", "me")
+    assert later.status_code == 429 and later.headers["retry-after"] == "30"
+    assert time.monotonic() - started < 5
+
     microsoft.throttle_graph(count=2, retry_after=1)  # a POST is never sent twice by the SDK
     sent = sdk.proxy(connection.id, "POST", "me/sendMail", json={"message": {
         "subject": "Once", "body": {"contentType": "Text", "content": "x"},

@@ -18,7 +18,7 @@ from tests.support.database import raw_dump
 from tests.support.flow import APP_ORIGIN, collect_form, new_end_user, with_opener
 from tests.support.processes import free_port
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.client import Xkit, XkitError
+from xkit_client import Xkit, XkitError
 
 
 def _connector(api: httpx.Client, provider: str, services: ServicesEmulator) -> dict[str, Any]:

@@ -60,8 +60,9 @@ def test_the_sample_app_shows_its_backends_code_beside_the_result(
     page.goto(demo.app)
     # The code is on the page from the start: what the backend will run.
     expect(page.locator("#code")).to_contain_text(
-        'connection = await xkit.get_connection("demo-user", "sandbox")')
-    expect(page.locator("#code")).to_contain_text('await xkit.proxy(connection.id, "GET", "notes")')
+        'await xkit.get("/api/platform/contexts/demo-user/connections/sandbox")')
+    expect(page.locator("#code")).to_contain_text(
+        "await xkit.get(f\"/api/platform/proxy/{connection['connection']['id']}/notes\")")
 
     page.locator('.card[data-connector="sandbox"]').click()
     approve_in_sandbox(page, demo, "Ada Lovelace")
@@ -78,7 +79,8 @@ def test_the_sample_app_shows_its_backends_code_beside_the_result(
     # Fail the next 3 calls with 503: the backend sees the 503 through the proxy.
     page.get_by_role("button", name="Fail the next 3 calls (503)").click()
     expect(page.locator("#switch-result")).to_contain_text('"fail_next": 3')
-    expect(page.locator("#switch-code")).to_contain_text('"POST", "switches"')
+    expect(page.locator("#switch-code")).to_contain_text(
+        'await xkit.post(f"/api/platform/proxy/{connection_id}/switches", json=switches)')
     page.get_by_role("button", name="Run it again").click()
     expect(page.locator("#result")).to_contain_text('"status": 503')
     screenshot(page, "demo-04-sandbox-fails")

@@ -40,6 +40,7 @@ SCOPES: dict[str, str] = {
     "DELETE /api/platform/contexts/{external_id}": "victim",
     "GET /api/platform/contexts/{external_id}/connections": "victim",
     "GET /api/platform/contexts/{external_id}/connections/{connector_slug}": "victim",
+    "GET /api/platform/connections": "own",
     "GET /api/platform/connections/{connection_id}": "victim",
     "DELETE /api/platform/connections/{connection_id}": "victim",
     **{f"{m} /api/platform/proxy/{{connection_id}}/{{path}}": "victim"

@@ -18,6 +18,7 @@ import pytest
 from tests.support.xkit import XkitServer
 from xkit.api.browser_schemas import CatalogConnector
 from xkit.api.connection_schemas import PublicAuthorization, PublicConnection, TokenAuthorization
+from xkit.api.schemas import DeliveryOut
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -118,3 +119,8 @@ def test_the_browser_api_docs_name_every_field_of_a_connection() -> None:
     for model in (PublicConnection, PublicAuthorization, CatalogConnector):
         row = next(line for line in guide.splitlines() if f"| `{model.__name__}` |" in line)
         assert all(f"`{name}`" in row for name in model.model_fields), model.__name__
+
+
+def test_the_webhook_docs_list_the_delivery_record_fields_the_model_has() -> None:
+    guide = (DOCS / "webhooks.md").read_text()
+    assert _table_fields(guide, "Each delivery in the log") == list(DeliveryOut.model_fields)

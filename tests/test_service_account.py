@@ -13,7 +13,7 @@ from tests.emulators.services.fixture import ServicesEmulator, service_account_k
 from tests.support.database import raw_dump
 from tests.support.flow import new_end_user
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.client import Xkit
+from xkit_client import Xkit
 
 PROVIDER = "google-calendar-service-account"
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
@@ -69,6 +69,10 @@ def test_the_backend_acts_as_a_workspace_user_with_tokens_minted_from_the_key(
 
     with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key) as sdk:
         sam = sdk.get_connection("workspace", PROVIDER, subject="sam@workspace.test")
+        as_sam_through_sdk = sdk.proxy(sam.id, "GET", "calendars/primary/events",
+                                       subject="sam@workspace.test")
+    assert as_sam_through_sdk.status_code == 200, as_sam_through_sdk.text
+    assert [e["summary"] for e in as_sam_through_sdk.json()["items"]] == ["Standup"]
     assert sam.access_token and sam.access_token != own["access_token"]
     assert sam.subject == "sam@workspace.test"
 

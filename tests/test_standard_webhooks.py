@@ -21,7 +21,7 @@ from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.support.webhooks import Received, WebhookReceiver
 from tests.support.xkit import PlatformCredentials, XkitServer
 from tests.test_webhooks import connect, subscribe
-from xkit.client import Xkit
+from xkit_client import Xkit
 
 GUIDE = Path(__file__).parent.parent / "docs" / "webhooks.md"
 NODE_PACKAGE = Path(__file__).parent / "standard_webhooks"

@@ -24,13 +24,13 @@ from tests.support.webhooks import (
     start_worker,
 )
 from tests.support.xkit import XkitEnvironment
-from xkit.client import verify_webhook
 from xkit.crypto import EncryptionKey
 from xkit.db.models import WebhookDelivery, WebhookEvent
 from xkit.db.types import utcnow
 from xkit.runtime import Runtime
 from xkit.services.webhooks.delivery import prune_outbox
 from xkit.settings import Settings
+from xkit_client import verify_webhook
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 It runs xkit with the sandbox provider on, prepares a ``demo`` platform with a Sandbox
 connector and an API key, and serves a small sample "developer app" on a second port whose
 settings page embeds the catalog with xkit.js and gets context tokens from its own backend,
-the way a real app would (through the Python SDK).
+the way a real app would (with its API key pair, over plain HTTP).
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from xkit.client import AsyncXkit
-from xkit.client import XkitError as XkitClientError
 from xkit.runtime import Runtime
 from xkit.services.admin import admins
 from xkit.services.admin import sessions as admin_sessions
@@ -102,32 +100,42 @@ async def prepare(runtime: Runtime, app_origin: str) -> DemoSetup:
     )
 
 
-async def use_the_connection(xkit: AsyncXkit) -> dict[str, Any]:
+async def use_the_connection(xkit: httpx.AsyncClient) -> dict[str, Any]:
     """What the sample app's backend runs once the user is connected: ask xkit for the
-    connection (a fresh access token), then call the Sandbox API through xkit's proxy."""
-    connection = await xkit.get_connection("demo-user", "sandbox")
-    notes = await xkit.proxy(connection.id, "GET", "notes")
+    connection (a fresh access token), then call the Sandbox API through xkit's proxy.
+    Plain HTTP with the API key pair, so the page shows the requests themselves; the Python
+    SDK (docs/python-sdk.md) wraps the same two calls."""
+    fetched = await xkit.get("/api/platform/contexts/demo-user/connections/sandbox")
+    if fetched.is_error:
+        return {"xkit answered": fetched.status_code, "error": fetched.json()["error"]}
+    connection = fetched.json()
+    notes = await xkit.get(f"/api/platform/proxy/{connection['connection']['id']}/notes")
     return {
         "connection": {
-            "id": connection.id,
-            "status": connection.status,
-            "account": connection.account_label,
-            "access_token": shortened(connection.access_token),
-            "expires_at": connection.expires_at,
+            "id": connection["connection"]["id"],
+            "status": connection["connection"]["status"],
+            "account": connection["authorization"]["display_label"],
+            "access_token": shortened(connection["authorization"]["access_token"]),
+            "expires_at": connection["authorization"]["expires_at"],
         },
         "GET notes (through the proxy)": {
             "status": notes.status_code,
+            "made_by": "xkit" if "xkit-error" in notes.headers else "the provider",
             "retry_after": notes.headers.get("retry-after"),
             "body": notes.json(),
         },
     }
 
 
-async def flip_sandbox_switches(xkit: AsyncXkit, switches: dict[str, Any]) -> dict[str, Any]:
+async def flip_sandbox_switches(xkit: httpx.AsyncClient,
+                                switches: dict[str, Any]) -> dict[str, Any]:
     """The sandbox's fault switches belong to the sandbox account, so the backend sets them
     the way it calls any Sandbox API: through the proxy, with the connection's token."""
-    connection = await xkit.get_connection("demo-user", "sandbox")
-    answer = await xkit.proxy(connection.id, "POST", "switches", json=switches)
+    fetched = await xkit.get("/api/platform/contexts/demo-user/connections/sandbox")
+    if fetched.is_error:
+        return {"xkit answered": fetched.status_code, "error": fetched.json()["error"]}
+    connection_id = fetched.json()["connection"]["id"]
+    answer = await xkit.post(f"/api/platform/proxy/{connection_id}/switches", json=switches)
     return {"status": answer.status_code, "switches": answer.json()}
 
 
@@ -136,17 +144,15 @@ def shortened(token: str | None) -> str | None:
     return None if token is None else f"{token[:10]}… ({len(token)} characters)"
 
 
-async def _run(work: Callable[[AsyncXkit], Awaitable[dict[str, Any]]], xkit_url: str,
+async def _run(work: Callable[[httpx.AsyncClient], Awaitable[dict[str, Any]]], xkit_url: str,
                setup: DemoSetup) -> dict[str, Any]:
     """Run one of the functions above and say what happened, errors included: trying how
     an app copes with them is what the switches are for."""
     started = time.monotonic()
     try:
-        async with AsyncXkit(xkit_url, setup.publishable_key, setup.secret_key,
-                             timeout=60) as xkit:
+        async with httpx.AsyncClient(base_url=xkit_url, timeout=60,
+                                     auth=(setup.publishable_key, setup.secret_key)) as xkit:
             result = await work(xkit)
-    except XkitClientError as exc:
-        result = {"error": {"status": exc.status, "code": exc.code, "message": str(exc)}}
     except httpx.HTTPError as exc:
         result = {"error": {"code": type(exc).__name__, "message": "xkit did not answer"}}
     except ValueError:
@@ -169,9 +175,15 @@ def sample_app(xkit_url: str, setup: DemoSetup) -> Starlette:
         )
 
     async def token(_: Request) -> PlainTextResponse:
-        async with AsyncXkit(xkit_url, setup.publishable_key, setup.secret_key) as xkit:
-            context = await xkit.create_context(DEMO_USER, name="Demo User")
-        return PlainTextResponse(context.token, headers={"Cache-Control": "no-store"})
+        # What a backend does with the SDK (docs/python-sdk.md), in plain HTTP: the server
+        # does not depend on the SDK's package.
+        async with httpx.AsyncClient(base_url=xkit_url, timeout=30,
+                                     auth=(setup.publishable_key, setup.secret_key)) as xkit:
+            answer = await xkit.post("/api/platform/contexts", json={
+                "context": {"external_id": DEMO_USER, "external_name": "Demo User"}})
+            answer.raise_for_status()
+        return PlainTextResponse(answer.json()["access_token"],
+                                 headers={"Cache-Control": "no-store"})
 
     async def use(request: Request) -> JSONResponse:
         if (refused := _not_from_the_page(request)) is not None:
@@ -254,7 +266,7 @@ SAMPLE_PAGE = """<!doctype html>
     runs; the right side is what it got.</p>
     <div class="buttons"><button class="primary" id="run">Run it again</button></div>
     <div class="pair">
-      <div><h3>The code (Python, xkit's SDK)</h3><pre id="code">{{USE_CODE}}</pre></div>
+      <div><h3>The code (Python, httpx with the API key pair)</h3><pre id="code">{{USE_CODE}}</pre></div>
       <div><h3>The result</h3><pre id="result" aria-live="polite">Connect the Sandbox above;
 this runs as soon as you are connected.</pre></div>
     </div>

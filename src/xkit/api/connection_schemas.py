@@ -100,6 +100,14 @@ class ContextConnectionList(BaseModel):
     connections: list[ContextConnection]
 
 
+class PlatformConnectionList(BaseModel):
+    """A page of the platform's connections."""
+
+    connections: list[ContextConnection]
+    next_cursor: str | None = Field(
+        ..., description="Pass as ?cursor= for the next page; null on the last page")
+
+
 class Revocation(BaseModel):
     attempted: bool = Field(..., description="Whether the provider was asked to revoke the grant")
     succeeded: bool | None = Field(None, description="Only when attempted")

@@ -26,13 +26,21 @@ from xkit.http.routes import ErrorStyle, error_style
 log = logging.getLogger("xkit.api")
 
 
+#: On every error answer xkit makes itself, with its code: through the proxy, it tells xkit's
+#: own refusal (``reconnect_required``, ``provider_unreachable`` …) from a provider's error
+#: that passed through, whose body may look the same. The proxy never passes a provider's own
+#: header of this name on.
+ERROR_HEADER = "Xkit-Error"
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
+    return JSONResponse({"error": body}, status_code=status,
+                        headers={**(headers or {}), ERROR_HEADER: code})
 
 
 _HTTP_CODES = {

@@ -48,6 +48,7 @@ async def apply_fault(
         await asyncio.sleep(fault.seconds)
         return None
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+    headers.update(fault.headers)
     if fault.kind == "garbage":
         return Response(
             GARBAGE_BODY, status_code=fault.status, media_type="application/json", headers=headers

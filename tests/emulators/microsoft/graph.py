@@ -3,10 +3,11 @@ the same under ``/users/{id | userPrincipalName}`` for app-only tokens (client c
 
 References (learn.microsoft.com/graph): "Get user" (default properties, ``$select``), "List
 messages" (default page size 10, ``$top`` from 1 to 1000, follow ``@odata.nextLink`` as is;
-Mail.ReadBasic, Mail.Read or Mail.ReadWrite), "user: sendMail" (``{"message",
-"saveToSentItems"}`` or base64 MIME as text/plain; ``202 Accepted`` with an empty body; saved
-to Sent Items unless ``saveToSentItems`` is false; ``ErrorMimeContentInvalidBase64String``),
-"Microsoft Graph error responses" and "Microsoft Graph throttling guidance".
+Mail.ReadBasic, Mail.Read or Mail.ReadWrite), "Get attachment" (``…/attachments/{id}/$value``:
+the raw bytes), "user: sendMail" (``{"message", "saveToSentItems"}`` or base64 MIME as
+text/plain; ``202 Accepted`` with an empty body; saved to Sent Items unless
+``saveToSentItems`` is false; ``ErrorMimeContentInvalidBase64String``), "Microsoft Graph
+error responses" and "Microsoft Graph throttling guidance".
 
 App-only tokens carry application permissions granted for one tenant: they reach the users of
 that tenant through ``/users/...`` and get Graph's "/me request is only valid with delegated
@@ -23,13 +24,13 @@ import binascii
 import email
 import email.policy
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import getaddresses
 from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .errors import graph_error_response
@@ -176,6 +177,40 @@ async def get_message(
     raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
 
 
+GENERATED_CHUNK = bytes(range(256)) * 256  # 64 KiB
+
+
+async def get_attachment_value(
+    request: Request, state: EmulatorState, token: AccessToken, user: User, args: list[str]
+) -> Response:
+    """The attachment's raw bytes. An attachment seeded with a ``size`` and no
+    ``contentBytes`` is generated as it is sent, so a test can download more than it could
+    hold in memory."""
+    message_id, attachment_id = args[0], args[1]
+    missing = GraphError(404, "ErrorItemNotFound",
+                         "The specified object was not found in the store.")
+    if not any(m["id"] == message_id for m in state.mailboxes.get(user.id, [])):
+        raise missing
+    for attachment in state.attachments.get(message_id, []):
+        if attachment["id"] != attachment_id:
+            continue
+        content_type = attachment.get("contentType") or "application/octet-stream"
+        if attachment.get("contentBytes") is not None:
+            return Response(base64.b64decode(attachment["contentBytes"]), media_type=content_type)
+        size = int(attachment.get("size") or 0)
+        return StreamingResponse(_generated(size), media_type=content_type,
+                                 headers={"Content-Length": str(size)})
+    raise missing
+
+
+async def _generated(size: int) -> AsyncIterator[bytes]:
+    left = size
+    while left > 0:
+        chunk = GENERATED_CHUNK[:left]
+        left -= len(chunk)
+        yield chunk
+
+
 # --- sendMail ---------------------------------------------------------------------------------
 
 
@@ -279,6 +314,8 @@ _MAILBOX_ROUTES: list[tuple[str, tuple[str, ...], Handler, frozenset[str], tuple
      ("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")),
     ("GET", ("messages",), list_messages, READ_MAIL_PERMISSIONS, _DENIED),
     ("GET", ("messages", "*"), get_message, READ_MAIL_PERMISSIONS, _DENIED),
+    ("GET", ("messages", "*", "attachments", "*", "$value"), get_attachment_value,
+     READ_MAIL_PERMISSIONS, _DENIED),
     ("GET", ("mailfolders", "*", "messages"), list_messages, READ_MAIL_PERMISSIONS, _DENIED),
     ("POST", ("sendmail",), send_mail, SEND_MAIL_PERMISSIONS, _DENIED),
 ]

@@ -260,6 +260,8 @@ class Fault:
     remaining: int
     grant_type: str | None
     path: str | None
+    # Extra response headers, e.g. one a proxy in front of the provider would add.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def matches(self, target: str, grant_type: str | None, path: str | None) -> bool:
         if self.target != target or self.remaining <= 0:
@@ -286,6 +288,9 @@ class EmulatorState:
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     mailboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # message id -> its file attachments: {"id", "name", "contentType", "size"} and either
+    # "contentBytes" (base64) or nothing, for content generated on the fly (large downloads).
+    attachments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     sent_mail: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
@@ -563,8 +568,15 @@ class EmulatorState:
     ) -> dict[str, Any]:
         if user_id not in self.users:
             raise KeyError(user_id)
+        attachments = [dict(a) for a in payload.pop("attachments", None) or []]
+        if attachments:
+            payload["hasAttachments"] = True
         message = graph_message(payload, folder or payload.get("folder") or "inbox", self.now())
         self.mailboxes.setdefault(user_id, []).append(message)
+        for attachment in attachments:
+            attachment.setdefault("id", "AAMkAtt" + secrets.token_urlsafe(12))
+        if attachments:
+            self.attachments[message["id"]] = attachments
         return message
 
     # --- faults ---------------------------------------------------------------------------
@@ -591,6 +603,7 @@ class EmulatorState:
             remaining=int(payload.get("count", 1)),
             grant_type=payload.get("grant_type"),
             path=payload.get("path"),
+            headers={str(k): str(v) for k, v in (payload.get("headers") or {}).items()},
         )
         if fault.remaining < 1:
             raise InvalidInput("count must be at least 1")

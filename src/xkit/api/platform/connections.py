@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -9,6 +9,7 @@ from xkit.api.connection_schemas import (
     ConnectionDeleted,
     ConnectionWithToken,
     ContextConnectionList,
+    PlatformConnectionList,
 )
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep, parse_credentials
 from xkit.api.schemas import ErrorResponse
@@ -56,6 +57,30 @@ async def list_context_connections(
         session, caller.platform.id, external_id
     )
     return {"connections": found}
+
+
+@router.get(
+    "/connections",
+    summary="The platform's connections (no tokens), filtered, a page at a time",
+    response_model=PlatformConnectionList,
+    response_model_exclude_unset=True,
+    responses={422: {"model": ErrorResponse}},
+)
+async def list_platform_connections(
+    caller: CallerDep,
+    session: SessionDep,
+    connector: Annotated[str | None, Query(max_length=255, description="A connector slug")] = None,
+    status: Annotated[Literal["connected", "error", "pending", "disabled", "not_authorized"]
+                      | None, Query(description="error: the user must reconnect")] = None,
+    context: Annotated[str | None, Query(max_length=255,
+                                         description="A context's external_id")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200,
+                                        description="next_cursor of the previous page")] = None,
+) -> dict[str, Any]:
+    return await backend_connections.list_platform_connections(
+        session, caller.platform.id, limit=limit, cursor=cursor, connector=connector,
+        status=status, context=context)
 
 
 @router.get(

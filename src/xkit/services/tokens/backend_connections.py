@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from typing import Any
 
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Context
 from xkit.db.types import utcnow
-from xkit.errors import NotFound
+from xkit.errors import InvalidInput, NotFound
 from xkit.oauth import ProviderError, TokenSet
 from xkit.services.auth_types import auth_type_of
 from xkit.services.configuration.connectors import is_ready, template_of
@@ -90,6 +92,63 @@ async def list_context_connections(
 ) -> list[dict[str, Any]]:
     context = await _context(session, platform_id, external_id)
     return [describe(v, None) for v in await connections.list_context_connections(session, context)]
+
+
+#: What a status filter may read past in one request before it answers with a shorter page
+#: (and a cursor to go on from): a rare status must not make one request scan everything.
+STATUS_SCAN_BUDGET = 2_000
+
+
+async def list_platform_connections(
+    session: AsyncSession, platform_id: str, *, limit: int, cursor: str | None = None,
+    connector: str | None = None, status: str | None = None, context: str | None = None,
+) -> dict[str, Any]:
+    """A page of the platform's connections (no credentials), filtered, with the cursor of the
+    next page (None on the last). The status is worked out from each connection's current
+    authorization, so a status filter reads connections in batches and keeps the matches; a
+    page may then hold fewer than ``limit`` while ``next_cursor`` is still set."""
+    after = _decode_cursor(cursor)
+    batch_size = limit + 1 if status is None else max(limit + 1, 200)
+    found: list[dict[str, Any]] = []
+    scanned = 0
+    while True:
+        views = await connections.platform_connections_after(
+            session, platform_id, after=after, limit=batch_size, connector_slug=connector,
+            context_external_id=context)
+        consumed = 0
+        for view in views:
+            if len(found) == limit:
+                break
+            consumed += 1
+            after = view.connection.id
+            if status is None or view.status == status:
+                found.append(describe(view, None))
+        scanned += consumed
+        exhausted = consumed == len(views) and len(views) < batch_size
+        if exhausted:
+            return {"connections": found, "next_cursor": None}
+        if len(found) == limit or scanned >= STATUS_SCAN_BUDGET:
+            return {"connections": found, "next_cursor": _encode_cursor(after)}
+
+
+def _encode_cursor(last_id: str | None) -> str | None:
+    if last_id is None:
+        return None
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> str | None:
+    """The last id a page showed; anything not made by :func:`_encode_cursor` is a 422."""
+    if cursor is None:
+        return None
+    try:
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError):
+        decoded = ""
+    if not decoded or len(decoded) > 64 or not decoded.isprintable():
+        raise InvalidInput("the cursor is not one this API gave; start without one",
+                           details={"field": "cursor"})
+    return decoded
 
 
 async def remove_connection(

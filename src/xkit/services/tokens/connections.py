@@ -147,3 +147,31 @@ async def delete_connection(session: AsyncSession, view: ConnectionView, *, acto
     )
     await session.delete(view.connection)
     await session.commit()
+
+
+async def platform_connections_after(
+    session: AsyncSession, platform_id: str, *, after: str | None, limit: int,
+    connector_slug: str | None = None, context_external_id: str | None = None,
+) -> list[ConnectionView]:
+    """Up to ``limit`` of a platform's connections with an id above ``after``, by id: a
+    stable order that a cursor (the last id seen) resumes exactly, whatever is added or
+    removed meanwhile."""
+    query = (
+        select(Connection, Connector, Context)
+        .join(Connector, Connector.id == Connection.connector_id)
+        .join(Context, Context.id == Connection.context_id)
+        .where(Connection.platform_id == platform_id)
+    )
+    if connector_slug is not None:
+        query = query.where(Connector.slug == connector_slug)
+    if context_external_id is not None:
+        query = query.where(Context.external_id == context_external_id)
+    if after is not None:
+        query = query.where(Connection.id > after)
+    rows = (await session.execute(query.order_by(Connection.id).limit(limit))).all()
+    authorizations = await latest_authorizations(session, [c.id for c, _, _ in rows])
+    return [
+        ConnectionView(connection=c, connector=k, context=x,
+                       authorization=authorizations.get(c.id))
+        for c, k, x in rows
+    ]

@@ -58,6 +58,11 @@ DROPPED_RESPONSE_HEADERS = frozenset(
         "set-cookie",
         "www-authenticate",
         "content-length",
+        # The server adds its own Date; a second one would make the answer carry two.
+        "date",
+        # Only xkit's own error answers carry it (xkit.http.errors.ERROR_HEADER): a provider's
+        # must not pass for one.
+        "xkit-error",
     }
 )
 MAX_RETRY_AFTER_SECONDS = 5.0

@@ -1,0 +1,277 @@
+"""``Xkit``: the synchronous client. ``AsyncXkit`` (``_async.py``) is its twin, line for line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import httpx
+
+from xkit_client import _api
+from xkit_client._calls import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_TIMEOUT,
+    IDEMPOTENT_METHODS,
+    Call,
+    RetryPolicy,
+    client_options,
+    proxy_path,
+    request_options,
+    subject_headers,
+)
+from xkit_client.errors import ReconnectRequired, XkitConnectionError, error_from, is_xkit_error
+from xkit_client.models import (
+    Connection,
+    ConnectionDeleted,
+    ConnectionPage,
+    ConnectionWithToken,
+    Connector,
+    Context,
+    ContextWithToken,
+    CreatedWebhook,
+    Delivery,
+    Webhook,
+    WebhookEvent,
+    WebhookResumed,
+    WebhookSecret,
+)
+from xkit_client.webhooks import DEFAULT_TOLERANCE_SECONDS, construct_event, verify_webhook
+
+T = TypeVar("T")
+
+
+class Xkit:
+    """A synchronous client for one platform's Platform API; use it as a context manager or
+    call :meth:`close`.
+
+    ``timeout``: seconds (or an ``httpx.Timeout``) for each attempt. ``max_retries``: how many
+    more times a call that may safely be sent again is retried after a transport error or a
+    429/503 (0 turns retries off); ``Retry-After`` is honoured up to ``max_retry_wait``
+    seconds, beyond which the error is raised for you to schedule. ``http``: an
+    ``httpx.Client`` you configured yourself (its own ``base_url`` and ``auth``, a proxy, a
+    transport, event hooks …); then ``base_url``, the keys and ``timeout`` are not used, and
+    :meth:`close` closes it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        publishable_key: str,
+        secret_key: str,
+        *,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._http = http or httpx.Client(
+            **client_options(base_url, publishable_key, secret_key, timeout))
+        self._retry = RetryPolicy(max(0, max_retries), max_retry_wait)
+
+    def __repr__(self) -> str:
+        return f"Xkit({str(self._http.base_url)!r})"
+
+    def __enter__(self) -> Xkit:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- sending ------------------------------------------------------------------------------
+
+    def _send(self, request: httpx.Request, *, retryable: bool, stream: bool = False,
+              proxied: bool = False) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                wait = self._retry.after_transport_error(exc, request, retryable, attempt)
+                if wait is None:
+                    raise XkitConnectionError(
+                        f"could not reach xkit at {request.url.scheme}://{request.url.netloc.decode()}"
+                        f" ({type(exc).__name__})") from exc
+            else:
+                wait = self._retry.after_response(response, retryable, attempt, proxied=proxied)
+                if wait is None:
+                    return response
+                response.close()
+            time.sleep(wait)
+            attempt += 1
+
+    def _run(self, call: Call[T]) -> T:
+        request = self._http.build_request(call.method, call.path, params=call.params,
+                                           json=call.json)
+        response = self._send(request, retryable=call.retryable)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return call.parse(response.json() if response.content else None)
+
+    # --- contexts -----------------------------------------------------------------------------
+
+    def create_context(self, external_id: str, *, name: str | None = None,
+                       **attributes: Any) -> ContextWithToken:
+        """Create or update a context; the result carries a context token for xkit.js."""
+        return self._run(_api.create_context(external_id, name, attributes))
+
+    def get_context(self, external_id: str) -> Context:
+        return self._run(_api.get_context(external_id))
+
+    def delete_context(self, external_id: str) -> None:
+        """Delete a context with its connections and their credentials."""
+        self._run(_api.delete_context(external_id))
+
+    # --- connections --------------------------------------------------------------------------
+
+    def get_connection(self, external_id: str, connector: str, *, force_refresh: bool = False,
+                       subject: str | None = None) -> ConnectionWithToken:
+        """A context's connection to ``connector`` with a fresh access token (refreshed first
+        when needed, or always with ``force_refresh``)."""
+        return self._run(_api.get_connection(external_id, connector, force_refresh, subject))
+
+    def get_connection_by_id(self, connection_id: str, *, force_refresh: bool = False,
+                             subject: str | None = None) -> ConnectionWithToken:
+        return self._run(_api.get_connection_by_id(connection_id, force_refresh, subject))
+
+    def get_access_token(self, external_id: str, connector: str) -> str:
+        """Only the access token; :class:`ReconnectRequired` when the connection has none."""
+        return _token_of(self.get_connection(external_id, connector))
+
+    def list_connections(self, external_id: str) -> list[Connection]:
+        """A context's connections, without tokens."""
+        return self._run(_api.list_context_connections(external_id))
+
+    def list_platform_connections(
+        self, *, connector: str | None = None, status: str | None = None,
+        context: str | None = None, limit: int | None = None, cursor: str | None = None,
+    ) -> ConnectionPage:
+        """One page of every connection on the platform, oldest first, filtered by connector
+        slug, status (``error`` finds those needing a reconnect) and context external id."""
+        return self._run(_api.connections_page(connector, status, context, limit, cursor))
+
+    def iter_connections(
+        self, *, connector: str | None = None, status: str | None = None,
+        context: str | None = None, page_size: int = 100,
+    ) -> Iterator[Connection]:
+        """Every connection that matches, fetching page after page as you iterate."""
+        cursor: str | None = None
+        while True:
+            page = self.list_platform_connections(connector=connector, status=status,
+                                                  context=context, limit=page_size,
+                                                  cursor=cursor)
+            yield from page.connections
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def delete_connection(self, connection_id: str) -> ConnectionDeleted:
+        """Revoke the grant at the provider when possible, then remove the connection."""
+        return self._run(_api.delete_connection(connection_id))
+
+    # --- connectors ---------------------------------------------------------------------------
+
+    def list_connectors(self) -> list[Connector]:
+        return self._run(_api.list_connectors())
+
+    def get_connector(self, slug: str) -> Connector:
+        return self._run(_api.get_connector(slug))
+
+    # --- the proxy ----------------------------------------------------------------------------
+
+    def _proxy_request(self, connection_id: str, method: str, path: str,
+                       subject: str | None, options: dict[str, Any]) -> httpx.Request:
+        return self._http.build_request(
+            method.upper(), proxy_path(connection_id, path),
+            **subject_headers(request_options(options), subject))
+
+    def proxy(self, connection_id: str, method: str, path: str, *, subject: str | None = None,
+              **options: Any) -> httpx.Response:
+        """Call the provider's API through xkit (``options``: httpx's ``params``, ``json``,
+        ``content``, ``headers`` …). The provider's answer comes back as it is, a 4xx or 5xx
+        too; xkit's own refusals (``reconnect_required``, ``connection_not_found``,
+        ``provider_unreachable`` …) are raised as their exceptions."""
+        request = self._proxy_request(connection_id, method, path, subject, options)
+        response = self._send(request, retryable=request.method in IDEMPOTENT_METHODS, proxied=True)
+        if is_xkit_error(response):
+            raise error_from(response)
+        return response
+
+    @contextmanager
+    def stream_proxy(self, connection_id: str, method: str, path: str, *,
+                     subject: str | None = None, **options: Any) -> Iterator[httpx.Response]:
+        """:meth:`proxy`, with the body left unread: ``with xkit.stream_proxy(...) as
+        response:`` then ``response.iter_bytes()``, as with httpx's ``stream()``. The
+        connection is released when the block ends."""
+        request = self._proxy_request(connection_id, method, path, subject, options)
+        response = self._send(request, retryable=request.method in IDEMPOTENT_METHODS, stream=True,
+                              proxied=True)
+        try:
+            if is_xkit_error(response):
+                response.read()
+                raise error_from(response)
+            yield response
+        finally:
+            response.close()
+
+    # --- webhooks -----------------------------------------------------------------------------
+
+    def create_webhook(self, url: str, *, events: list[str] | None = None,
+                       description: str | None = None, enabled: bool = True) -> CreatedWebhook:
+        """Subscribe ``url``; the result's secrets are the only copy you get."""
+        return self._run(_api.create_webhook(url, events, description, enabled))
+
+    def list_webhooks(self) -> list[Webhook]:
+        return self._run(_api.list_webhooks())
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self._run(_api.get_webhook(webhook_id))
+
+    def update_webhook(self, webhook_id: str, *, url: str | None = None,
+                       events: list[str] | None = None, description: str | None = None,
+                       enabled: bool | None = None) -> Webhook:
+        """Change what is given; ``events=[]`` subscribes to every event type."""
+        return self._run(_api.update_webhook(webhook_id, url, events, description, enabled))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._run(_api.delete_webhook(webhook_id))
+
+    def resume_webhook(self, webhook_id: str) -> WebhookResumed:
+        """Resume a paused subscription: what waited, and what gave up, is sent again."""
+        return self._run(_api.resume_webhook(webhook_id))
+
+    def rotate_webhook_secret(self, webhook_id: str) -> WebhookSecret:
+        """A new signing secret, in force at once; the old one stops working."""
+        return self._run(_api.rotate_webhook_secret(webhook_id))
+
+    def webhook_deliveries(self, webhook_id: str, *, status: str | None = None,
+                           limit: int | None = None) -> list[Delivery]:
+        """The delivery log, newest first."""
+        return self._run(_api.webhook_deliveries(webhook_id, status, limit))
+
+    def redeliver(self, webhook_id: str, delivery_id: str) -> Delivery:
+        """Send a delivery again as soon as a worker is free; the answer is it, queued."""
+        return self._run(_api.redeliver(webhook_id, delivery_id))
+
+    @staticmethod
+    def verify_webhook(body: bytes | str, signature_header: str | None, secret: str, *,
+                       tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> None:
+        """See :func:`xkit_client.verify_webhook`."""
+        verify_webhook(body, signature_header, secret, tolerance_seconds=tolerance_seconds)
+
+    @staticmethod
+    def construct_event(body: bytes | str, headers: Mapping[str, str], secret: str, *,
+                        tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS) -> WebhookEvent:
+        """See :func:`xkit_client.construct_event`."""
+        return construct_event(body, headers, secret, tolerance_seconds=tolerance_seconds)
+
+
+def _token_of(connection: ConnectionWithToken) -> str:
+    if connection.access_token is None:
+        raise ReconnectRequired(409, "reconnect_required", "the connection has no token", {})
+    return connection.access_token

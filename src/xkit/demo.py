@@ -266,7 +266,7 @@ SAMPLE_PAGE = """<!doctype html>
     runs; the right side is what it got.</p>
     <div class="buttons"><button class="primary" id="run">Run it again</button></div>
     <div class="pair">
-      <div><h3>The code (Python, httpx with the API key pair)</h3><pre id="code">{{USE_CODE}}</pre></div>
+      <div><h3>The code (Python, httpx and the API key)</h3><pre id="code">{{USE_CODE}}</pre></div>
       <div><h3>The result</h3><pre id="result" aria-live="polite">Connect the Sandbox above;
 this runs as soon as you are connected.</pre></div>
     </div>

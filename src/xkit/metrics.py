@@ -193,7 +193,11 @@ def use_directory(directory: Path) -> None:
     handles). Files of running processes stay, so a worker starting beside a running server
     keeps the server's numbers."""
     global _metrics
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Missing parents too (the data directory, on a first start) get mode 0700, not the
+    # umask's default: the data directory holds the database and the key.
+    for missing in reversed([directory, *directory.parents]):
+        if not missing.exists():
+            missing.mkdir(mode=0o700, exist_ok=True)
     for file in directory.glob("*.db"):
         pid = file.stem.rsplit("_", 1)[-1]
         if pid.isdigit() and not _running(int(pid)):

@@ -112,6 +112,9 @@ class Metrics:
             "xkit_http_request_duration_seconds",
             "HTTP requests answered, by route template, method and status, with latency.",
             ["route", "method", "status"], buckets=HTTP_BUCKETS, registry=registry)
+        # Children by (route, method, status): labels() takes a lock and checks its values
+        # (~5 µs), on every request; a dict lookup does not. Bounded as the labels are.
+        self._request_children: dict[tuple[str, str, str], Any] = {}
         self.token_fetches = Counter(
             "xkit_token_fetches",
             "Token fetches by backends (get a connection), by outcome.",
@@ -169,6 +172,15 @@ class Metrics:
             "xkit_db_pool_waiting",
             "Requests waiting for a database connection, summed over live processes.",
             registry=registry, multiprocess_mode="livesum")
+
+
+    def observe_request(self, route: str, method: str, status: str, seconds: float) -> None:
+        """Count one HTTP answer (the access log's, at the edge)."""
+        key = (route, method, status)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = self.http_requests.labels(*key)
+        child.observe(seconds)
 
 
 _metrics: Metrics | None = None

@@ -60,11 +60,12 @@ class AccessLog:
             duration_ms = round(seconds * 1000, 1)
             route = route_template(scope)
             method = scope["method"]
-            metrics.get().http_requests.labels(
+            metrics.get().observe_request(
                 route or metrics.UNMATCHED_ROUTE,
                 method if method in metrics.METHODS else metrics.OTHER,
                 str(status),
-            ).observe(seconds)
+                seconds,
+            )
             access_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],

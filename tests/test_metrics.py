@@ -285,6 +285,22 @@ def test_alert_rules_pass_promtool() -> None:
 
 
 @pytest.mark.database_independent
+def test_the_scrape_config_in_the_docs_is_valid(tmp_path: Path) -> None:
+    """docs/operations.md's prometheus.yml, with its files where it says they are."""
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    found = re.search(r"```yaml\n# prometheus.yml\n(.*?)```", docs, re.S)
+    assert found is not None
+    (tmp_path / "xkit-metrics-token").write_text(METRICS_TOKEN)
+    config = (found.group(1)
+              .replace("/etc/prometheus/xkit-rules.yml", str(RULES))
+              .replace("/etc/prometheus/xkit-metrics-token", str(tmp_path / "xkit-metrics-token")))
+    (tmp_path / "prometheus.yml").write_text(config)
+    checked = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.database_independent
 def test_rules_and_dashboard_use_metrics_xkit_exports() -> None:
     """Every ``xkit_*`` series the rules and the dashboard query is one xkit exports."""
     exported = set()

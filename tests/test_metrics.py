@@ -128,6 +128,11 @@ def test_metrics_are_not_public(deployment: Deployment, fresh_environment: XkitE
         assert answer.json()["error"]["code"] == "not_found"
     finally:
         unconfigured.stop()
+    # It still counted, in its data directory; stopped, it left its share of the live gauges
+    # (connections in use) behind, and its counters for whoever shares the directory.
+    left = sorted(p.name for p in (fresh_environment.data_dir / "metrics").iterdir())
+    assert any(name.startswith("histogram_") for name in left), left
+    assert not any(name.startswith("gauge_livesum_") for name in left), left
 
 
 def test_a_scrape_shows_the_connect_flow_and_token_fetches_of_every_process(

@@ -79,6 +79,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if worker is not None:
                 await worker.stop()
             await started.close()
+            # Each serving process (one of several, with --workers) takes its share out of
+            # the live gauges as it stops.
+            metrics.process_exiting()
 
     app = XkitApp(
         title="xkit",

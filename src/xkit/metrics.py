@@ -291,20 +291,37 @@ class MeteredTransport(httpx.AsyncBaseTransport):
 
 # --- refreshes -----------------------------------------------------------------------------------
 
+class TimedRefresh:
+    """One refresh being timed: it counts from :meth:`start`, when the provider is known and
+    it is certain there is something to renew (an API key is not refreshed, nor counted)."""
+
+    def __init__(self) -> None:
+        self.provider: str | None = None
+        self.started = 0.0
+
+    def start(self, provider: str) -> None:
+        """From here on, the provider's requests are ``refresh`` calls, and the time counts."""
+        self.provider = provider
+        self.started = time.perf_counter()
+        _provider_call.set((provider, "refresh"))  # the refresh runs as a task of its own
+
+
 @contextlib.contextmanager
-def refresh_timer(provider: str, outcomes: dict[type[BaseException], str]) -> Iterator[None]:
-    """Count and time one refresh; an exception is counted under the outcome of the first
-    class in ``outcomes`` it is an instance of (``error`` if none)."""
-    started = time.perf_counter()
+def refresh_timer(outcomes: dict[type[BaseException], str]) -> Iterator[TimedRefresh]:
+    """Count and time one refresh once it has started; an exception is counted under the
+    outcome of the first class in ``outcomes`` it is an instance of (``error`` if none)."""
+    timed = TimedRefresh()
     outcome = "refreshed"
     try:
-        yield
+        yield timed
     except BaseException as exc:
         outcome = next((name for kind, name in outcomes.items() if isinstance(exc, kind)),
                        "error")
         raise
     finally:
-        get().refreshes.labels(provider, outcome).observe(time.perf_counter() - started)
+        if timed.provider is not None:
+            get().refreshes.labels(timed.provider, outcome).observe(
+                time.perf_counter() - timed.started)
 
 
 # --- the database pool ---------------------------------------------------------------------------

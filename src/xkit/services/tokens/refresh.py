@@ -186,7 +186,7 @@ async def fresh_authorization(
                 refreshed_since=seen_refresh,
             ):
                 return await deps.in_flight.shielded(
-                    _refresh_as_owner(deps, authorization_id, owner)
+                    _refresh_metered(deps, authorization_id, owner)
                 )
         if utcnow() > deadline:  # the holder is alive, but its provider is slow to answer
             raise ProviderUnavailable(
@@ -344,7 +344,16 @@ _REFRESH_OUTCOMES: dict[type[BaseException], str] = {
     ProviderUnavailable: "provider_unavailable", ProviderRefused: "provider_refused"}
 
 
-async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) -> Authorization:
+async def _refresh_metered(deps: TokenDeps, authorization_id: str,
+                           owner: str) -> Authorization:
+    """The refresh, counted and timed by provider and outcome (a task of its own: the provider
+    call it marks stays inside it)."""
+    with metrics.refresh_timer(_REFRESH_OUTCOMES) as timed:
+        return await _refresh_as_owner(deps, authorization_id, owner, timed)
+
+
+async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str,
+                            timed: metrics.TimedRefresh | None = None) -> Authorization:
     async with deps.sessions() as session:
         authorization = await _load(session, authorization_id)
         view = await get_connection(session, authorization.platform_id, authorization.connection_id)
@@ -354,97 +363,87 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             await _release(session, authorization_id, owner)
             return authorization
         await session.commit()  # hold no transaction open while the provider answers
-        with metrics.refresh_timer(template.slug, _REFRESH_OUTCOMES), \
-                metrics.provider_call(template.slug, "refresh"):
-            return await _refresh_held(deps, session, ctx, view, authorization, owner)
-
-
-async def _refresh_held(deps: TokenDeps, session: AsyncSession, ctx: AuthContext,
-                        view: ConnectionView, authorization: Authorization,
-                        owner: str) -> Authorization:
-    """The refresh itself, under our lease: attempts, then the answer stored or the outcome
-    recorded."""
-    authorization_id = authorization.id
-    template, kind = ctx.template, auth_type_of(ctx.template)
-    # A refresh token may already have been used up: sent, and its answer never stored.
-    maybe_used = authorization.refresh_sent_at is not None
-    # The heartbeat renews the lease during each attempt and each pause between them.
-    async with _lease_kept(deps, authorization_id, owner):
-        last_error: ProviderError | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            if not await _renew_lease(session, authorization_id, owner, deps.lease,
-                                      sending=True):
-                raise ProviderUnavailable(
-                    "the token is being refreshed elsewhere; retry shortly",
-                    details={"retry_after": 1},
-                )
-            sent = time.perf_counter()
-            try:
-                tokens = await kind.renew(ctx)
-            except CannotRenew as exc:
-                return await _finish_error(session, view, authorization, exc.code,
-                                           exc.message)
-            except ProviderError as exc:
-                last_error = exc
-                if exc.grant_revoked:
-                    if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
-                        return await _finish_interrupted(session, view, authorization)
-                    code, message = template.describe_error(
-                        exc.oauth_error or exc.code, exc.description
+        if timed is not None:
+            timed.start(template.slug)  # what follows is a refresh at this provider
+        # A refresh token may already have been used up: sent, and its answer never stored.
+        maybe_used = authorization.refresh_sent_at is not None
+        # The heartbeat renews the lease during each attempt and each pause between them.
+        async with _lease_kept(deps, authorization_id, owner):
+            last_error: ProviderError | None = None
+            for attempt in range(MAX_ATTEMPTS):
+                if not await _renew_lease(session, authorization_id, owner, deps.lease,
+                                          sending=True):
+                    raise ProviderUnavailable(
+                        "the token is being refreshed elsewhere; retry shortly",
+                        details={"retry_after": 1},
                     )
-                    return await _finish_error(
-                        session,
-                        view,
-                        authorization,
-                        code,
-                        message or REFUSED_MESSAGE,
-                    )
-                # No answer at all (a timeout): the provider may have used the token up.
-                # A refused address sent nothing.
-                if exc.code != ADDRESS_REFUSED:
-                    maybe_used = maybe_used or exc.http_status is None
-                if not exc.transient:
-                    await _release(session, authorization_id, owner,
-                                   sent_mark_kept=maybe_used)
-                    if exc.code == ADDRESS_REFUSED:  # the connector is at fault, not the user
-                        raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
-                    code, message = template.describe_error(
-                        exc.oauth_error or exc.code, exc.description
-                    )
-                    raise ProviderRefused(
-                        message
-                        or f"the provider refused the connector's app ({code}): check the "
-                        "connector's client ID and secret; the user's connection is fine",
-                        details={"provider_error": code},
-                    ) from None
-                if not _worth_retrying(exc, attempt):
-                    break
-                await asyncio.sleep(_backoff(attempt, exc.retry_after))
-                continue
-            # The answer is stored before anything else happens: until this commit, a death
-            # of this process loses the rotated refresh token.
-            answered = time.perf_counter()
-            store_tokens(deps.keyring, authorization, tokens,
-                         requested=authorization.requested_scopes)
-            extras.refresh_from_token(deps.keyring, template, authorization, tokens)
-            authorization.refresh_lease_owner = None
-            authorization.refresh_lease_until = None
-            authorization.refresh_sent_at = None
-            await _commit_or_gone(session)
-            stored = time.perf_counter()
-            log.info("refreshed authorization %s (provider answered in %.1f ms, stored "
-                     "%.1f ms later)", authorization.id, (answered - sent) * 1000,
-                     (stored - answered) * 1000)
-            return authorization
-        retry_after = _cooldown(last_error)
-        await _start_cooldown(session, authorization_id, owner, retry_after,
-                              sent_mark_kept=maybe_used)
-        reason = last_error.code if last_error else "error"
-        raise ProviderUnavailable(
-            f"the provider could not renew the token ({reason}); the connection is fine, "
-            "retry shortly",
-            details={"retry_after": math.ceil(retry_after)},
-        )
+                sent = time.perf_counter()
+                try:
+                    tokens = await kind.renew(ctx)
+                except CannotRenew as exc:
+                    return await _finish_error(session, view, authorization, exc.code,
+                                               exc.message)
+                except ProviderError as exc:
+                    last_error = exc
+                    if exc.grant_revoked:
+                        if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
+                            return await _finish_interrupted(session, view, authorization)
+                        code, message = template.describe_error(
+                            exc.oauth_error or exc.code, exc.description
+                        )
+                        return await _finish_error(
+                            session,
+                            view,
+                            authorization,
+                            code,
+                            message or REFUSED_MESSAGE,
+                        )
+                    # No answer at all (a timeout): the provider may have used the token up.
+                    # A refused address sent nothing.
+                    if exc.code != ADDRESS_REFUSED:
+                        maybe_used = maybe_used or exc.http_status is None
+                    if not exc.transient:
+                        await _release(session, authorization_id, owner,
+                                       sent_mark_kept=maybe_used)
+                        if exc.code == ADDRESS_REFUSED:  # the connector is at fault, not the user
+                            raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
+                        code, message = template.describe_error(
+                            exc.oauth_error or exc.code, exc.description
+                        )
+                        raise ProviderRefused(
+                            message
+                            or f"the provider refused the connector's app ({code}): check the "
+                            "connector's client ID and secret; the user's connection is fine",
+                            details={"provider_error": code},
+                        ) from None
+                    if not _worth_retrying(exc, attempt):
+                        break
+                    await asyncio.sleep(_backoff(attempt, exc.retry_after))
+                    continue
+                # The answer is stored before anything else happens: until this commit, a death
+                # of this process loses the rotated refresh token.
+                answered = time.perf_counter()
+                store_tokens(deps.keyring, authorization, tokens,
+                             requested=authorization.requested_scopes)
+                extras.refresh_from_token(deps.keyring, template, authorization, tokens)
+                authorization.refresh_lease_owner = None
+                authorization.refresh_lease_until = None
+                authorization.refresh_sent_at = None
+                await _commit_or_gone(session)
+                stored = time.perf_counter()
+                log.info("refreshed authorization %s (provider answered in %.1f ms, stored "
+                         "%.1f ms later)", authorization.id, (answered - sent) * 1000,
+                         (stored - answered) * 1000)
+                return authorization
+            retry_after = _cooldown(last_error)
+            await _start_cooldown(session, authorization_id, owner, retry_after,
+                                  sent_mark_kept=maybe_used)
+            reason = last_error.code if last_error else "error"
+            raise ProviderUnavailable(
+                f"the provider could not renew the token ({reason}); the connection is fine, "
+                "retry shortly",
+                details={"retry_after": math.ceil(retry_after)},
+            )
 
 
 def auth_context(deps: TokenDeps, view: ConnectionView,

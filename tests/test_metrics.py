@@ -159,6 +159,9 @@ def test_a_scrape_shows_the_connect_flow_and_token_fetches_of_every_process(
             assert api.get(TOKEN_PATH).status_code == 200  # fresh, on this server
         for _ in range(2):
             assert api_on_second.get(TOKEN_PATH).status_code == 200  # fresh, on the other
+        connection_id = api.get(TOKEN_PATH).json()["connection"]["id"]  # fresh
+        proxied = api.get(f"/api/platform/proxy/{connection_id}/me")
+        assert proxied.status_code == 200, proxied.text
         microsoft.revoke_refresh_tokens(user["id"], error_code=70008)
         broken = api.get(TOKEN_PATH, params={"force_refresh": "true"})
         assert broken.status_code == 409, broken.text
@@ -167,14 +170,14 @@ def test_a_scrape_shows_the_connect_flow_and_token_fetches_of_every_process(
     # HTTP requests by route template, from both servers (the second one served two).
     fetches = moved(before, after, "xkit_http_request_duration_seconds_count",
                     route=TOKEN_ROUTE, method="GET", status="200")
-    assert fetches == 6
+    assert fetches == 7
     assert moved(before, after, "xkit_http_request_duration_seconds_count",
                  route=TOKEN_ROUTE, status="409") == 1
     assert moved(before, after, "xkit_http_request_duration_seconds_bucket",
-                 route=TOKEN_ROUTE, status="200", le="+Inf") == 6
+                 route=TOKEN_ROUTE, status="200", le="+Inf") == 7
     # Token fetches by outcome.
     assert moved(before, after, "xkit_token_fetches_total", outcome="refreshed") == 1
-    assert moved(before, after, "xkit_token_fetches_total", outcome="fresh") == 5
+    assert moved(before, after, "xkit_token_fetches_total", outcome="fresh") == 6
     assert moved(before, after, "xkit_token_fetches_total", outcome="reconnect_required") == 1
     # Refreshes and provider calls, by provider.
     assert moved(before, after, "xkit_token_refresh_duration_seconds_count",
@@ -182,9 +185,13 @@ def test_a_scrape_shows_the_connect_flow_and_token_fetches_of_every_process(
     assert moved(before, after, "xkit_token_refresh_duration_seconds_count",
                  provider="outlook-email", outcome="reconnect_required") == 1
     for kind, status_class in (("token", "2xx"), ("account", "2xx"), ("refresh", "2xx"),
-                               ("refresh", "4xx")):
+                               ("refresh", "4xx"), ("proxy", "2xx")):
         assert moved(before, after, "xkit_provider_request_duration_seconds_count",
                      provider="outlook-email", kind=kind, status_class=status_class) >= 1, kind
+    proxy_routes = {dict(found).get("route") for (name, found) in after
+                    if name == "xkit_http_request_duration_seconds_count"
+                    and "/proxy/" in dict(found).get("route", "")}
+    assert proxy_routes == {"/api/platform/proxy/{connection_id}/{path}"}, proxy_routes
     # The connect flow.
     assert moved(before, after, "xkit_connect_flows_started_total",
                  provider="outlook-email") == 1

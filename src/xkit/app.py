@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from xkit import __version__, telemetry
+from xkit import __version__, metrics, telemetry
 from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
 from xkit.http import assets
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if worker is not None:
             worker.start()
         app.state.worker = worker
+        # Each process writes its own share of the pool gauges; a scrape sums them.
+        sampler = asyncio.create_task(metrics.sample_pool_forever(started.engine.sync_engine.pool))
         # What start-up built (templates, routes, models: ~160,000 objects) lives as long as
         # the process; left to the collector, each full collection walks all of it and stalls
         # every request in flight for 50-90 ms (bench/: the token fetch's p99).
@@ -73,9 +76,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            sampler.cancel()
             if worker is not None:
                 await worker.stop()
             await started.close()
+            # Each serving process (one of several, with --workers) takes its share out of
+            # the live gauges as it stops.
+            metrics.process_exiting()
 
     app = XkitApp(
         title="xkit",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from xkit import metrics
 from xkit.errors import ConfigurationError, XkitError
 from xkit.logs import configure_logging
 from xkit.runtime import Runtime, start_runtime
@@ -103,6 +104,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = _settings(**overrides)
+    _metrics_directory(settings)
 
     async def _preflight(runtime: Runtime) -> str | None:
         """While no admin exists, a fresh one-time link to create the first one."""
@@ -144,7 +146,10 @@ def serve(
         forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    GracefulServer(config, on_stop=application.begin_stop).run()
+    try:
+        GracefulServer(config, on_stop=application.begin_stop).run()
+    finally:
+        metrics.process_exiting()
 
 
 @app.command()
@@ -158,8 +163,11 @@ def worker() -> None:
     from xkit.worker import Worker
 
     settings = _settings()
+    _metrics_directory(settings)
 
     async def _work(runtime: Runtime) -> None:
+        sampler = asyncio.create_task(
+            metrics.sample_pool_forever(runtime.engine.sync_engine.pool))
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -174,8 +182,21 @@ def worker() -> None:
         except TimeoutError:
             typer.echo("xkit worker: the shutdown grace ran out; unfinished leases will lapse",
                        err=True)
+        sampler.cancel()
 
-    _with_runtime(_work, settings=settings)
+    try:
+        _with_runtime(_work, settings=settings)
+    finally:
+        metrics.process_exiting()
+
+
+def _metrics_directory(settings: Settings) -> None:
+    """Count in XKIT_METRICS_DIR, where every process of this xkit writes (prometheus-client's
+    multiprocess mode), so that one /metrics reports them all; child processes inherit it."""
+    try:
+        metrics.use_directory(settings.resolved_metrics_dir)
+    except OSError as exc:
+        _fail(f"XKIT_METRICS_DIR={settings.resolved_metrics_dir} cannot be used: {exc}")
 
 
 @app.command()

@@ -171,6 +171,27 @@ def test_a_killed_process_is_replaced_while_requests_keep_being_answered(
         server.stop()
 
 
+def test_a_process_that_keeps_dying_is_restarted_after_a_growing_pause(
+    xkit_environment: XkitEnvironment, xkit_server: XkitServer, tmp_path: Path,
+) -> None:
+    """A crash loop does not spin the machine: a process dying within 10 s of its start is
+    replaced after 1 s, then 2 s; the other one answers throughout."""
+    server = XkitServer(_two_processes(xkit_environment), tmp_path / "serve.log")
+    try:
+        _wait_for("both processes to serve", lambda: len(_serving(server)) == 2)
+        for pause in (1, 2):
+            victim = [pid for pid, slot in _serving(server).items() if slot == 1][-1]
+            count = len(_serving(server))
+            os.kill(victim, signal.SIGKILL)
+            assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
+            _wait_for("the slot to be filled again",
+                      lambda count=count: len(_serving(server)) > count)
+            assert re.search(rf"process {victim} \(slot 1\) died \(killed by SIGKILL\) "
+                             rf"after [\d.]+ s; starting another in {pause} s", server.output())
+    finally:
+        assert server.stop() == 0, server.output()[-3000:]
+
+
 def test_sigterm_drains_every_process(
     api: httpx.Client, platform: PlatformCredentials, xkit_environment: XkitEnvironment,
     xkit_server: XkitServer, oidc_provider: OidcProvider, tmp_path: Path,
@@ -233,6 +254,7 @@ def test_a_port_in_use_is_one_clear_error(
     assert "Traceback" not in result.stderr and "xkit is running" not in result.stdout
 
 
+@pytest.mark.database_independent
 @pytest.mark.parametrize("value", ["0", "65", "two"])
 def test_a_bad_number_of_workers_is_refused_by_name(
     fresh_environment: XkitEnvironment, value: str,

@@ -47,7 +47,7 @@ log = logging.getLogger("xkit.serve")
 
 # uvicorn's exit status for an app that could not start (its lifespan failed).
 STARTUP_FAILURE = 3
-# A child that dies sooner than this after starting is restarted after a pause that doubles
+# A child that dies before it has served this long is restarted after a pause that doubles
 # each time (up to the maximum), so that a crash loop does not spin the machine.
 STEADY_SECONDS = 10.0
 FIRST_PAUSE_SECONDS = 1.0
@@ -150,7 +150,7 @@ class Child:
     process: BaseProcess | None = None
     ready: Connection | None = None  # the child's "serving" message arrives here
     started_at: float = 0.0
-    serving: bool = False
+    serving_since: float | None = None
     pause: float = 0.0  # before the next restart, after a quick death
     restart_at: float | None = None
     pids: list[int] = field(default_factory=list)
@@ -211,7 +211,12 @@ class Supervisor:
                 while self._wakeup_read.recv(512):
                     pass
         for sig in self._signals:
-            self._on_stop_signal(sig)
+            if not self.stopping:
+                self._stop(f"{signal.Signals(sig).name} received")
+            elif sig == signal.SIGINT:  # a second Ctrl-C: do not wait for requests in flight
+                log.warning("xkit serve: second SIGINT; stopping without waiting")
+                for child in self.children:
+                    self._signal(child, signal.SIGINT)
         self._signals.clear()
         for child in self.children:
             if child.ready is not None and child.ready in woken:
@@ -227,21 +232,18 @@ class Supervisor:
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
         self._signals.append(sig)  # handled in the loop; the wakeup fd interrupts its wait
 
-    def _on_stop_signal(self, sig: int) -> None:
-        if not self.stopping:
-            self.stopping = True
-            log.info("xkit serve: %s received; stopping %d processes gracefully",
-                     signal.Signals(sig).name, sum(c.process is not None for c in self.children))
-            # New connections are refused once every child has closed its copy too.
-            with contextlib.suppress(OSError):
-                self.sock.close()
-            for child in self.children:
-                child.restart_at = None
-                self._signal(child, signal.SIGTERM)
-        elif sig == signal.SIGINT:  # a second Ctrl-C: do not wait for requests in flight
-            log.warning("xkit serve: second SIGINT; stopping without waiting")
-            for child in self.children:
-                self._signal(child, signal.SIGINT)
+    def _stop(self, reason: str) -> None:
+        """Stop listening and tell every child to stop gracefully; the loop ends once the
+        last one has exited."""
+        self.stopping = True
+        log.info("xkit serve: %s; stopping %d processes gracefully", reason,
+                 sum(c.process is not None for c in self.children))
+        # New connections are refused once every child has closed its copy too.
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        for child in self.children:
+            child.restart_at = None
+            self._signal(child, signal.SIGTERM)
 
     def _signal(self, child: Child, sig: int) -> None:
         if child.process is not None and child.process.pid is not None:
@@ -257,7 +259,7 @@ class Supervisor:
         process.start()
         writer.close()  # the child holds the other copy: its end reads as end-of-file here
         child.process, child.ready = process, reader
-        child.started_at, child.serving = time.monotonic(), False
+        child.started_at, child.serving_since = time.monotonic(), None
         if process.pid is not None:
             child.pids.append(process.pid)
 
@@ -269,7 +271,7 @@ class Supervisor:
             child.ready.close()
             child.ready = None
             return
-        child.serving = True
+        child.serving_since = time.monotonic()
         child.ready.close()
         child.ready = None
         log.info("xkit serve: process %d (slot %d%s) is serving", pid, child.slot,
@@ -290,14 +292,15 @@ class Supervisor:
         code = process.exitcode
         how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
                else f"exit status {code}")
-        if not child.serving and len(child.pids) == 1 and code == STARTUP_FAILURE:
-            log.error("xkit serve: process %s (slot %d) could not start (%s); stopping",
-                      process.pid, child.slot, how)
+        if child.serving_since is None and len(child.pids) == 1 and code == STARTUP_FAILURE:
+            log.error("xkit serve: process %s (slot %d) could not start (%s), and would not "
+                      "in a restart either", process.pid, child.slot, how)
             self.exit_code = 1
-            self._on_stop_signal(signal.SIGTERM)
+            self._stop("a process could not start")
             return
-        lived = time.monotonic() - child.started_at
-        child.pause = (0.0 if lived >= STEADY_SECONDS
+        now = time.monotonic()
+        lived, served = now - child.started_at, now - (child.serving_since or now)
+        child.pause = (0.0 if served >= STEADY_SECONDS
                        else min(MAX_PAUSE_SECONDS, max(FIRST_PAUSE_SECONDS, child.pause * 2)))
         child.restart_at = time.monotonic() + child.pause
         log.warning("xkit serve: process %s (slot %d) died (%s) after %.1f s; starting "

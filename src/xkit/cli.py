@@ -144,6 +144,7 @@ def serve(
     if sock is None:
         serving.serve_one(settings)
         return
+    configure_logging(settings.log_level, settings.log_format, with_pid=True)
     supervisor = serving.Supervisor(serving.prepare_children(settings), sock,
                                     processes=settings.workers)
     code = supervisor.run()

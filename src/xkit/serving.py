@@ -178,7 +178,7 @@ class Supervisor:
         handled = (signal.SIGTERM, signal.SIGINT)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         try:
-            log.info("xkit serve: parent process %d starting %d processes", os.getpid(),
+            log.info("parent process %d starting %d processes", os.getpid(),
                      len(self.children))
             for child in self.children:
                 self._start(child)
@@ -192,7 +192,7 @@ class Supervisor:
             self._wakeup_write.close()
             with contextlib.suppress(OSError):
                 self.sock.close()
-        log.info("xkit serve: every process has stopped")
+        log.info("every process has stopped")
         return self.exit_code
 
     # -- the loop --------------------------------------------------------------------------
@@ -214,7 +214,7 @@ class Supervisor:
             if not self.stopping:
                 self._stop(f"{signal.Signals(sig).name} received")
             elif sig == signal.SIGINT:  # a second Ctrl-C: do not wait for requests in flight
-                log.warning("xkit serve: second SIGINT; stopping without waiting")
+                log.warning("second SIGINT; stopping without waiting")
                 for child in self.children:
                     self._signal(child, signal.SIGINT)
         self._signals.clear()
@@ -236,7 +236,7 @@ class Supervisor:
         """Stop listening and tell every child to stop gracefully; the loop ends once the
         last one has exited."""
         self.stopping = True
-        log.info("xkit serve: %s; stopping %d processes gracefully", reason,
+        log.info("%s; stopping %d processes gracefully", reason,
                  sum(c.process is not None for c in self.children))
         # New connections are refused once every child has closed its copy too.
         with contextlib.suppress(OSError):
@@ -274,7 +274,7 @@ class Supervisor:
         child.serving_since = time.monotonic()
         child.ready.close()
         child.ready = None
-        log.info("xkit serve: process %d (slot %d%s) is serving", pid, child.slot,
+        log.info("process %d (slot %d%s) is serving", pid, child.slot,
                  ", with the background worker" if child.slot == 0
                  and self.settings.worker_enabled else "")
 
@@ -293,7 +293,7 @@ class Supervisor:
         how = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
                else f"exit status {code}")
         if child.serving_since is None and len(child.pids) == 1 and code == STARTUP_FAILURE:
-            log.error("xkit serve: process %s (slot %d) could not start (%s), and would not "
+            log.error("process %s (slot %d) could not start (%s), and would not "
                       "in a restart either", process.pid, child.slot, how)
             self.exit_code = 1
             self._stop("a process could not start")
@@ -303,14 +303,14 @@ class Supervisor:
         child.pause = (0.0 if served >= STEADY_SECONDS
                        else min(MAX_PAUSE_SECONDS, max(FIRST_PAUSE_SECONDS, child.pause * 2)))
         child.restart_at = time.monotonic() + child.pause
-        log.warning("xkit serve: process %s (slot %d) died (%s) after %.1f s; starting "
+        log.warning("process %s (slot %d) died (%s) after %.1f s; starting "
                     "another%s", process.pid, child.slot, how, lived,
                     f" in {child.pause:.0f} s" if child.pause else "")
 
     def _child_exited(self, process: BaseProcess) -> None:
         """A child has ended, whether stopped or dead: the place for the parent to tidy what
         it kept for that process (a multi-process metrics directory's files of a dead pid)."""
-        log.debug("xkit serve: process %s ended with %s", process.pid, process.exitcode)
+        log.debug("process %s ended with %s", process.pid, process.exitcode)
 
 
 def run_child(settings: Settings, slot: int, sock: socket.socket, ready: Connection) -> None:
@@ -342,7 +342,7 @@ def _stop_when_orphaned(interval: float = 1.0) -> None:
         while os.getppid() == parent:
             time.sleep(interval)
         logging.getLogger("xkit.serve").warning(
-            "xkit serve: the parent process %d is gone; stopping", parent)
+            "the parent process %d is gone; stopping", parent)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=_watch, name="xkit-orphan-watch", daemon=True).start()

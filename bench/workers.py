@@ -83,6 +83,7 @@ def _shares(server: Server, installation: Installation, *, seconds: float,
     answered (0.5 is even), from one more wrk run each, counted in the JSON access log."""
     found = {}
     for concurrency in CONCURRENCIES:
+        time.sleep(1.0)  # the previous run's last access lines are written by now
         before = len(server.process.output())
         run_wrk(server.url, secret=installation.secret_key, count=installation.connections,
                 path_prefix=f"/api/platform/contexts/{CONTEXT_PREFIX}",

@@ -95,11 +95,14 @@ def test_two_processes_answer_on_one_port_after_one_migration_and_one_banner(
             return httpx.get(f"{server.url}/api/platform", auth=platform.basic_auth,
                              timeout=30).status_code
 
-        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-            statuses = list(pool.map(fetch, range(80)))
-        assert statuses == [200] * 80
-        answered = _answered_by(server, "/api/platform")
         children = _serving(server)
+        for _ in range(5):  # which process accepts a connection is the kernel's race
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                statuses = list(pool.map(fetch, range(80)))
+            assert statuses == [200] * 80
+            answered = _answered_by(server, "/api/platform")
+            if set(answered) == set(children):
+                break
         assert set(answered) == set(children), (answered, children)
         assert server.process.process.pid not in answered
     finally:

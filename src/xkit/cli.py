@@ -92,17 +92,20 @@ def _with_runtime(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (XKIT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (XKIT_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes sharing the port (XKIT_WORKERS); each has its own database "
+             "pool.")] = None,
 ) -> None:
     """Run the server, with the worker inside it (and, on SQLite, migrate the database first).
 
     XKIT_WORKER_ENABLED=false leaves the worker out, for deployments that run `xkit worker`.
+    With --workers N, N processes answer on one socket; the migrations, the keyring check
+    and this banner happen once, before they start.
     """
-    import uvicorn
+    from xkit import serving
 
-    from xkit.app import create_app
-    from xkit.serving import GracefulServer
-
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
+                 if v is not None}
     settings = _settings(**overrides)
     _metrics_directory(settings)
 
@@ -120,36 +123,35 @@ def serve(
             return await admin_sessions.issue_setup_token(session)
 
     setup_token = _with_runtime(_preflight, settings=settings)
+    sock = None
+    if settings.workers > 1:  # bound before the banner: a port in use is the one message
+        try:
+            sock = serving.listening_socket(settings.host, settings.port)
+        except OSError as exc:
+            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
     if settings.public_url_problem:
         typer.secho(f"warning: {settings.public_url_problem}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"xkit is running at {settings.public_url}")
     typer.echo(f"  dashboard: {settings.public_url}/admin")
     typer.echo(f"  API docs:  {settings.public_url}/docs")
     typer.echo(f"  data:      {settings.resolved_database_url.split('@')[-1]}")
+    if sock is not None:
+        typer.echo(f"  processes: {settings.workers}")
     if setup_token:
         typer.secho(
             "No admin exists yet. Create the first one with this one-time link (valid 24 hours):",
             fg=typer.colors.YELLOW,
         )
         typer.echo(f"  {settings.public_url}/admin/setup?token={setup_token}")
-    application = create_app(settings)
-    config = uvicorn.Config(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        # Client addresses (and with them the rate limits) come from X-Forwarded-For only
-        # when the peer is a trusted proxy; with none configured the header is ignored.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
-    try:
-        GracefulServer(config, on_stop=application.begin_stop).run()
-    finally:
-        metrics.process_exiting()
+    if sock is None:
+        serving.serve_one(settings)
+        return
+    configure_logging(settings.log_level, settings.log_format, with_pid=True)
+    supervisor = serving.Supervisor(serving.prepare_children(settings), sock,
+                                    processes=settings.workers)
+    code = supervisor.run()
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

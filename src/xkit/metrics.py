@@ -222,9 +222,16 @@ def use_directory(directory: Path) -> None:
 
 def process_exiting() -> None:
     """Take this process's share out of the ``live*`` gauges (pool in use, waiting)."""
+    process_ended(os.getpid())
+
+
+def process_ended(pid: int) -> None:
+    """Take process ``pid``'s share out of the ``live*`` gauges: called by the process itself
+    as it stops, and by ``xkit serve --workers``'s parent for a child that died without a
+    word (SIGKILL, out of memory)."""
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
-        multiprocess.mark_process_dead(os.getpid(), directory)
+        multiprocess.mark_process_dead(pid, directory)
 
 
 def _running(pid: int) -> bool:

@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     proxy_max_body_bytes: int = Field(default=26_214_400, ge=1024)
     admin_session_hours: float = Field(default=12, gt=0, le=24 * 30)
     admin_session_idle_minutes: float = Field(default=120, gt=0, le=24 * 60 * 30)
-    # Per process. PostgreSQL allows 100 connections by default: replicas x (size + overflow)
-    # must stay under it, with room for workers and migrations.
+    # Processes of `xkit serve` sharing its port (docs/operations.md#several-processes).
+    workers: int = Field(default=1, ge=1, le=64)
+    # Per process. PostgreSQL allows 100 connections by default: replicas x XKIT_WORKERS x
+    # (size + overflow) must stay under it, with room for `xkit worker`s and migrations.
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=5, ge=0, le=500)
     # Per client address and per process (see xkit.api.rate_limit).

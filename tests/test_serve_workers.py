@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.emulators.oidc_provider.fixture import OidcProvider
 from tests.support.processes import ManagedProcess, free_port
@@ -270,3 +271,58 @@ def test_a_bad_number_of_workers_is_refused_by_name(
     result = fresh_environment.run_cli("serve", env={"XKIT_WORKERS": value})
     assert result.returncode == 2
     assert "XKIT_WORKERS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_one_scrape_counts_the_requests_of_every_process(
+    xkit_environment: XkitEnvironment, xkit_server: XkitServer,
+    platform: PlatformCredentials, tmp_path: Path,
+) -> None:
+    """Whichever process answers the scrape, ``/metrics`` counts what both answered, and a
+    process killed outright takes its share of the live gauges with it (its requests stay
+    counted, as Prometheus counters must)."""
+    token = "scrape-" + os.urandom(8).hex()
+    metrics_dir = tmp_path / "metrics"
+    server = XkitServer(_two_processes(xkit_environment, XKIT_METRICS_TOKEN=token,
+                                       XKIT_METRICS_DIR=str(metrics_dir)),
+                        tmp_path / "serve.log")
+
+    def counted() -> set[float]:
+        """The count of answered ``GET /api/platform`` in several scrapes (each scrape is
+        answered by one process or the other)."""
+        seen = set()
+        for _ in range(6):
+            scraped = httpx.get(f"{server.url}/metrics", timeout=30,
+                                headers={"Authorization": f"Bearer {token}"})
+            assert scraped.status_code == 200, scraped.text
+            samples = {
+                (sample.name, frozenset(sample.labels.items())): sample.value
+                for family in text_string_to_metric_families(scraped.text)
+                for sample in family.samples}
+            seen.add(samples.get(("xkit_http_request_duration_seconds_count", frozenset({
+                ("route", "/api/platform"), ("method", "GET"), ("status", "200")})), 0.0))
+        return seen
+
+    try:
+        _wait_for("both processes to serve", lambda: len(_serving(server)) == 2)
+        children = _serving(server)
+        sent = 0
+        for _ in range(5):  # which process accepts a connection is the kernel's race
+            for _ in range(40):
+                assert httpx.get(f"{server.url}/api/platform", auth=platform.basic_auth,
+                                 timeout=30).status_code == 200
+                sent += 1
+            if set(_answered_by(server, "/api/platform")) == set(children):
+                break
+        assert set(_answered_by(server, "/api/platform")) == set(children)
+        assert counted() == {float(sent)}
+
+        victim = next(pid for pid, slot in children.items() if slot == 1)
+        assert any(f"_{victim}.db" in f.name for f in metrics_dir.iterdir())
+        os.kill(victim, signal.SIGKILL)
+        _wait_for("a new process in slot 1", lambda: len(_serving(server)) == 3)
+        live = [f.name for f in metrics_dir.iterdir()
+                if f.name.startswith("gauge_live") and f.name.endswith(f"_{victim}.db")]
+        assert live == []
+        assert counted() == {float(sent)}
+    finally:
+        assert server.stop() == 0, server.output()[-3000:]

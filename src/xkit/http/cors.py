@@ -29,8 +29,8 @@ ALLOWED_METHODS = "GET, POST, PATCH, DELETE"
 ALLOWED_HEADERS = "authorization, content-type"
 MAX_AGE = "600"
 # What a developer must change to allow an origin: named in the log line and the probe.
-ALLOWED_ORIGINS_SETTING = ("the platform's allowed_origins (dashboard: Settings → Allowed web "
-                           "origins; CLI: xkit platforms … --origin)")
+ALLOWED_ORIGINS_SETTING = ("the platform's allowed_origins (dashboard: the platform's Settings "
+                           "→ Allowed web origins)")
 
 log = logging.getLogger("xkit.cors")
 
@@ -46,7 +46,11 @@ class RefusedOriginLog:
         self.capacity = capacity
         self._last: OrderedDict[tuple[str, str], float] = OrderedDict()
 
-    def refused(self, platform_slug: str, origin: str, path: str) -> bool:
+    def __len__(self) -> int:
+        """How many (platform, origin) pairs it remembers."""
+        return len(self._last)
+
+    def refused(self, platform_slug: str, origin: str) -> bool:
         """Log this refusal unless the same pair was logged within the interval; says whether
         it logged."""
         key = (platform_slug[:100], origin[:200])
@@ -58,8 +62,8 @@ class RefusedOriginLog:
         self._last.move_to_end(key)
         while len(self._last) > self.capacity:
             self._last.popitem(last=False)
-        log.warning("refused a browser API call from origin %s to platform %s (%s): add it to %s",
-                    key[1], key[0], path[:200], ALLOWED_ORIGINS_SETTING)
+        log.warning("refused a browser API call from origin %s to platform %s: add it to %s",
+                    key[1], key[0], ALLOWED_ORIGINS_SETTING)
         return True
 
 
@@ -97,7 +101,7 @@ class BrowserApiRoute(APIRoute):
             refusals: RefusedOriginLog | None = getattr(scope["app"].state, "refused_origins",
                                                         None)
             if refusals is not None:
-                refusals.refused(slug, origin, scope["path"])
+                refusals.refused(slug, origin)
         if _is_preflight(scope):
             await _preflight(send, origin if allowed else None)
             return

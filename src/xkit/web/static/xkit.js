@@ -156,6 +156,7 @@
       /** Why the last `login` failed, until one succeeds. */
       this.loginError = null;
       this._originCheck = null;
+      this._explained = new Set();  // developer messages already in the console
       this._resetReady();
       this.XkitError = XkitError;
     }
@@ -614,7 +615,8 @@
 
     /**
      * Resolves with an XkitError when this page may not use the platform (and logs the fix
-     * to the console, once), or `null`. A probe that fails is asked again next time.
+     * to the console, once per client), or `null`. Calls failing together share one probe;
+     * the next failure asks again (the origin may have been allowed since).
      */
     _checkOrigin() {
       if (this._originCheck) return this._originCheck;
@@ -635,12 +637,13 @@
             "Check the platform slug in the URL xkit.js is loaded from (or given to xkit.init).";
         }
         if (!developerMessage) return null;
-        if (global.console) global.console.error(developerMessage);
+        if (global.console && !this._explained.has(developerMessage)) global.console.error(developerMessage);
+        this._explained.add(developerMessage);
         return new XkitError(code, "This catalog isn't set up for this site.",
           { origin: data.origin || global.location.origin, platform, developerMessage });
       }).catch(() => null);
       this._originCheck = check;
-      check.then((refusal) => { if (!refusal && this._originCheck === check) this._originCheck = null; });
+      check.then(() => { if (this._originCheck === check) this._originCheck = null; });
       return check;
     }
 

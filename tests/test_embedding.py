@@ -231,6 +231,24 @@ def test_the_modal_catalog_keeps_focus_inside_and_gives_it_back(
 
 
 @pytest.mark.browser
+def test_the_modal_catalog_fills_a_phone_screen(browser: Browser, app: DeveloperApp,
+                                                outlook: dict[str, Any]) -> None:
+    app.body, app.script = MODAL_BODY, MODAL_SCRIPT
+    page, errors = new_page(browser)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(app.url)
+    page.locator("#open-all").click()
+    dialog = page.get_by_role("dialog", name="Integrations")
+    expect(dialog.locator('.card[data-connector="outlook-email"]')).to_be_visible()
+    box = dialog.bounding_box()
+    assert box is not None and box["width"] == 390 and box["height"] == 844
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "embedding-07-modal-phone")
+    assert errors == []
+    page.context.close()
+
+
+@pytest.mark.browser
 def test_connect_outlook_button_opens_the_dialog_for_one_connector_and_closes_when_done(
         browser: Browser, app: DeveloperApp, outlook: dict[str, Any],
         microsoft: MicrosoftEmulator) -> None:
@@ -363,4 +381,11 @@ def test_the_same_tab_given_a_token_in_the_fragment_shows_the_catalog(
     expect(page.locator('.card[data-connector="outlook-email"]')).to_be_visible()
     expect(page.get_by_text("Open this page from")).to_be_hidden()
     assert "context_token" not in page.url  # out of the address bar again
+
+    # Another user's link in the same tab: that user's token, not the first one's.
+    other = new_end_user(xkit_server, platform, "user-2").token
+    with page.expect_navigation():
+        page.evaluate("token => { location.hash = 'context_token=' + token; }", other)
+    expect(page.locator('.card[data-connector="outlook-email"]')).to_be_visible()
+    assert page.evaluate(f"sessionStorage.getItem('xkit:context_token:{platform.slug}')") == other
     page.context.close()

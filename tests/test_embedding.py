@@ -350,6 +350,9 @@ def test_many_connectors_can_be_filtered_by_category(
     expect(page.locator(".card")).to_have_count(1)
     filters.get_by_role("button", name="All").click()
     expect(page.locator(".card")).to_have_count(8)
+    page.evaluate("window.catalog.setOptions({categories: false})")  # the developer's choice
+    expect(filters).to_have_count(0)
+    expect(page.locator(".card")).to_have_count(8)
     assert errors == []
     page.context.close()
 

@@ -1556,7 +1556,7 @@ dialog::backdrop { background: rgba(15, 23, 42, .55); }
   // --- <xkit-catalog> ---------------------------------------------------------------------------
 
   /**
-   * `<xkit-catalog title="Integrations" search="false" connectors="outlook-email,slack">`
+   * `<xkit-catalog title="Integrations" search="false" categories="false" connectors="outlook-email,slack">`
    * renders the catalog of `window.xkit` (call `xkit.login` as usual). `heading` may be used
    * instead of `title`, which browsers also show as a tooltip.
    */
@@ -1564,7 +1564,7 @@ dialog::backdrop { background: rgba(15, 23, 42, .55); }
     if (!global.customElements || global.customElements.get("xkit-catalog")) return;
     class XkitCatalogElement extends global.HTMLElement {
       static get observedAttributes() {
-        return ["title", "heading", "search", "connectors"];
+        return ["title", "heading", "search", "connectors", "categories"];
       }
 
       connectedCallback() {
@@ -1581,7 +1581,8 @@ dialog::backdrop { background: rgba(15, 23, 42, .55); }
       }
 
       readOptions() {
-        const options = { search: this.getAttribute("search") !== "false" };
+        const options = { search: this.getAttribute("search") !== "false",
+          categories: this.getAttribute("categories") !== "false" };
         const title = this.hasAttribute("heading") ? this.getAttribute("heading") : this.getAttribute("title");
         if (title !== null) options.title = title;
         options.connectors = this.getAttribute("connectors") || null;

@@ -15,6 +15,7 @@ from xkit.api import platform as platform_api
 from xkit.http import assets
 from xkit.http.access_log import AccessLog
 from xkit.http.body_limit import BodyLimit
+from xkit.http.cors import RefusedOriginLog
 from xkit.http.errors import install_error_handlers
 from xkit.http.rate_limit import RateLimits
 from xkit.runtime import Runtime, start_runtime
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.rate_limits = RateLimits(settings)
+    app.state.refused_origins = RefusedOriginLog()
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(docs.router)
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.router.routes.extend(home.routes)
     app.include_router(platform_api.router)
     app.include_router(platform_user.router)
+    app.include_router(platform_user.origin_probe)
     app.router.routes.extend(flow.routes)
     app.router.routes.extend(catalog.routes)
     if settings.sandbox:

@@ -52,6 +52,8 @@ class CatalogConnector(BaseModel):
     description: str = Field(..., description="Markdown")
     logo_url: str | None
     mark: Mark
+    categories: list[str] = Field(..., examples=[["email", "productivity"]],
+                                  description="the provider's, for the catalog's filter")
     auth_type: AuthType
     multiple_connections: bool
     collect: list[CollectFieldOut]

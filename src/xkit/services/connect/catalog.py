@@ -44,6 +44,7 @@ def public_connector(connector: Connector, providers: ProviderRegistry) -> dict[
         "description": connector.description,
         "logo_url": connector.logo_url,
         "mark": template.mark.model_dump(),
+        "categories": list(template.categories),
         "auth_type": template.auth_type,
         "multiple_connections": connector.multiple_connections,
         "collect": [f.model_dump(include={"name", "label", "description", "type", "options",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import Authorization, Context
+from xkit.db.models import Context
 from xkit.db.types import utcnow
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError, TokenSet
@@ -19,25 +19,26 @@ from xkit.services.connect.catalog import public_connection
 from xkit.services.connect.flow import ACTIVE
 from xkit.services.tokens import connections
 from xkit.services.tokens.authorization_values import decrypt_from, effective_settings
-from xkit.services.tokens.connections import ConnectionView
 from xkit.services.tokens.provider_http import oauth_client
+from xkit.services.tokens.records import GrantRecord, ShownConnection
 from xkit.services.tokens.refresh import (
     TokenDeps,
-    auth_context,
     needs_refresh,
 )
 
 
 def describe(
-    view: ConnectionView,
-    authorization: Authorization | None,
+    view: ShownConnection,
+    authorization: GrantRecord | None,
     deps: TokenDeps | None = None,
     *,
     subject: str | None = None,
     subject_tokens: TokenSet | None = None,
 ) -> dict[str, Any]:
     """A connection with, when ``deps`` is given, its decrypted access token — or the token
-    minted for ``subject`` — and, for API keys and passwords, the credentials themselves."""
+    minted for ``subject`` — and, for API keys and passwords, the credentials themselves.
+
+    It only reads, so it takes ORM rows and the token fetch's plain rows alike."""
     body: dict[str, Any] = {
         "connection": public_connection(view),
         "connector": {
@@ -70,13 +71,13 @@ def describe(
             body["authorization"]["subject"] = subject
         template = template_of(deps.providers, view.connector)
         credentials = auth_type_of(template).backend_credentials(
-            auth_context(deps, view, authorization)) if template else None
+            deps.keyring, authorization) if template else None
         if credentials is not None:
             body["authorization"]["credentials"] = credentials
     return body
 
 
-def is_fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool = False) -> bool:
+def is_fresh(authorization: GrantRecord, deps: TokenDeps, force_refresh: bool = False) -> bool:
     """Active, and valid for at least the guaranteed margin: handed out as it is."""
     return (
         authorization.status == ACTIVE

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import Context
+from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.db.types import utcnow
 from xkit.errors import NotFound
 from xkit.oauth import ProviderError, TokenSet
@@ -19,6 +19,7 @@ from xkit.services.connect.catalog import public_connection
 from xkit.services.connect.flow import ACTIVE
 from xkit.services.tokens import connections
 from xkit.services.tokens.authorization_values import decrypt_from, effective_settings
+from xkit.services.tokens.connections import ConnectionView, current_authorizations
 from xkit.services.tokens.provider_http import oauth_client
 from xkit.services.tokens.records import GrantRecord, ShownConnection
 from xkit.services.tokens.refresh import (
@@ -86,11 +87,41 @@ def is_fresh(authorization: GrantRecord, deps: TokenDeps, force_refresh: bool = 
     )
 
 
+# One statement for a context's connections (was three: the context, its connections, their
+# authorizations): the context outer-joined to its connections, their connectors and every
+# authorization, so that a context without connections still answers (and none is a 404).
+_CONTEXT_CONNECTIONS = (
+    select(Context, Connection, Connector, Authorization)
+    .outerjoin(Connection, and_(Connection.context_id == Context.id,
+                                Connection.platform_id == Context.platform_id))
+    .outerjoin(Connector, Connector.id == Connection.connector_id)
+    .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+    .where(Context.platform_id == bindparam("platform_id"),
+           Context.external_id == bindparam("external_id"))
+    .order_by(Connector.name, Connection.created_at)
+)
+
+
 async def list_context_connections(
     session: AsyncSession, platform_id: str, external_id: str
 ) -> list[dict[str, Any]]:
-    context = await _context(session, platform_id, external_id)
-    return [describe(v, None) for v in await connections.list_context_connections(session, context)]
+    """A context's connections, without tokens, by connector name then age."""
+    rows = (await session.execute(_CONTEXT_CONNECTIONS, {
+        "platform_id": platform_id, "external_id": external_id})).all()
+    if not rows:
+        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
+    context = rows[0][0]
+    found: dict[str, tuple[Connection, Connector]] = {}
+    grants: list[Authorization] = []
+    for _, connection, connector, authorization in rows:
+        if connection is not None and connector is not None:
+            found.setdefault(connection.id, (connection, connector))
+        if authorization is not None:
+            grants.append(authorization)
+    current = current_authorizations(grants)
+    return [describe(ConnectionView(connection=connection, connector=connector, context=context,
+                                    authorization=current.get(connection.id)), None)
+            for connection, connector in found.values()]
 
 
 async def remove_connection(
@@ -126,13 +157,3 @@ async def remove_connection(
     await connections.delete_connection(session, view, actor=actor)
     return {"deleted": True, "revocation": revocation}
 
-
-async def _context(session: AsyncSession, platform_id: str, external_id: str) -> Context:
-    context = await session.scalar(
-        select(Context).where(
-            Context.platform_id == platform_id, Context.external_id == external_id
-        )
-    )
-    if context is None:
-        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
-    return context

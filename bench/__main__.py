@@ -1,4 +1,4 @@
-"""``python -m bench``: every benchmark, one after the other (about 15 minutes).
+"""``python -m bench``: every benchmark, one after the other (about 20 minutes).
 
 ``XKIT_BENCH_SECONDS`` sets the length of each timed wrk run (default 10).
 """

@@ -101,39 +101,40 @@ def measure(database: str, *, requests: int, rounds: int, profile: bool,
 
         settings = Settings()
         configure_logging(settings.log_level, settings.log_format)
-        with open(os.devnull, "w") as devnull:  # the access log is written, to nowhere
-            for handler in logging.getLogger().handlers:
-                if isinstance(handler, logging.StreamHandler):
-                    handler.setStream(devnull)
+        devnull = open(os.devnull, "w")  # noqa: SIM115 -- the access log is written, to nowhere
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(devnull)
 
-            async def run() -> dict[str, list[float]]:
-                apps: dict[str, Asgi] = {"xkit": create_app(settings), "baseline": Baseline()}
-                stops = [await _lifespan(app) for app in apps.values()]
-                found: dict[str, list[float]] = {name: [] for name in apps}
-                try:
-                    for app in apps.values():  # warm-up: pools, caches
-                        await _cpu_us(app, installation.secret_key, 200)
-                    for number in range(rounds):
-                        names = list(apps) if number % 2 == 0 else list(reversed(apps))
-                        for name in names:
-                            profiler = (cProfile.Profile() if profile and name == "xkit"
-                                        and number == rounds - 1 else None)
-                            if profiler:
-                                profiler.enable()
-                            found[name].append(
-                                await _cpu_us(apps[name], installation.secret_key, requests))
-                            if profiler:
-                                profiler.disable()
-                                text = io.StringIO()
-                                pstats.Stats(profiler, stream=text).sort_stats(
-                                    "cumulative").print_stats(60)
-                                print(text.getvalue())
-                finally:
-                    for stop in stops:
-                        await stop()
-                return found
+        async def run() -> dict[str, list[float]]:
+            apps: dict[str, Asgi] = {"xkit": create_app(settings), "baseline": Baseline()}
+            stops = [await _lifespan(app) for app in apps.values()]
+            found: dict[str, list[float]] = {name: [] for name in apps}
+            try:
+                for app in apps.values():  # warm-up: pools, caches
+                    await _cpu_us(app, installation.secret_key, 200)
+                for number in range(rounds):
+                    names = list(apps) if number % 2 == 0 else list(reversed(apps))
+                    for name in names:
+                        profiler = (cProfile.Profile(time.process_time)
+                                    if profile and name == "xkit" and number == rounds - 1
+                                    else None)
+                        if profiler:
+                            profiler.enable()
+                        found[name].append(
+                            await _cpu_us(apps[name], installation.secret_key, requests))
+                        if profiler:
+                            profiler.disable()
+                            text = io.StringIO()
+                            pstats.Stats(profiler, stream=text).sort_stats(
+                                "tottime").print_stats(40)
+                            print(text.getvalue())
+            finally:
+                for stop in stops:
+                    await stop()
+            return found
 
-            return asyncio.run(run())
+        return asyncio.run(run())
 
 
 def main() -> None:

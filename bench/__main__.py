@@ -1,4 +1,4 @@
-"""``python -m bench``: every benchmark, one after the other (about 15 minutes).
+"""``python -m bench``: every benchmark, one after the other (about 20 minutes).
 
 ``XKIT_BENCH_SECONDS`` sets the length of each timed wrk run (default 10).
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("token_fetch", "api_routes", "scale", "stampede", "connect", "webhook_workers",
-              "workers")
+BENCHMARKS = ("token_fetch", "cpu_per_fetch", "api_routes", "scale", "stampede", "connect",
+              "webhook_workers", "workers")
 
 
 def main() -> int:

@@ -88,3 +88,23 @@ def test_a_real_request_is_answered_by_the_route(
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
     answered = [line for line in lines if line.get("path") == TOKEN_PATH]
     assert [(line["route"], line["status"]) for line in answered] == [(ROUTE, 200)]
+
+
+def test_a_contexts_connections_are_listed_in_two_statements(
+    api: httpx.Client, connected: dict[str, str], platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment,
+) -> None:
+    """The key, then the context with its connections, their connectors and grants; a context
+    that does not exist is a 404 from the same two."""
+    listed, missing = _fetch_counting(xkit_environment, platform, [
+        "/api/platform/contexts/user-1/connections",
+        "/api/platform/contexts/nobody/connections"])
+    status, body, statements = listed
+    assert status == 200
+    assert [(c["connector"]["slug"], c["connection"]["status"])
+            for c in body["connections"]] == [("outlook-email", "connected")]
+    assert "access_token" not in json.dumps(body)
+    assert len(statements) == 2, statements
+    status, body, statements = missing
+    assert (status, body["error"]["code"]) == (404, "context_not_found")
+    assert len(statements) == 2, statements

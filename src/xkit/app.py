@@ -101,11 +101,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.state.rate_limits = RateLimits(settings)
     app.state.refused_origins = RefusedOriginLog()
     install_error_handlers(app)
+    # The Platform API first: its token fetch is the busiest route, and FastAPI tries the
+    # routes in order (no route of ops or docs shares a path with it).
+    app.include_router(platform_api.router)
     app.include_router(ops.router)
     app.include_router(docs.router)
     app.router.routes.extend(assets.routes)
     app.router.routes.extend(home.routes)
-    app.include_router(platform_api.router)
     app.include_router(platform_user.router)
     app.include_router(platform_user.origin_probe)
     app.router.routes.extend(flow.routes)

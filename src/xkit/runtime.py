@@ -101,8 +101,8 @@ class Runtime:
             uses=self.uses,
             min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
             provider_timeout=dt.timedelta(seconds=self.settings.provider_timeout_seconds),
-            reads=(self.sessions if self.settings.is_sqlite else create_sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"))),
+            reads=(self.engine if self.settings.is_sqlite else
+                   self.engine.execution_options(isolation_level="AUTOCOMMIT")),
         )
 
     @cached_property

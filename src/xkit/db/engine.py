@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import InvalidRequestError, MissingGreenlet
+from sqlalchemy.exc import DisconnectionError, InvalidRequestError, MissingGreenlet
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -107,7 +107,7 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         _queue_sqlite_writers(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
+    ping = options.pop("pool_pre_ping", True)
     options.setdefault("poolclass", FifoQueuePool)
     # A request holds a connection only while it queries (never while a provider answers or a
     # refresh elsewhere is awaited), so a small pool serves many concurrent requests; a burst
@@ -115,7 +115,32 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     options.setdefault("pool_size", POSTGRES_POOL_SIZE)
     options.setdefault("max_overflow", POSTGRES_MAX_OVERFLOW)
     options.setdefault("pool_timeout", 30)
-    return create_async_engine(database_url, **options)
+    engine = create_async_engine(database_url, **options)
+    if ping:
+        _ping_on_checkout(engine)
+    return engine
+
+
+def _ping_on_checkout(engine: AsyncEngine) -> None:
+    """A pooled connection is checked with one round trip before each use.
+
+    SQLAlchemy's ``pool_pre_ping`` on asyncpg wraps its ping in a transaction of its own
+    unless the connection is in autocommit — and it is not yet when checked out — so every
+    checkout cost three round trips (BEGIN, ping, ROLLBACK) before the request's own
+    statements: more than the token fetch's one statement (bench/profile.py). ``SELECT 1`` in
+    the simple query protocol is one round trip, prepares nothing and opens no transaction
+    (so a transaction-mode pgbouncer is fine with it). A connection that fails it is discarded and
+    the pool hands out another (``DisconnectionError``), as with ``pool_pre_ping``: after a
+    database restart, requests get fresh connections instead of errors."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        try:
+            await_(dbapi_connection.driver_connection.execute("SELECT 1"))
+        except MissingGreenlet:  # not called from async code: nothing to wait on here
+            return
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
 
 
 def private_directory(path: Path) -> None:

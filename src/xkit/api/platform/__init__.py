@@ -21,6 +21,10 @@ router = APIRouter(
         422: {"model": ErrorResponse, "description": "Invalid input"},
     },
 )
+# The token fetch's routes first: FastAPI tries the routes in order, at every level of
+# inclusion, and this is the route every backend calls before each provider call (no two
+# routes here answer the same method and path, so the order changes nothing else).
+router.include_router(connections.router, prefix="/platform")
 router.include_router(platform.router)
-for module in (providers, connectors, contexts, connections, proxy, webhooks, jwt_issuers):
+for module in (providers, connectors, contexts, proxy, webhooks, jwt_issuers):
     router.include_router(module.router, prefix="/platform")

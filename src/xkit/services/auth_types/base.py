@@ -23,6 +23,7 @@ from xkit.providers.schema import AccountInfo, ProviderTemplate
 from xkit.services.connect.extras import Findings
 from xkit.services.tokens.authorization_values import collected_values, decrypt_from
 from xkit.services.tokens.provider_http import RequestAuth, oauth_client
+from xkit.services.tokens.records import GrantRecord
 
 AppCredentials = Literal["client", "service_account_key"]
 
@@ -146,6 +147,9 @@ class AuthType:
         """How the proxy's calls (and the account lookup) prove whose they are."""
         return RequestAuth.token(ctx.template, ctx.secret("access_token") or "")
 
-    def backend_credentials(self, ctx: AuthContext) -> dict[str, str] | None:
-        """Credentials handed to the developer's backend besides the access token."""
+    def backend_credentials(self, keyring: Keyring,
+                            authorization: GrantRecord) -> dict[str, str] | None:
+        """Credentials handed to the developer's backend besides the access token. Given the
+        stored grant alone (ORM row or the token fetch's plain row): what it hands out was
+        stored with the grant, and the fetch reads nothing else."""
         return None

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from xkit.crypto import Keyring
 from xkit.oauth import ProviderError
 from xkit.providers.schema import ProviderTemplate
 from xkit.services.auth_types.base import AuthContext, AuthType, CredentialsRejected, Grant
 from xkit.services.connect.accounts import read_account
+from xkit.services.tokens.authorization_values import collected_values
 from xkit.services.tokens.provider_http import RequestAuth
+from xkit.services.tokens.records import GrantRecord
 
 
 class StaticCredentials(AuthType):
@@ -39,9 +42,10 @@ class StaticCredentials(AuthType):
     def request_auth(self, ctx: AuthContext) -> RequestAuth:
         return self.credentials(ctx.template, ctx.settings)
 
-    def backend_credentials(self, ctx: AuthContext) -> dict[str, str]:
+    def backend_credentials(self, keyring: Keyring,
+                            authorization: GrantRecord) -> dict[str, str]:
         """What the user typed, so the backend can call the API directly too."""
-        return ctx.collected()
+        return collected_values(keyring, authorization)
 
 
 def rejected_message(template: ProviderTemplate) -> str:

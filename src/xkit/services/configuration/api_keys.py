@@ -20,6 +20,7 @@ from xkit.db.types import utcnow
 from xkit.errors import NotFound, Unauthorized
 from xkit.services.admin import audit
 from xkit.services.configuration.validation import check_text
+from xkit.services.tokens.records import KeyRecord
 from xkit.services.tokens.use_ledger import UseLedger
 
 PUBLISHABLE_PREFIX = "xkit_pk_"
@@ -113,7 +114,7 @@ async def authenticate(
     return key, platform
 
 
-def accepts(key: ApiKey, digest: str, publishable_key: str | None) -> bool:
+def accepts(key: KeyRecord, digest: str, publishable_key: str | None) -> bool:
     """Whether ``key`` (found by ``digest``) is live and matches the publishable half sent."""
     if not hmac.compare_digest(key.secret_hash, digest) or key.revoked_at is not None:
         return False
@@ -121,6 +122,6 @@ def accepts(key: ApiKey, digest: str, publishable_key: str | None) -> bool:
         key.publishable_key.encode(), publishable_key.encode())
 
 
-def record_use(uses: UseLedger, key: ApiKey) -> None:
+def record_use(uses: UseLedger, key: KeyRecord) -> None:
     """``last_used_at`` is kept to the minute, for the dashboard and ``xkit keys list``."""
     uses.note_unless_recent(ApiKey.__table__, key.id, key.last_used_at, LAST_USED_GRANULARITY)

@@ -29,6 +29,7 @@ from xkit.services.auth_types import auth_type_of
 from xkit.services.configuration.keyring import client_secret_aad
 from xkit.services.configuration.validation import check_http_url, check_slug, check_text
 from xkit.services.tokens.connections import announce_removal, list_connector_connections
+from xkit.services.tokens.records import ConnectorRecord
 
 _CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,500}$")  # printable ASCII, no spaces
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -287,7 +288,8 @@ def provider_missing(connector: Connector) -> dict[str, str]:
     }
 
 
-def template_of(providers: ProviderRegistry, connector: Connector) -> ProviderTemplate | None:
+def template_of(providers: ProviderRegistry,
+                connector: ConnectorRecord) -> ProviderTemplate | None:
     """The connector's template, or None when it is no longer loaded."""
     return providers.get(connector.provider) if connector.provider in providers else None
 

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import Authorization, Connector, Platform
+from xkit.db.models import Connector, Platform
 from xkit.errors import NotFound
 from xkit.providers.registry import ProviderRegistry
 from xkit.services.configuration.connectors import is_ready
-from xkit.services.tokens.connections import ConnectionView
+from xkit.services.tokens.records import GrantRecord, ShownConnection
 
 
 async def catalog_connectors(session: AsyncSession, providers: ProviderRegistry,
@@ -52,7 +52,7 @@ def public_connector(connector: Connector, providers: ProviderRegistry) -> dict[
     }
 
 
-def public_authorization(authorization: Authorization | None) -> dict[str, Any] | None:
+def public_authorization(authorization: GrantRecord | None) -> dict[str, Any] | None:
     if authorization is None:
         return None
     return {
@@ -66,7 +66,7 @@ def public_authorization(authorization: Authorization | None) -> dict[str, Any] 
     }
 
 
-def public_connection(view: ConnectionView) -> dict[str, Any]:
+def public_connection(view: ShownConnection) -> dict[str, Any]:
     return {
         "id": view.connection.id,
         "connector": {"slug": view.connector.slug, "name": view.connector.name},

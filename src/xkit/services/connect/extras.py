@@ -30,6 +30,7 @@ from xkit.oauth.errors import from_transport
 from xkit.outbound import AddressRefused
 from xkit.providers.schema import ExtraSpec, LookupSpec, ProviderTemplate
 from xkit.services.configuration.keyring import column_aad
+from xkit.services.tokens.records import GrantRecord, Sealed
 
 log = logging.getLogger("xkit.flow")
 
@@ -105,7 +106,7 @@ def refresh_from_token(keyring: Keyring, template: ProviderTemplate,
         store(keyring, authorization, findings)
 
 
-def for_backend(keyring: Keyring, authorization: Authorization) -> dict[str, Any]:
+def for_backend(keyring: Keyring, authorization: GrantRecord) -> dict[str, Any]:
     """The extras as the developer's backend receives them, secret ones decrypted."""
     public = {k: v for k, v in authorization.extras.items() if k != ENCRYPTED_KEY}
     return {**public, **_decrypted(keyring, authorization)}
@@ -178,11 +179,11 @@ def _with(error: ProviderError, **changes: Any) -> ProviderError:
     return dataclasses.replace(error, **changes)
 
 
-def _aad(authorization: Authorization) -> str:
+def _aad(authorization: Sealed) -> str:
     return column_aad("authorizations", "extras", authorization.id)
 
 
-def _decrypted(keyring: Keyring, authorization: Authorization) -> dict[str, Any]:
+def _decrypted(keyring: Keyring, authorization: GrantRecord) -> dict[str, Any]:
     ciphertext = authorization.extras.get(ENCRYPTED_KEY)
     if not isinstance(ciphertext, str):
         return {}

@@ -11,6 +11,7 @@ import json
 from xkit.crypto import Keyring
 from xkit.db.models import Authorization, Connector
 from xkit.services.configuration.keyring import column_aad
+from xkit.services.tokens.records import GrantRecord, Sealed
 
 
 def _aad(column: str, authorization_id: str) -> str:
@@ -21,12 +22,12 @@ def encrypt_for(keyring: Keyring, authorization: Authorization, column: str, val
     return keyring.encrypt(value, aad=_aad(column, authorization.id))
 
 
-def decrypt_from(keyring: Keyring, authorization: Authorization, column: str) -> str | None:
+def decrypt_from(keyring: Keyring, authorization: Sealed, column: str) -> str | None:
     value = getattr(authorization, column)
     return None if value is None else keyring.decrypt(value, aad=_aad(column, authorization.id))
 
 
-def collected_values(keyring: Keyring, authorization: Authorization | None) -> dict[str, str]:
+def collected_values(keyring: Keyring, authorization: GrantRecord | None) -> dict[str, str]:
     """What the end user typed in the collect step (API keys included), decrypted."""
     raw = decrypt_from(keyring, authorization, "collected") if authorization else None
     return json.loads(raw) if raw else {}

@@ -7,11 +7,11 @@ import binascii
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit import metrics
-from xkit.db.models import Authorization, Context
+from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.db.types import utcnow
 from xkit.errors import InvalidInput, NotFound
 from xkit.oauth import ProviderError, TokenSet
@@ -22,25 +22,27 @@ from xkit.services.connect.catalog import public_connection
 from xkit.services.connect.flow import ACTIVE
 from xkit.services.tokens import connections
 from xkit.services.tokens.authorization_values import decrypt_from, effective_settings
-from xkit.services.tokens.connections import ConnectionView
+from xkit.services.tokens.connections import ConnectionView, current_authorizations
 from xkit.services.tokens.provider_http import oauth_client
+from xkit.services.tokens.records import GrantRecord, ShownConnection
 from xkit.services.tokens.refresh import (
     TokenDeps,
-    auth_context,
     needs_refresh,
 )
 
 
 def describe(
-    view: ConnectionView,
-    authorization: Authorization | None,
+    view: ShownConnection,
+    authorization: GrantRecord | None,
     deps: TokenDeps | None = None,
     *,
     subject: str | None = None,
     subject_tokens: TokenSet | None = None,
 ) -> dict[str, Any]:
     """A connection with, when ``deps`` is given, its decrypted access token — or the token
-    minted for ``subject`` — and, for API keys and passwords, the credentials themselves."""
+    minted for ``subject`` — and, for API keys and passwords, the credentials themselves.
+
+    It only reads, so it takes ORM rows and the token fetch's plain rows alike."""
     body: dict[str, Any] = {
         "connection": public_connection(view),
         "connector": {
@@ -73,13 +75,13 @@ def describe(
             body["authorization"]["subject"] = subject
         template = template_of(deps.providers, view.connector)
         credentials = auth_type_of(template).backend_credentials(
-            auth_context(deps, view, authorization)) if template else None
+            deps.keyring, authorization) if template else None
         if credentials is not None:
             body["authorization"]["credentials"] = credentials
     return body
 
 
-def is_fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool = False) -> bool:
+def is_fresh(authorization: GrantRecord, deps: TokenDeps, force_refresh: bool = False) -> bool:
     """Active, and valid for at least the guaranteed margin: handed out as it is."""
     return (
         authorization.status == ACTIVE
@@ -88,11 +90,41 @@ def is_fresh(authorization: Authorization, deps: TokenDeps, force_refresh: bool 
     )
 
 
+# One statement for a context's connections (was three: the context, its connections, their
+# authorizations): the context outer-joined to its connections, their connectors and every
+# authorization, so that a context without connections still answers (and none is a 404).
+_CONTEXT_CONNECTIONS = (
+    select(Context, Connection, Connector, Authorization)
+    .outerjoin(Connection, and_(Connection.context_id == Context.id,
+                                Connection.platform_id == Context.platform_id))
+    .outerjoin(Connector, Connector.id == Connection.connector_id)
+    .outerjoin(Authorization, Authorization.connection_id == Connection.id)
+    .where(Context.platform_id == bindparam("platform_id"),
+           Context.external_id == bindparam("external_id"))
+    .order_by(Connector.name, Connection.created_at)
+)
+
+
 async def list_context_connections(
     session: AsyncSession, platform_id: str, external_id: str
 ) -> list[dict[str, Any]]:
-    context = await _context(session, platform_id, external_id)
-    return [describe(v, None) for v in await connections.list_context_connections(session, context)]
+    """A context's connections, without tokens, by connector name then age."""
+    rows = (await session.execute(_CONTEXT_CONNECTIONS, {
+        "platform_id": platform_id, "external_id": external_id})).all()
+    if not rows:
+        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
+    context = rows[0][0]
+    found: dict[str, tuple[Connection, Connector]] = {}
+    grants: list[Authorization] = []
+    for _, connection, connector, authorization in rows:
+        if connection is not None and connector is not None:
+            found.setdefault(connection.id, (connection, connector))
+        if authorization is not None:
+            grants.append(authorization)
+    current = current_authorizations(grants)
+    return [describe(ConnectionView(connection=connection, connector=connector, context=context,
+                                    authorization=current.get(connection.id)), None)
+            for connection, connector in found.values()]
 
 
 #: What a status filter may read past in one request before it answers with a shorter page
@@ -186,13 +218,3 @@ async def remove_connection(
     await connections.delete_connection(session, view, actor=actor)
     return {"deleted": True, "revocation": revocation}
 
-
-async def _context(session: AsyncSession, platform_id: str, external_id: str) -> Context:
-    context = await session.scalar(
-        select(Context).where(
-            Context.platform_id == platform_id, Context.external_id == external_id
-        )
-    )
-    if context is None:
-        raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
-    return context

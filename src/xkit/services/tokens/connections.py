@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.errors import NotFound
 from xkit.services.admin import audit
+from xkit.services.tokens.records import GrantRecord, connection_status
 from xkit.services.webhooks import events
+
+G = TypeVar("G", bound=GrantRecord)
 
 
 @dataclass(frozen=True)
@@ -26,18 +30,10 @@ class ConnectionView:
     @property
     def status(self) -> str:
         """``connected``, ``error``, ``pending`` (mid-flow), ``disabled`` or ``not_authorized``."""
-        if not self.connection.enabled:
-            return "disabled"
-        if self.authorization is None:
-            return "not_authorized"
-        if self.authorization.status == "active":
-            return "connected"
-        if self.authorization.status == "error":
-            return "error"
-        return "pending"
+        return connection_status(self.connection, self.authorization)
 
 
-def _established(authorization: Authorization) -> bool:
+def _established(authorization: GrantRecord) -> bool:
     """Whether this authorization ever got tokens (it may have broken since)."""
     return authorization.status == "active" or authorization.access_token is not None
 
@@ -58,9 +54,9 @@ async def latest_authorizations(
     return current_authorizations(rows.all())
 
 
-def current_authorizations(authorizations: Iterable[Authorization]) -> dict[str, Authorization]:
-    """:func:`latest_authorizations` over rows already loaded, in any order."""
-    current: dict[str, Authorization] = {}
+def current_authorizations(authorizations: Iterable[G]) -> dict[str, G]:
+    """:func:`latest_authorizations` over rows already loaded (ORM or plain), in any order."""
+    current: dict[str, G] = {}
     for authorization in sorted(authorizations, key=lambda a: a.created_at):
         held = current.get(authorization.connection_id)
         if held is None or _established(authorization) or not _established(held):

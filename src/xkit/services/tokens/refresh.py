@@ -24,10 +24,11 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 from sqlalchemy import and_, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from xkit import metrics
@@ -45,10 +46,12 @@ from xkit.services.connect.flow import ACTIVE, ERROR, store_tokens
 from xkit.services.tokens.authorization_values import effective_settings
 from xkit.services.tokens.connections import ConnectionView, get_connection
 from xkit.services.tokens.in_flight import InFlight
+from xkit.services.tokens.records import GrantRecord
 from xkit.services.tokens.use_ledger import UseLedger
 from xkit.services.webhooks import events
 
 log = logging.getLogger("xkit.tokens")
+G = TypeVar("G", bound=GrantRecord)
 
 # A refresh lease lasts this long unless its holder renews it; the holder renews it
 # every LEASE_SECONDS / HEARTBEATS_PER_LEASE while the provider answers. A holder that died
@@ -122,9 +125,10 @@ class TokenDeps:
     lease: dt.timedelta = dt.timedelta(seconds=LEASE_SECONDS)
     # Refreshes run to their end even when the request that started one is cancelled.
     in_flight: InFlight = field(default_factory=InFlight)
-    # Sessions for reads that need no transaction (the token fetch's one statement): on
-    # PostgreSQL they run in autocommit, on the same pool, saving BEGIN and ROLLBACK.
-    reads: async_sessionmaker[AsyncSession] | None = None
+    # The engine for reads that need no transaction (the token fetch's one statement, on a
+    # bare connection): on PostgreSQL in autocommit, on the same pool, saving BEGIN and
+    # ROLLBACK. None: the fetch reads through ``sessions``.
+    reads: AsyncEngine | None = None
 
     @property
     def wait_limit(self) -> dt.timedelta:
@@ -133,7 +137,7 @@ class TokenDeps:
         return self.provider_timeout + self.lease
 
 
-def needs_refresh(authorization: Authorization, min_validity: dt.timedelta) -> bool:
+def needs_refresh(authorization: GrantRecord, min_validity: dt.timedelta) -> bool:
     return (
         authorization.expires_at is not None and authorization.expires_at < utcnow() + min_validity
     )
@@ -198,7 +202,7 @@ async def fresh_authorization(
         pause = min(pause * 1.5, WAIT_POLL_MAX_SECONDS)
 
 
-def record_use(uses: UseLedger, authorization: Authorization) -> None:
+def record_use(uses: UseLedger, authorization: GrantRecord) -> None:
     """Note that a backend used this grant (the worker refreshes such grants ahead of
     expiry); at most once every few minutes, and written a second later with others."""
     uses.note_unless_recent(Authorization.__table__, authorization.id,
@@ -581,7 +585,7 @@ async def _finish_error(
     raise ReconnectRequired(message, details={"error_code": code})
 
 
-def healthiest(authorizations: list[Authorization]) -> Authorization | None:
+def healthiest(authorizations: list[G]) -> G | None:
     """Among connections' authorizations, the newest active one, else the newest."""
     newest_first = sorted(authorizations, key=lambda a: a.created_at, reverse=True)
     active = [a for a in newest_first if a.status == ACTIVE]

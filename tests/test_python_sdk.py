@@ -531,6 +531,39 @@ def test_the_platforms_connections_page_by_page(
     assert sorted(asyncio.run(from_async())) == sorted(c.id for c in everything)
 
 
+def test_the_platforms_contexts_page_by_page(
+    sdk: Xkit, platform: PlatformCredentials, other_platform: PlatformCredentials,
+    xkit_server: XkitServer,
+) -> None:
+    """Every context of the platform, a page at a time or all through an iterator."""
+    made = {sdk.create_context(f"listed-{n}", name=f"User {n}").external_id
+            for n in range(5)}
+    first = sdk.list_contexts(limit=2)
+    assert len(first.contexts) == 2 and first.next_cursor is not None
+    second = sdk.list_contexts(limit=2, cursor=first.next_cursor)
+    assert not {c.id for c in first.contexts} & {c.id for c in second.contexts}
+    everyone = list(sdk.iter_contexts(page_size=2))
+    assert len({c.id for c in everyone}) == len(everyone)
+    assert made <= {c.external_id for c in everyone}
+    assert all(c.created_at.tzinfo is not None for c in everyone)
+
+    with Xkit(xkit_server.url, other_platform.publishable_key,
+              other_platform.secret_key) as other:
+        assert not made & {c.external_id for c in other.iter_contexts()}
+
+    with platform.client(xkit_server) as api:
+        for query in ({"cursor": "not a cursor!"}, {"limit": 0}, {"limit": 501}):
+            refused = api.get("/api/platform/contexts", params=query)
+            assert refused.status_code == 422, refused.text
+
+    async def from_async() -> list[str]:
+        async with AsyncXkit(xkit_server.url, platform.publishable_key,
+                             platform.secret_key) as client:
+            return [c.id async for c in client.iter_contexts(page_size=3)]
+
+    assert sorted(asyncio.run(from_async())) == sorted(c.id for c in everyone)
+
+
 def test_connectors_through_the_sdk(sdk: Xkit, connected: dict[str, str]) -> None:
     [listed] = sdk.list_connectors()
     outlook = sdk.get_connector("outlook-email")

@@ -19,6 +19,7 @@ from xkit_client import (
     ConnectionWithToken,
     Connector,
     Context,
+    ContextPage,
     ContextWithToken,
     CreatedWebhook,
     Delivery,
@@ -62,6 +63,8 @@ def with_sync(xkit: Xkit, body: bytes, headers: dict[str, str]) -> None:
     page: ConnectionPage = xkit.list_platform_connections(status="error", limit=50)
     cursor: str | None = page.next_cursor
     everyone: list[str] = [c.context for c in xkit.iter_connections(connector="outlook-email")]
+    contexts: ContextPage = xkit.list_contexts(limit=20, cursor=None)
+    users: list[str] = [c.external_id for c in xkit.iter_contexts(page_size=50)]
     response: httpx.Response = xkit.proxy(connection.id, "GET", "me/messages",
                                           params={"$top": 5})
     with xkit.stream_proxy(connection.id, "GET", "me/photo/$value") as streamed:
@@ -84,7 +87,8 @@ def with_sync(xkit: Xkit, body: bytes, headers: dict[str, str]) -> None:
     xkit.delete_context("user-42")
     Xkit.verify_webhook(body, headers.get("Xkit-Signature"), rotated.signing_secret)
     event: WebhookEvent = Xkit.construct_event(body, headers, secret)
-    print(token_expires, fetched, expires, token, listed, cursor, everyone, response, size,
+    print(token_expires, fetched, expires, token, listed, cursor, everyone, contexts, users,
+          response, size,
           attempted, connectors, outlook, hooks, hook, changed, resumed, again, event)
     xkit.close()
 
@@ -98,6 +102,8 @@ async def with_async(client: AsyncXkit, body: bytes, headers: dict[str, str]) ->
     listed: list[Connection] = await client.list_connections("user-42")
     page: ConnectionPage = await client.list_platform_connections(context="user-42")
     everyone: list[str] = [c.id async for c in client.iter_connections(status="connected")]
+    contexts: ContextPage = await client.list_contexts(limit=20)
+    users: list[str] = [c.external_id async for c in client.iter_contexts()]
     response: httpx.Response = await client.proxy(connection.id, "GET", "me")
     async with client.stream_proxy(connection.id, "GET", "me/photo/$value") as streamed:
         size = 0
@@ -118,7 +124,8 @@ async def with_async(client: AsyncXkit, body: bytes, headers: dict[str, str]) ->
     await client.delete_context("user-42")
     AsyncXkit.verify_webhook(body, headers.get("Xkit-Signature"), rotated.signing_secret)
     event: WebhookEvent = AsyncXkit.construct_event(body, headers, created.signing_secret)
-    print(context, fetched, token, listed, page, everyone, response, size, deleted, connectors,
+    print(context, fetched, token, listed, page, everyone, contexts, users, response, size,
+          deleted, connectors,
           outlook, hooks, hook, changed, resumed, again, event)
     await client.aclose()
 

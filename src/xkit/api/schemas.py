@@ -192,6 +192,14 @@ class ContextOut(BaseModel):
     updated_at: dt.datetime
 
 
+class ContextList(BaseModel):
+    """A page of the platform's contexts."""
+
+    contexts: list[ContextOut]
+    next_cursor: str | None = Field(
+        ..., description="Pass as `cursor` for the next page; null on the last page")
+
+
 class ContextWithToken(BaseModel):
     context: ContextOut
     access_token: str = Field(..., description="Context token for xkit.js; short-lived.")

@@ -14,6 +14,7 @@ from xkit_client.models import (
     ConnectionWithToken,
     Connector,
     Context,
+    ContextPage,
     ContextWithToken,
     CreatedWebhook,
     Delivery,
@@ -35,6 +36,11 @@ def create_context(external_id: str, name: str | None,
     # An upsert: sending it twice leaves the same context, so it may be retried.
     return Call("POST", path("contexts"), ContextWithToken.from_api,
                 json={"context": context}, idempotent=True)
+
+
+def contexts_page(limit: int | None, cursor: str | None) -> Call[ContextPage]:
+    params = drop_none({"limit": limit, "cursor": cursor})
+    return Call("GET", path("contexts"), ContextPage.from_api, params=params or None)
 
 
 def get_context(external_id: str) -> Call[Context]:

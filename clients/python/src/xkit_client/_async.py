@@ -31,6 +31,7 @@ from xkit_client.models import (
     ConnectionWithToken,
     Connector,
     Context,
+    ContextPage,
     ContextWithToken,
     CreatedWebhook,
     Delivery,
@@ -121,6 +122,22 @@ class AsyncXkit:
         """Create or update a context; the result carries a context token for xkit.js."""
         return await self._run(_api.create_context(external_id, name, attributes))
 
+    async def list_contexts(self, *, limit: int | None = None,
+                      cursor: str | None = None) -> ContextPage:
+        """One page of the platform's contexts, in a stable order (by id)."""
+        return await self._run(_api.contexts_page(limit, cursor))
+
+    async def iter_contexts(self, *, page_size: int = 100) -> AsyncIterator[Context]:
+        """Every context of the platform, fetching page after page as you iterate."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_contexts(limit=page_size, cursor=cursor)
+            for context in page.contexts:
+                yield context
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     async def get_context(self, external_id: str) -> Context:
         return await self._run(_api.get_context(external_id))
 
@@ -152,8 +169,9 @@ class AsyncXkit:
         self, *, connector: str | None = None, status: str | None = None,
         context: str | None = None, limit: int | None = None, cursor: str | None = None,
     ) -> ConnectionPage:
-        """One page of every connection on the platform, oldest first, filtered by connector
-        slug, status (``error`` finds those needing a reconnect) and context external id."""
+        """One page of every connection on the platform, in a stable order (by id), filtered
+        by connector slug, status (``error`` finds those needing a reconnect) and context
+        external id."""
         return await self._run(_api.connections_page(connector, status, context, limit, cursor))
 
     async def iter_connections(

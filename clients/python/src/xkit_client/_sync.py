@@ -30,6 +30,7 @@ from xkit_client.models import (
     ConnectionWithToken,
     Connector,
     Context,
+    ContextPage,
     ContextWithToken,
     CreatedWebhook,
     Delivery,
@@ -120,6 +121,21 @@ class Xkit:
         """Create or update a context; the result carries a context token for xkit.js."""
         return self._run(_api.create_context(external_id, name, attributes))
 
+    def list_contexts(self, *, limit: int | None = None,
+                      cursor: str | None = None) -> ContextPage:
+        """One page of the platform's contexts, in a stable order (by id)."""
+        return self._run(_api.contexts_page(limit, cursor))
+
+    def iter_contexts(self, *, page_size: int = 100) -> Iterator[Context]:
+        """Every context of the platform, fetching page after page as you iterate."""
+        cursor: str | None = None
+        while True:
+            page = self.list_contexts(limit=page_size, cursor=cursor)
+            yield from page.contexts
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
     def get_context(self, external_id: str) -> Context:
         return self._run(_api.get_context(external_id))
 
@@ -151,8 +167,9 @@ class Xkit:
         self, *, connector: str | None = None, status: str | None = None,
         context: str | None = None, limit: int | None = None, cursor: str | None = None,
     ) -> ConnectionPage:
-        """One page of every connection on the platform, oldest first, filtered by connector
-        slug, status (``error`` finds those needing a reconnect) and context external id."""
+        """One page of every connection on the platform, in a stable order (by id), filtered
+        by connector slug, status (``error`` finds those needing a reconnect) and context
+        external id."""
         return self._run(_api.connections_page(connector, status, context, limit, cursor))
 
     def iter_connections(

@@ -403,3 +403,16 @@ class ConnectionPage:
     def from_api(cls, body: dict[str, Any]) -> ConnectionPage:
         return cls(connections=[Connection.from_api(c) for c in body["connections"]],
                    next_cursor=body.get("next_cursor"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextPage:
+    """One page of a platform's contexts; ``next_cursor`` asks for the next (None: last)."""
+
+    contexts: list[Context]
+    next_cursor: str | None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> ContextPage:
+        return cls(contexts=[Context.from_api(c) for c in body["contexts"]],
+                   next_cursor=body.get("next_cursor"))

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
 from xkit.api.schemas import (
     ContextEnvelope,
     ContextFields,
+    ContextList,
     ContextOut,
     ContextWithToken,
     ErrorResponse,
@@ -85,6 +87,26 @@ async def upsert_user(
         expires_at=result.expires_at,
         expires_in=result.expires_in,
     )
+
+
+@router.get(
+    "/contexts",
+    response_model=ContextList,
+    summary="The platform's contexts, a page at a time",
+    responses={422: {"model": ErrorResponse}},
+)
+async def list_contexts(
+    caller: CallerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200,
+                                        description="next_cursor of the previous page")] = None,
+) -> ContextList:
+    found, next_cursor = await contexts.list_contexts(
+        session, caller.platform.id, limit=limit, cursor=cursor)
+    return ContextList(
+        contexts=[ContextOut.model_validate(c, from_attributes=True) for c in found],
+        next_cursor=next_cursor)
 
 
 @router.get(

@@ -11,6 +11,7 @@ from xkit.db.models import Context, Platform
 from xkit.db.upsert import insert_if_absent
 from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.services.configuration.validation import check_text
+from xkit.services.cursors import decode_cursor, encode_cursor
 from xkit.services.tokens.connections import announce_removal, list_context_connections
 
 EXTERNAL_ID_MAX = 255
@@ -77,6 +78,21 @@ async def upsert_context(
             context.attributes = {**context.attributes, **attributes}
     await session.commit()
     return context, created
+
+
+async def list_contexts(
+    session: AsyncSession, platform_id: str, *, limit: int, cursor: str | None = None
+) -> tuple[list[Context], str | None]:
+    """A page of the platform's contexts by id, and the cursor of the next page (None on the
+    last)."""
+    query = select(Context).where(Context.platform_id == platform_id)
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(Context.id > after)
+    found = list((await session.scalars(query.order_by(Context.id).limit(limit + 1))).all())
+    if len(found) <= limit:
+        return found, None
+    return found[:limit], encode_cursor(found[limit - 1].id)
 
 
 async def get_context(session: AsyncSession, platform_id: str, external_id: str) -> Context:

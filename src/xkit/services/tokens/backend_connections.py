@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from typing import Any
 
@@ -13,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from xkit import metrics
 from xkit.db.models import Authorization, Connection, Connector, Context
 from xkit.db.types import utcnow
-from xkit.errors import InvalidInput, NotFound
+from xkit.errors import NotFound
 from xkit.oauth import ProviderError, TokenSet
 from xkit.services.auth_types import auth_type_of
 from xkit.services.configuration.connectors import is_ready, template_of
 from xkit.services.connect import extras
 from xkit.services.connect.catalog import public_connection
 from xkit.services.connect.flow import ACTIVE
+from xkit.services.cursors import decode_cursor, encode_cursor
 from xkit.services.tokens import connections
 from xkit.services.tokens.authorization_values import decrypt_from, effective_settings
 from xkit.services.tokens.connections import ConnectionView, current_authorizations
@@ -140,7 +139,7 @@ async def list_platform_connections(
     next page (None on the last). The status is worked out from each connection's current
     authorization, so a status filter reads connections in batches and keeps the matches; a
     page may then hold fewer than ``limit`` while ``next_cursor`` is still set."""
-    after = _decode_cursor(cursor)
+    after = decode_cursor(cursor)
     batch_size = limit + 1 if status is None else max(limit + 1, 200)
     found: list[dict[str, Any]] = []
     scanned = 0
@@ -161,27 +160,7 @@ async def list_platform_connections(
         if exhausted:
             return {"connections": found, "next_cursor": None}
         if len(found) == limit or scanned >= STATUS_SCAN_BUDGET:
-            return {"connections": found, "next_cursor": _encode_cursor(after)}
-
-
-def _encode_cursor(last_id: str | None) -> str | None:
-    if last_id is None:
-        return None
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> str | None:
-    """The last id a page showed; anything not made by :func:`_encode_cursor` is a 422."""
-    if cursor is None:
-        return None
-    try:
-        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, ValueError):
-        decoded = ""
-    if not decoded or len(decoded) > 64 or not decoded.isprintable():
-        raise InvalidInput("the cursor is not one this API gave; start without one",
-                           details={"field": "cursor"})
-    return decoded
+            return {"connections": found, "next_cursor": encode_cursor(after)}
 
 
 async def remove_connection(

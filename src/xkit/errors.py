@@ -67,7 +67,8 @@ class FieldErrors:
     A person who fixes one field and submits only to be told about the next one wastes a round
     trip each time. Run each field's check inside :meth:`field`; :meth:`raise_if_any` then
     raises the first problem (its class and code, so a taken slug stays a 409) with every
-    problem in ``details["errors"]`` (field → message), the shape forms and API clients read.
+    problem in ``details["errors"]`` (field → message) when there are several, the shape the
+    JWT issuer form already used.
     """
 
     def __init__(self) -> None:
@@ -94,7 +95,10 @@ class FieldErrors:
         return bool(self.errors)
 
     def raise_if_any(self) -> None:
+        """Raise the first problem; with more than one, all of them in ``details["errors"]``
+        (a single problem keeps the plain ``{"field": ...}`` details API clients know)."""
         if self._first is not None:
             first = self._first
-            first.details = {**first.details, "errors": dict(self.errors)}
+            if len(self.errors) > 1:
+                first.details = {**first.details, "errors": dict(self.errors)}
             raise first

@@ -58,6 +58,17 @@ def _first_step(template: ProviderTemplate) -> str:
     return "End users bring their own credentials: describe the connector in its catalog settings."
 
 
+def _preview_step(template: ProviderTemplate) -> str:
+    """What setting it up will take, said before anything exists."""
+    if uses_client_credentials(template):
+        return ("You register the callback URL with the provider, then paste the app's client "
+                "ID and secret into xkit.")
+    if uses_service_account_key(template):
+        return "You paste the service account's JSON key into xkit."
+    return ("End users bring their own credentials: you only describe the connector for the "
+            "catalog.")
+
+
 def matches(template: ProviderTemplate, query: str) -> bool:
     """The provider picker's search: every word must appear in the name, slug, description
     or categories."""
@@ -173,7 +184,7 @@ async def provider_preview(current: Page) -> Response:
                "default": s.name in template.default_scopes} for s in template.scopes]
     return await current.render(
         "provider_preview.html", nav="new_connector", template=template, scopes=scopes,
-        first_step=_first_step(template), callback_url=url,
+        first_step=_preview_step(template), callback_url=url,
         needs_credentials=uses_client_credentials(template),
         guide=render_markdown(template.render_setup_guide(url, {})))
 

@@ -30,7 +30,8 @@ from xkit.services.admin import sessions as admin_sessions
 from xkit.services.admin.form_tokens import FormTokenSigner
 from xkit.web.admin import routes
 
-PARAMS = {"connector_slug": "outlook-email", "publishable_key": "xkit_pk_nope",
+PARAMS = {"connector_slug": "outlook-email", "provider_slug": "outlook-email",
+          "publishable_key": "xkit_pk_nope",
           "context_id": "00000000-0000-0000-0000-000000000000",
           "connection_id": "00000000-0000-0000-0000-000000000000",
           "webhook_id": "00000000-0000-0000-0000-000000000000",

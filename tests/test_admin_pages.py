@@ -499,7 +499,10 @@ def test_contexts_search_show_connections_without_tokens_and_disconnect(
     assert "No context matches" in wildcard
 
     page = dashboard.get(f"{base}/contexts/{ada['context_id']}").text
-    for shown in ("Outlook Email", "error", "AADSTS70008", "Your Microsoft sign-in has expired.",
+    # It worked once and broke: it needs a reconnect (never "Connected", nor a bare "error").
+    assert 'data-state="needs_reconnect"' in page
+    for shown in ("Outlook Email", "Needs reconnect", "AADSTS70008",
+                  "Your Microsoft sign-in has expired.",
                   "user-42@contoso.test", "<code>Mail.Read</code>", "Last refresh"):
         assert shown in page, shown
     assert "PLAINTEXT-" not in page

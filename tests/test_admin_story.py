@@ -86,16 +86,21 @@ def test_developer_sets_up_outlook_email_from_an_empty_server(empty_server: Xkit
 
         # The provider list is searchable; typing filters it without a round trip.
         page.wait_for_url("**/connectors/new")
-        outlook = page.get_by_role("button", name=re.compile(r"^Outlook Email Read"))
+        outlook = page.get_by_role("link", name=re.compile(r"^Outlook Email Read"))
         assert outlook.is_visible()
         assert "Read, organise and send email" in outlook.inner_text()
         screenshot(page, "04-provider-picker")
-        custom = page.get_by_role("button", name=re.compile("Custom OAuth 2.0"))
+        custom = page.get_by_role("link", name=re.compile("Custom OAuth 2.0"))
         assert custom.is_visible()
         page.get_by_label("Search providers").fill("outlook")
         assert not custom.is_visible()
         assert outlook.is_visible()
         outlook.click()
+
+        # A preview first (what it is, its guide, its scopes); "Add connector" adds it.
+        page.wait_for_url("**/admin/p/acme/connectors/new/outlook-email")
+        assert "offline_access" in page.locator(".preview-scopes").inner_text()
+        page.get_by_role("button", name="Add connector").click()
 
         # The connector page: callback URL (with copy button), credentials, setup guide.
         page.wait_for_url("**/admin/p/acme/connectors/outlook-email")

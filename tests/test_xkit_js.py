@@ -57,7 +57,7 @@ def catalog_card(page: Page, slug: str) -> Any:
 
 def connect_through_consent(page: Page, microsoft: MicrosoftEmulator, account_id: str, *,
                             button: str = "Connect", connection: str | None = None,
-                            shot: str | None = None) -> Page:
+                            shot: str | None = None, doc: str | None = None) -> Page:
     """Click a catalog button that opens the popup, pick the account, accept, and wait until
     the popup has closed."""
     scope = page.locator(f'[data-connection-id="{connection}"]') if connection else page
@@ -67,7 +67,7 @@ def connect_through_consent(page: Page, microsoft: MicrosoftEmulator, account_id
     popup.wait_for_url(f"{microsoft.base_url}/**")
     popup.locator(f"#account-{account_id}").check()
     if shot:
-        screenshot(popup, shot)
+        screenshot(popup, shot, doc=doc)
     with popup.expect_event("close"):  # the callback page closes it, or xkit.js does
         popup.locator("button#accept").click()
     return popup
@@ -101,13 +101,14 @@ def test_end_user_connects_outlook_from_the_developers_app(
     card = catalog_card(page, "outlook-email")
     expect(card).to_contain_text("Outlook Email")
     expect(card).to_contain_text("Read and send email")
-    screenshot(page, "xkit-js-01-catalog-laptop")
+    screenshot(page, "xkit-js-01-catalog-laptop", doc="catalog-inline")
     card.click()
     expect(page.get_by_role("button", name="Connect", exact=True)).to_be_visible()
     expect(page.locator(".description strong")).to_have_text("log emails")
     screenshot(page, "xkit-js-02-connector-detail")
 
-    connect_through_consent(page, microsoft, ada["id"], shot="xkit-js-03-consent-popup")
+    connect_through_consent(page, microsoft, ada["id"], shot="xkit-js-03-consent-popup",
+                            doc="connect-popup")
 
     row = page.locator('.connection[data-state="connected"]')
     expect(row.locator(".account")).to_have_text("ada@contoso.test")
@@ -154,7 +155,7 @@ def test_the_catalog_fits_a_phone(browser: Browser, app: DeveloperApp, outlook: 
     expect(card).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "nothing overflows sideways"
-    screenshot(page, "xkit-js-05-catalog-phone")
+    screenshot(page, "xkit-js-05-catalog-phone", doc="catalog-phone")
     card.click()
     expect(page.get_by_role("button", name="Connect", exact=True)).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

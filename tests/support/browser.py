@@ -4,6 +4,7 @@ HTTP client that fills in forms the way a browser would (cookies, hidden CSRF fi
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from xkit.services.configuration import platforms
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# Where the docs' pictures go when set (docs/images): see screenshot().
+DOC_SCREENSHOTS_ENV = "XKIT_SCREENSHOTS"
 PASSWORD = "correct horse battery staple"
 
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
@@ -40,12 +43,42 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under test-artifacts/screenshots/ for a person to look at."""
+def screenshot(page: Any, name: str, *, doc: str | None = None) -> Path:
+    """Save a full-page screenshot under test-artifacts/screenshots/ for a person to look at.
+
+    With ``doc`` and ``XKIT_SCREENSHOTS=<folder>`` set (``XKIT_SCREENSHOTS=docs/images``), the
+    visible part of the page is also saved there as ``<doc>.png``, small enough to commit: the
+    pictures in the docs are made by the tests, so they show the dashboard as it is.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    folder = os.environ.get(DOC_SCREENSHOTS_ENV)
+    if doc and folder:
+        save_doc_picture(page, Path(folder) / f"{doc}.png")
     return path
+
+
+def save_doc_picture(page: Any, path: Path) -> Path:
+    """The viewport as a PNG of at most 256 colours (a dashboard has few), optimised."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    viewport = page.viewport_size or {"width": 1280, "height": 800}
+    # Cropped below the last thing shown, so a short page is not mostly empty.
+    used = page.evaluate("""() => Math.max(0, ...[...document.querySelectorAll(
+        'main > *, .sidebar > *')].map(e => e.getBoundingClientRect().bottom))""")
+    height = min(viewport["height"], max(240, int(used) + 24)) if used else viewport["height"]
+    page.screenshot(path=str(path), full_page=False,
+                    clip={"x": 0, "y": 0, "width": viewport["width"], "height": height})
+    with Image.open(path) as shot:
+        small = shot.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+    return path
+
+
+def doc_pictures_wanted() -> bool:
+    return bool(os.environ.get(DOC_SCREENSHOTS_ENV))
 
 
 def setup_link(server: XkitServer) -> str:

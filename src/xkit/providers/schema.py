@@ -1106,6 +1106,18 @@ class ProviderTemplate(_Model):
         """
         return _resolve(self.settings, values, kind="setting", defaults=True)
 
+    def setting_problems(self, values: Mapping[str, str]) -> dict[str, str]:
+        """Every setting :meth:`resolve_settings` would refuse (name → message), not only the
+        first: a form shows them all at once."""
+        problems: dict[str, str] = {}
+        for setting in self.settings:
+            try:
+                _resolve([setting], {k: v for k, v in values.items() if k == setting.name},
+                         kind="setting", defaults=True)
+            except SettingError as exc:
+                problems[exc.name] = str(exc)
+        return problems
+
     def resolve_collected(self, values: Mapping[str, str]) -> dict[str, str]:
         """The end user's collect-field answers, checked the same way as settings."""
         return _resolve(self.collect, values, kind="field", defaults=False)

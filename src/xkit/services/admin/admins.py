@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import AdminUser, PlatformAdmin
-from xkit.errors import Conflict, InvalidInput
+from xkit.errors import Conflict, FieldErrors, InvalidInput
 from xkit.services.admin import audit
 
 _hasher = PasswordHasher()
@@ -30,6 +30,29 @@ def check_password_strength(password: str) -> None:
         )
 
 
+def check_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 320 or not _EMAIL.match(email):
+        raise InvalidInput(
+            "enter an email address like dev@example.com", details={"field": "email"}
+        )
+    return email
+
+
+def new_admin_problems(email: str, password: str,
+                       confirmation: str | None = None) -> dict[str, str]:
+    """Everything wrong with a new admin's email and password (field → message), so the setup
+    form names every problem at once instead of one per submit."""
+    problems = FieldErrors()
+    with problems.field("email"):
+        check_email(email)
+    with problems.field("password"):
+        check_password_strength(password)
+    if confirmation is not None and password != confirmation:
+        problems.add("password_confirmation", "the two passwords differ")
+    return problems.errors
+
+
 async def count_admins(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(AdminUser)) or 0)
 
@@ -37,11 +60,7 @@ async def count_admins(session: AsyncSession) -> int:
 async def create_admin(
     session: AsyncSession, *, email: str, password: str, actor: str, superuser: bool = False
 ) -> AdminUser:
-    email = email.strip().lower()
-    if len(email) > 320 or not _EMAIL.match(email):
-        raise InvalidInput(
-            "enter an email address like dev@example.com", details={"field": "email"}
-        )
+    email = check_email(email)
     check_password_strength(password)
     if await session.scalar(select(AdminUser.id).where(AdminUser.email == email)):
         raise Conflict(

@@ -1,5 +1,5 @@
 """Reads the dashboard needs and no other caller does: which platforms an admin may open,
-context search, connection counts, a free connector slug.
+context search, connection counts and states, a free connector slug.
 
 Access follows one rule: a superuser may open every platform; anyone else only those linked
 to them in ``platform_admins``. A platform they may not open is reported as *not found*, the
@@ -11,11 +11,22 @@ and a platform they made would be one more nobody above them knows of (docs/dash
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import AdminUser, Connection, Connector, Context, Platform, PlatformAdmin
+from xkit.db.models import (
+    AdminUser,
+    Authorization,
+    Connection,
+    Connector,
+    Context,
+    Platform,
+    PlatformAdmin,
+)
 from xkit.errors import Forbidden, NotFound
+from xkit.services.tokens.connections import ConnectionView
 
 CONTEXT_SEARCH_LIMIT = 50
 
@@ -66,12 +77,57 @@ async def platform_by_id_for_admin(session: AsyncSession, admin: AdminUser,
     return platform if membership is not None else None
 
 
+def _established_connections() -> Select[str]:
+    """Connections whose credential got tokens at least once: the newest such authorization
+    stands for the connection (``latest_authorizations``), working or needing a reconnect."""
+    return (select(Authorization.connection_id)
+            .where(or_(Authorization.status == "active", Authorization.access_token.is_not(None)))
+            .distinct())
+
+
 async def connection_counts(session: AsyncSession, platform_id: str) -> dict[str, int]:
-    """Connections per connector id."""
+    """Connections per connector id. Only connections that were made count: a first attempt
+    still running, cancelled or refused is not a connection, whatever rows it left behind."""
     rows = await session.execute(
-        select(Connection.connector_id, func.count()).where(Connection.platform_id == platform_id)
+        select(Connection.connector_id, func.count())
+        .where(Connection.platform_id == platform_id,
+               Connection.id.in_(_established_connections()))
         .group_by(Connection.connector_id))
     return {connector_id: int(count) for connector_id, count in rows.all()}
+
+
+@dataclass(frozen=True)
+class ConnectionState:
+    """How the dashboard labels a connection: by what it is, never "connected" for an attempt
+    that did not finish. ``kind`` is stable (tests, CSS); ``label`` is for people."""
+
+    kind: str  # connected | needs_reconnect | failed | cancelled | pending | disabled | none
+    label: str
+    reason: str | None = None
+    tone: str = "off"  # the badge's colour: ok | warn | bad | off
+
+
+def connection_state(view: ConnectionView) -> ConnectionState:
+    """The truth about one connection, from the authorization that stands for it."""
+    authorization = view.authorization
+    if not view.connection.enabled:
+        return ConnectionState("disabled", "Disabled")
+    if authorization is None:
+        return ConnectionState("none", "Not connected")
+    reason = authorization.error_message or authorization.error_code
+    established = authorization.status == "active" or authorization.access_token is not None
+    if authorization.status == "active":
+        return ConnectionState("connected", "Connected", tone="ok")
+    if authorization.status == "error" and established:
+        return ConnectionState("needs_reconnect", "Needs reconnect", reason, tone="warn")
+    if authorization.status == "error" and authorization.error_code == "cancelled":
+        return ConnectionState("cancelled", "Cancelled")
+    if authorization.status == "error" or authorization.error_code:
+        # An attempt that ended in an error, or one still open whose last try was refused
+        # (an API key the provider did not accept): it failed, and says why.
+        return ConnectionState("failed", "Failed", reason, tone="bad")
+    return ConnectionState("pending", "In progress", "Waiting for the user to finish "
+                                                    "connecting.", tone="warn")
 
 
 async def free_connector_slug(session: AsyncSession, platform_id: str, base: str) -> str:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from xkit.errors import InvalidInput
+from xkit.errors import FieldErrors
 from xkit.services.configuration.validation import check_http_url
 
 DEFAULT_BRANDING: dict[str, Any] = {
@@ -33,15 +33,21 @@ def effective_branding(stored: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def check_branding(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate a complete branding; errors name the field (``branding.<key>``)."""
+    """Validate a complete branding; errors name the field (``branding.<key>``), every one of
+    them in ``details["errors"]``."""
+    problems = FieldErrors()
     branding: dict[str, Any] = {}
     for key in ("primary_color", "background_color"):
         color = str(values.get(key) or DEFAULT_BRANDING[key]).strip()
         if not _COLOR.match(color):
-            raise InvalidInput(f"{key.replace('_', ' ')} must be a colour like #2f5bd3",
-                               details={"field": f"branding.{key}"})
+            problems.add(f"branding.{key}",
+                         f"{key.replace('_', ' ')} must be a colour like #2f5bd3")
         branding[key] = color.lower()
     logo = str(values.get("logo_url") or "").strip()
-    branding["logo_url"] = check_http_url(logo, field="branding.logo_url") if logo else None
+    branding["logo_url"] = None
+    if logo:
+        with problems.field("branding.logo_url"):
+            branding["logo_url"] = check_http_url(logo, field="branding.logo_url")
     branding["powered_by"] = bool(values.get("powered_by"))
+    problems.raise_if_any()
     return branding

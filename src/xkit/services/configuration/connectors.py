@@ -19,7 +19,7 @@ from xkit.crypto import Keyring
 from xkit.db.engine import rollback_and_reload
 from xkit.db.models import Connection, Connector, Platform
 from xkit.db.types import new_id, utcnow
-from xkit.errors import Conflict, InvalidInput, NotFound
+from xkit.errors import Conflict, FieldErrors, InvalidInput, NotFound
 from xkit.oauth.jwt_bearer import parse_service_account_key
 from xkit.outbound import endpoint_problem, host_setting_problem
 from xkit.providers.registry import ProviderRegistry
@@ -27,7 +27,11 @@ from xkit.providers.schema import ProviderTemplate, SettingError
 from xkit.services.admin import audit
 from xkit.services.auth_types import auth_type_of
 from xkit.services.configuration.keyring import client_secret_aad
-from xkit.services.configuration.validation import check_http_url, check_slug, check_text
+from xkit.services.configuration.validation import (
+    check_http_url,
+    check_slug,
+    check_text,
+)
 from xkit.services.tokens.connections import announce_removal, list_connector_connections
 from xkit.services.tokens.records import ConnectorRecord
 
@@ -164,6 +168,25 @@ async def update_connector(
         )
     await _commit_holding_slug(session, connector.platform_id, connector.slug)
     return connector
+
+
+async def connector_problems(
+    session: AsyncSession, deps: ConnectorServices, connector: Connector, fields: dict[str, Any]
+) -> dict[str, str]:
+    """What is wrong with ``fields`` (field → message), saving nothing: a form that found
+    problems of its own shows these beside them, so one submit names them all.
+
+    The checks run on the connector itself, so the caller must roll the session back (and
+    reload what it shows) afterwards: the connector then holds what is stored again."""
+    template = template_of(deps.providers, connector)
+    if template is None:
+        return {"provider": provider_missing(connector)["message"]}
+    try:
+        await _apply(session, deps, template, connector, fields, creating=False)
+    except (InvalidInput, Conflict) as exc:
+        found = exc.details.get("errors") or {str(exc.details.get("field") or ""): exc.message}
+        return {str(k): str(v) for k, v in found.items()}
+    return {}
 
 
 async def upsert_connector(
@@ -361,71 +384,93 @@ async def _apply(
             "a connector's provider cannot change; create a new connector",
             details={"field": "provider"},
         )
+    problems = FieldErrors()
     if "slug" in fields and (creating or fields["slug"] != connector.slug):
-        slug = check_slug(fields["slug"])
-        taken = await session.scalar(
-            select(Connector.id).where(
-                Connector.platform_id == connector.platform_id, Connector.slug == slug
+        with problems.field("slug"):
+            slug = check_slug(fields["slug"])
+            taken = await session.scalar(
+                select(Connector.id).where(
+                    Connector.platform_id == connector.platform_id, Connector.slug == slug
+                )
             )
-        )
-        if taken:
-            raise _slug_taken(slug)
-        connector.slug = slug
+            if taken:
+                raise _slug_taken(slug)
+            connector.slug = slug
     for name, maximum, multiline in _TEXT_FIELDS:
         if name in fields:
-            value = check_text(str(fields[name] or "").strip(), field=name, maximum=maximum,
-                               multiline=multiline)
-            if name == "name" and not value:
-                raise InvalidInput("name must not be empty", details={"field": "name"})
-            setattr(connector, name, value)
+            with problems.field(name):
+                value = check_text(str(fields[name] or "").strip(), field=name,
+                                   maximum=maximum, multiline=multiline)
+                if name == "name" and not value:
+                    raise InvalidInput("name must not be empty", details={"field": "name"})
+                setattr(connector, name, value)
     if "logo_url" in fields:
-        connector.logo_url = (
-            check_http_url(fields["logo_url"], field="logo_url") if fields["logo_url"] else None
-        )
+        with problems.field("logo_url"):
+            connector.logo_url = (
+                check_http_url(fields["logo_url"], field="logo_url")
+                if fields["logo_url"] else None
+            )
     if "client_id" in fields:
         client_id = (fields["client_id"] or "").strip()
         if client_id and not _CLIENT_ID.match(client_id):
-            raise InvalidInput(
-                "client_id must be printable characters without spaces",
-                details={"field": "client_id"},
-            )
-        connector.client_id = client_id or None
+            problems.add("client_id", "client_id must be printable characters without spaces")
+        else:
+            connector.client_id = client_id or None
     if "scopes" in fields:
         try:
             template.effective_scopes(fields["scopes"])
         except ValueError as exc:
-            raise InvalidInput(
-                str(exc), code="invalid_scope", details={"field": "scopes"}
-            ) from None
-        required = set(template.required_scopes)
-        connector.scopes = [s for s in dict.fromkeys(fields["scopes"]) if s not in required]
+            problems.add("scopes", str(exc), code="invalid_scope")
+        else:
+            required = set(template.required_scopes)
+            connector.scopes = [s for s in dict.fromkeys(fields["scopes"]) if s not in required]
     if "settings" in fields:
-        typed = {k: str(v) for k, v in (fields["settings"] or {}).items()}
-        try:
-            connector.settings = template.resolve_settings(typed)
-        except ValueError as exc:
-            field = f"settings.{exc.name}" if isinstance(exc, SettingError) else "settings"
-            raise InvalidInput(str(exc), code="invalid_setting", details={"field": field}) from None
-        if not deps.allow_private_networks:
-            _check_endpoints(template, {k: connector.settings[k] for k in typed
-                                        if k in connector.settings})
+        _apply_settings(deps, template, connector, fields["settings"], problems)
     for flag in ("enabled", "multiple_connections"):
         if flag in fields:
             setattr(connector, flag, bool(fields[flag]))
     if "service_account_key" in fields:
-        _set_service_account_key(deps, template, connector, fields["service_account_key"])
+        with problems.field("service_account_key"):
+            _set_service_account_key(deps, template, connector, fields["service_account_key"])
     if "client_secret" in fields:
-        if template.jwt_bearer is not None:
-            raise InvalidInput(f"{template.name} connectors take a service_account_key, not a "
-                               "client_secret", details={"field": "client_secret"})
-        secret = str(fields["client_secret"])
-        # Never echo the value: the message names the field only.
-        if not secret or len(secret) > 2000 or _CONTROL.search(secret):
-            raise InvalidInput(
-                "client_secret is not a valid secret", details={"field": "client_secret"}
-            )
-        connector.client_secret = deps.keyring.encrypt(secret, aad=client_secret_aad(connector.id))
-        connector.client_secret_set_at = utcnow()
+        with problems.field("client_secret"):
+            _set_client_secret(deps, template, connector, fields["client_secret"])
+    problems.raise_if_any()
+
+
+def _apply_settings(deps: ConnectorServices, template: ProviderTemplate, connector: Connector,
+                    given: dict[str, Any] | None, problems: FieldErrors) -> None:
+    """Set the provider's settings, or record every problem with them."""
+    typed = {k: str(v) for k, v in (given or {}).items()}
+    try:
+        connector.settings = template.resolve_settings(typed)
+    except SettingError as exc:
+        for name, message in (template.setting_problems(typed) or {exc.name: str(exc)}).items():
+            problems.add(f"settings.{name}", message, code="invalid_setting")
+        return
+    except ValueError as exc:  # an unknown setting
+        problems.add("settings", str(exc), code="invalid_setting")
+        return
+    if not deps.allow_private_networks:
+        for name in typed:
+            if name in connector.settings:
+                with problems.field(f"settings.{name}"):
+                    _check_endpoints(template, {name: connector.settings[name]})
+
+
+def _set_client_secret(deps: ConnectorServices, template: ProviderTemplate,
+                       connector: Connector, value: Any) -> None:
+    if template.jwt_bearer is not None:
+        raise InvalidInput(f"{template.name} connectors take a service_account_key, not a "
+                           "client_secret", details={"field": "client_secret"})
+    secret = str(value)
+    # Never echo the value: the message names the field only.
+    if not secret or len(secret) > 2000 or _CONTROL.search(secret):
+        raise InvalidInput(
+            "client_secret is not a valid secret", details={"field": "client_secret"}
+        )
+    connector.client_secret = deps.keyring.encrypt(secret, aad=client_secret_aad(connector.id))
+    connector.client_secret_set_at = utcnow()
 
 
 def _check_endpoints(template: ProviderTemplate, typed: dict[str, str]) -> None:

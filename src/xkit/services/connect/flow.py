@@ -410,6 +410,10 @@ async def connect_without_redirect(session: AsyncSession, deps: FlowDeps,
             code, message = exc.code, exc.message
         if template.collect:
             authorization.status = AWAITING
+            if not isinstance(exc, ProviderError):
+                # The popup asks again; meanwhile the dashboard can say why this try failed.
+                # A later success clears it (_activate), a cancel replaces it.
+                authorization.error_code, authorization.error_message = code[:200], message
             await session.commit()
             if isinstance(exc, ProviderError):
                 raise ServiceUnavailable(message, code="provider_unavailable") from None

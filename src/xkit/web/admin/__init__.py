@@ -44,6 +44,8 @@ routes: list[PageRoute] = [
     PageRoute(PLATFORM + "/connectors", connectors.connector_list, methods=GET, name="connectors"),
     PageRoute(PLATFORM + "/connectors/new", connectors.provider_picker, methods=GET_POST,
           name="connector_new"),
+    PageRoute(PLATFORM + "/connectors/new/{provider_slug}", connectors.provider_preview,
+              methods=GET, name="connector_new_preview"),
     PageRoute(CONNECTOR, connectors.connector_setup, methods=GET_POST, name="connector"),
     PageRoute(CONNECTOR + "/catalog", connectors.connector_catalog, methods=GET_POST,
           name="connector_catalog"),

@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from xkit.errors import Conflict, InvalidInput, Unauthorized
-from xkit.services.admin import dashboard
+from xkit.services.admin import admins, dashboard
 from xkit.services.admin import sessions as admin_sessions
 from xkit.web.admin.pages import (
     FORM_CSRF_COOKIE,
     PREFIX,
     SESSION_COOKIE,
     Page,
-    field_error,
+    errors_of,
+    merge_errors,
     page,
     public_page,
     safe_next,
@@ -39,15 +40,14 @@ async def setup(current: Page) -> Response:
     if post:
         values["email"] = await current.field("email")
         password = await current.field("password")
-        errors = too_long(values, {"email": 320})
+        errors = merge_errors(too_long(values, {"email": 320}), admins.new_admin_problems(
+            values["email"], password, await current.field("password_confirmation")))
         if not errors:
             try:
-                admin_sessions.check_password_confirmation(
-                    password, await current.field("password_confirmation"))
                 admin = await admin_sessions.complete_setup(
                     current.db, token=token, email=values["email"], password=password)
             except InvalidInput as exc:
-                errors.update([field_error(exc, "email")])
+                errors.update(errors_of(exc, "email"))
             except Conflict:
                 return await current.render("setup_used.html", status=410)
             else:

@@ -1,4 +1,5 @@
-"""Connectors: the list, the provider picker, and a connector's three tabs.
+"""Connectors: the list, the provider picker (and a provider's preview), and a connector's
+three tabs.
 
 - *Setup*: the callback URL, the app's client ID and (write-only) client secret, and the
   provider's setup guide with this platform's callback URL filled in;
@@ -23,9 +24,19 @@ from xkit.services.auth_types import auth_type_of
 from xkit.services.configuration import connectors
 from xkit.services.configuration.connectors import callback_url
 from xkit.web.admin.markdown import render_markdown
-from xkit.web.admin.pages import Page, field_error, page, safe_next, sentence, too_long
+from xkit.web.admin.pages import (
+    Page,
+    error_page,
+    errors_of,
+    field_error,
+    merge_errors,
+    page,
+    safe_next,
+    sentence,
+    too_long,
+)
 
-_SETTING_IN_MESSAGE = re.compile(r"^setting ([a-z][a-z0-9_]*)\b")
+_SETTING_IN_MESSAGE = re.compile(r"^setting ([a-z][a-z0-9_]*)\b", re.IGNORECASE)
 CATALOG_LIMITS = {"name": 200, "short_description": 500, "description": 20_000,
                   "logo_url": 2048}
 
@@ -45,6 +56,17 @@ def _first_step(template: ProviderTemplate) -> str:
     if uses_service_account_key(template):
         return "Paste the service account's JSON key below."
     return "End users bring their own credentials: describe the connector in its catalog settings."
+
+
+def _preview_step(template: ProviderTemplate) -> str:
+    """What setting it up will take, said before anything exists."""
+    if uses_client_credentials(template):
+        return ("You register the callback URL with the provider, then paste the app's client "
+                "ID and secret into xkit.")
+    if uses_service_account_key(template):
+        return "You paste the service account's JSON key into xkit."
+    return ("End users bring their own credentials: you only describe the connector for the "
+            "catalog.")
 
 
 def matches(template: ProviderTemplate, query: str) -> bool:
@@ -81,6 +103,16 @@ async def _render_tab(current: Page, tab: str, connector: Connector,
         connector_path=_connector_path(current, connector),
         callback_url=callback_url(current.public_url, current.platform.slug),
         **context)
+
+
+async def _problems(current: Page, connector: Connector,
+                    fields: dict[str, Any]) -> dict[str, str]:
+    """What the service would refuse in ``fields``, saving nothing."""
+    try:
+        return await connectors.connector_problems(
+            current.db, current.runtime.connector_services, connector, fields)
+    finally:
+        await _reload(current, connector)
 
 
 async def _reload(current: Page, connector: Connector) -> None:
@@ -135,6 +167,28 @@ async def provider_picker(current: Page) -> Response:
                                 templates=templates)
 
 
+@page
+async def provider_preview(current: Page) -> Response:
+    """One provider before it is added: what it is, its setup guide and its scopes, with an
+    "Add connector" button. Looking creates nothing: a connector row appears only when the
+    developer decides to add it (the button posts to the picker)."""
+    assert current.platform is not None
+    try:
+        template = current.runtime.providers.get(current.param("provider_slug"))
+    except KeyError:
+        return await error_page(current, 404, "Not found",
+                                "There is no such provider. Pick one from the list.")
+    url = callback_url(current.public_url, current.platform.slug)
+    required = set(template.required_scopes)
+    scopes = [{"name": s.name, "description": s.description, "required": s.name in required,
+               "default": s.name in template.default_scopes} for s in template.scopes]
+    return await current.render(
+        "provider_preview.html", nav="new_connector", template=template, scopes=scopes,
+        first_step=_preview_step(template), callback_url=url,
+        needs_credentials=uses_client_credentials(template),
+        guide=render_markdown(template.render_setup_guide(url, {})))
+
+
 # --- the tabs ----------------------------------------------------------------------------------
 
 @page
@@ -162,6 +216,10 @@ async def connector_setup(current: Page) -> Response:
                                    "find it.")
         if not secret.strip() and connector.client_secret is None:
             errors["client_secret"] = "Paste the client secret."
+        if errors:  # what the service would refuse too: every problem at once
+            errors = merge_errors(errors, await _problems(current, connector, {
+                "client_id": values["client_id"],
+                **({"client_secret": secret.strip()} if secret.strip() else {})}))
         if not errors:
             fields = {"client_id": values["client_id"]}
             if secret.strip():
@@ -171,7 +229,7 @@ async def connector_setup(current: Page) -> Response:
                                                   connector, fields, actor=current.actor)
             except XkitError as exc:
                 await _reload(current, connector)
-                errors.update([field_error(exc, "client_id")])
+                errors.update(errors_of(exc, "client_id"))
             else:
                 notice = "Client ID and secret saved." if secret.strip() else "Client ID saved."
                 return current.redirect(_connector_path(current, connector),
@@ -218,13 +276,16 @@ async def connector_catalog(current: Page) -> Response:
         previewing = await current.field("action") == "preview"
         if not previewing and not values["name"].strip():
             errors.setdefault("name", "The catalog needs a name for this connector.")
+        if errors and not previewing:  # the service's problems too: every one at once
+            errors = merge_errors(errors, await _problems(current, connector, {
+                k: v for k, v in values.items() if k not in errors}))
         if not errors and not previewing:
             try:
                 await connectors.update_connector(current.db, current.runtime.connector_services,
                                                   connector, dict(values), actor=current.actor)
             except XkitError as exc:
                 await _reload(current, connector)
-                errors.update([field_error(exc, "name")])
+                errors.update(errors_of(exc, "name"))
             else:
                 return current.redirect(_connector_path(current, connector, "/catalog"),
                                         notice="Catalog settings saved. Next: scopes and "
@@ -263,16 +324,20 @@ async def connector_settings(current: Page) -> Response:
         for name, setting in ((s.name, s) for s in template.settings):
             if setting.required and not settings[name] and not setting.default:
                 errors[f"setting.{name}"] = f"{setting.label} is required."
+        changes = {"scopes": [*chosen, *custom.split()],
+                   "settings": {k: v for k, v in settings.items() if v}}
+        if errors:  # the service's problems too: every one at once
+            for field, message in (await _problems(current, connector, changes)).items():
+                errors.setdefault(*_settings_error(field, message))
         if not errors:
             try:
                 await connectors.update_connector(
-                    current.db, current.runtime.connector_services, connector,
-                    {"scopes": [*chosen, *custom.split()],
-                     "settings": {k: v for k, v in settings.items() if v}},
+                    current.db, current.runtime.connector_services, connector, changes,
                     actor=current.actor)
             except XkitError as exc:
                 await _reload(current, connector)
-                errors.update([_settings_error(exc)])
+                for field, message in errors_of(exc, "scopes").items():
+                    errors.setdefault(*_settings_error(field, message))
             else:
                 return current.redirect(_connector_path(current, connector, "/settings"),
                                         notice="Connector settings saved.")
@@ -283,14 +348,15 @@ async def connector_settings(current: Page) -> Response:
         effective_scopes=template.effective_scopes(connector.scopes))
 
 
-def _settings_error(exc: XkitError) -> tuple[str, str]:
+def _settings_error(field: str, message: str) -> tuple[str, str]:
     """Where a refused save's message goes: next to the setting it names, or the scopes."""
-    field, message = field_error(exc, "scopes")
     if field.split(".")[0] == "settings":  # "settings", or "settings.<name>"
-        named = _SETTING_IN_MESSAGE.match(exc.message)
+        named = _SETTING_IN_MESSAGE.match(message)
         if named:
-            return f"setting.{named.group(1)}", sentence(exc.message[named.end():].lstrip(": "))
-    return field, message
+            return f"setting.{named.group(1)}", sentence(message[named.end():].lstrip(": "))
+    if field not in ("scopes", "custom_scopes") and not field.startswith("setting"):
+        field = "scopes"
+    return field, sentence(message)
 
 
 @page

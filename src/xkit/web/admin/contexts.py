@@ -24,7 +24,8 @@ async def context_detail(current: Page) -> Response:
     context = await dashboard.get_context_by_id(current.db, current.platform.id,
                                                 current.param("context_id"))
     views = await connections.list_context_connections(current.db, context)
-    return await current.render("context.html", nav="contexts", context=context, views=views)
+    rows = [(view, dashboard.connection_state(view)) for view in views]
+    return await current.render("context.html", nav="contexts", context=context, rows=rows)
 
 
 @page

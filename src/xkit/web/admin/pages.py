@@ -163,6 +163,20 @@ def field_error(exc: XkitError, default_field: str) -> tuple[str, str]:
     return str(exc.details.get("field") or default_field), sentence(exc.message)
 
 
+def errors_of(exc: XkitError, default_field: str) -> dict[str, str]:
+    """Every field a refused save names (``details["errors"]``), or the one it names: a form
+    shows them all at once."""
+    found = exc.details.get("errors")
+    if isinstance(found, dict) and found:
+        return {str(k): sentence(str(v)) for k, v in found.items()}
+    return dict([field_error(exc, default_field)])
+
+
+def merge_errors(errors: dict[str, str], more: Mapping[str, str]) -> dict[str, str]:
+    """``errors`` with the service's problems added (the form's own message wins a field)."""
+    return {**{k: sentence(v) for k, v in more.items()}, **errors}
+
+
 def login_url(next_path: str | None = None) -> str:
     target = safe_next(next_path)
     return f"{PREFIX}/login" + (f"?{urlencode({'next': target})}" if target else "")

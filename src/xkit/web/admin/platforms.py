@@ -9,7 +9,7 @@ from starlette.responses import Response
 from xkit.errors import XkitError
 from xkit.services.admin import dashboard
 from xkit.services.configuration import branding, platforms
-from xkit.web.admin.pages import PREFIX, Page, field_error, page, too_long
+from xkit.web.admin.pages import PREFIX, Page, errors_of, merge_errors, page, too_long
 
 
 def _lines(text: str) -> list[str]:
@@ -19,6 +19,11 @@ def _lines(text: str) -> list[str]:
 def suggest_slug(name: str) -> str:
     """``"Acme Staging!"`` → ``"acme-staging"``: used when the slug field is left empty."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+
+
+def _unprefixed(errors: dict[str, str]) -> dict[str, str]:
+    """Branding problems under the form's field names (``branding.logo_url`` → ``logo_url``)."""
+    return {k.removeprefix("branding."): v for k, v in errors.items()}
 
 
 @page
@@ -38,6 +43,9 @@ async def platform_new(current: Page) -> Response:
         errors = too_long(values, {"name": 200})
         if not values["name"].strip():
             errors["name"] = "Give the platform a name, such as your product's."
+        if errors:  # the service's problems too: every one at once
+            errors = merge_errors(errors, await platforms.platform_problems(current.db, {
+                "slug": slug, "allowed_origins": _lines(values["allowed_origins"])}))
         if not errors:
             try:
                 created = await platforms.create_platform(
@@ -46,7 +54,7 @@ async def platform_new(current: Page) -> Response:
                     admin_user_id=current.signed_in.admin.id if current.signed_in else None)
             except XkitError as exc:
                 await current.rollback()
-                errors.update([field_error(exc, "slug")])
+                errors.update(errors_of(exc, "slug"))
             else:
                 return current.redirect(f"{PREFIX}/p/{created.slug}/connectors",
                                         notice=f"Platform {created.name} created. "
@@ -83,21 +91,26 @@ async def platform_settings(current: Page) -> Response:
         errors = too_long(values, {"name": 200, "login_redirect_url": 2048, "logo_url": 2048})
         if not str(values["name"]).strip():
             errors["name"] = "The name must not be empty."
+        changes: dict[str, object] = {
+            "name": values["name"],
+            "slug": str(values["slug"]).strip(),
+            "allowed_origins": _lines(str(values["allowed_origins"])),
+            "login_redirect_url": str(values["login_redirect_url"]).strip() or None,
+        }
+        try:
+            changes["branding"] = branding.check_branding(values)
+        except XkitError as exc:
+            errors = merge_errors(errors, _unprefixed(errors_of(exc, "branding")))
+        if errors:  # the service's problems too: every one at once
+            errors = merge_errors(errors, await platforms.platform_problems(
+                current.db, changes, current.platform))
         if not errors:
             try:
-                look = branding.check_branding(values)
                 updated = await platforms.update_platform(
-                    current.db, current.platform, actor=current.actor, changes={
-                        "name": values["name"],
-                        "slug": str(values["slug"]).strip(),
-                        "allowed_origins": _lines(str(values["allowed_origins"])),
-                        "login_redirect_url": str(values["login_redirect_url"]).strip() or None,
-                        "branding": look,
-                    })
+                    current.db, current.platform, actor=current.actor, changes=changes)
             except XkitError as exc:
                 await current.rollback()
-                field, message = field_error(exc, "name")
-                errors[field.removeprefix("branding.")] = message
+                errors.update(_unprefixed(errors_of(exc, "name")))
             else:
                 return current.redirect(f"{PREFIX}/p/{updated.slug}/settings",
                                         notice="Platform settings saved.")

@@ -50,8 +50,11 @@ class CatalogConnector(BaseModel):
     name: str
     short_description: str
     description: str = Field(..., description="Markdown")
-    logo_url: str | None
+    logo_url: str | None = Field(..., description="The developer's own logo; shown instead "
+                                                   "of the mark when set")
     mark: Mark
+    mark_url: str = Field(..., description="The provider's logo (or our glyph for its "
+                                           "category) as an SVG, from xkit's own origin")
     auth_type: AuthType
     multiple_connections: bool
     collect: list[CollectFieldOut]

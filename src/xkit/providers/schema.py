@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from xkit.dotpath import dig
+from xkit.providers.marks import contrast_color, simple_icon
 
 # --------------------------------------------------------------------------------------------
 # Building blocks
@@ -211,11 +212,47 @@ class _Model(BaseModel):
 
 
 class Mark(_Model):
-    """Our own simple badge for a provider (initials on a colour); we ship no logos."""
+    """How a provider looks on catalog cards and in the dashboard's picker.
 
+    ``icon`` names the brand's logo in the Simple Icons set (installed with xkit, see
+    :mod:`xkit.providers.marks`); its colour becomes ``background`` unless the template gives
+    one. Without an icon — the set has no Microsoft, Slack or Salesforce logos, at those
+    brands' request — the mark is our glyph for the template's first category on
+    ``background``, which is then required. ``foreground`` (the logo or glyph) defaults to
+    white or near-black, whichever reads better. ``text`` is the short name shown where no
+    picture can be (and by older clients).
+    """
+
+    icon: str | None = Field(None, max_length=64,
+                             description="a Simple Icons slug, e.g. gmail (simpleicons.org)")
     text: str = Field(min_length=1, max_length=3)
     background: Color
-    foreground: Color = "#ffffff"
+    foreground: Color
+
+    @model_validator(mode="before")
+    @classmethod
+    def _colours_from_icon(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        icon_slug = data.get("icon")
+        if isinstance(icon_slug, str) and not data.get("background"):
+            icon = simple_icon(icon_slug)
+            if icon is not None:
+                data["background"] = icon.color
+        background = data.get("background")
+        if isinstance(background, str) and re.fullmatch(_COLOR_RE, background) \
+                and not data.get("foreground"):
+            data["foreground"] = contrast_color(background)
+        return data
+
+    @model_validator(mode="after")
+    def _icon_exists(self) -> Self:
+        if self.icon is not None and simple_icon(self.icon) is None:
+            raise FieldError("icon", f"{_shorten(self.icon)!r} is not an icon of the installed "
+                                     "Simple Icons set (see simpleicons.org for slugs); leave "
+                                     "it out to show the category's glyph")
+        return self
 
 
 class Option(_Model):

@@ -236,23 +236,21 @@ class Mark(_Model):
             return data
         data = dict(data)
         icon_slug = data.get("icon")
-        if isinstance(icon_slug, str) and not data.get("background"):
+        if isinstance(icon_slug, str):
             icon = simple_icon(icon_slug)
-            if icon is not None:
-                data["background"] = icon.color
+            if icon is None:
+                raise FieldError("icon", f"{_shorten(icon_slug)!r} is not an icon of the "
+                                         "installed Simple Icons set (see simpleicons.org for "
+                                         "slugs); leave it out to show the category's glyph")
+            data.setdefault("background", icon.color)
+        elif not data.get("background"):
+            raise FieldError("background", "is required without an icon: the brand colour "
+                                           "the category's glyph is drawn on")
         background = data.get("background")
         if isinstance(background, str) and re.fullmatch(_COLOR_RE, background) \
                 and not data.get("foreground"):
             data["foreground"] = contrast_color(background)
         return data
-
-    @model_validator(mode="after")
-    def _icon_exists(self) -> Self:
-        if self.icon is not None and simple_icon(self.icon) is None:
-            raise FieldError("icon", f"{_shorten(self.icon)!r} is not an icon of the installed "
-                                     "Simple Icons set (see simpleicons.org for slugs); leave "
-                                     "it out to show the category's glyph")
-        return self
 
 
 class Option(_Model):

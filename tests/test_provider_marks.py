@@ -96,6 +96,17 @@ def test_marks_are_served_from_xkit_with_caching_headers(xkit_server: XkitServer
     assert httpx.get(f"{xkit_server.url}/marks/no-such-template.svg").status_code == 404
 
 
+def test_the_platform_api_lists_each_providers_mark_url(api: httpx.Client,
+                                                       xkit_server: XkitServer) -> None:
+    listed = {p["slug"]: p for p in api.get("/api/platform/providers").json()["providers"]}
+    slack = listed["slack"]
+    assert slack["mark"]["icon"] is None and slack["mark"]["background"] == "#4a154b"
+    assert listed["gmail"]["mark"]["icon"] == "gmail"
+    served = httpx.get(listed["gmail"]["mark_url"])
+    assert listed["gmail"]["mark_url"].startswith(f"{xkit_server.url}/marks/gmail.svg?v=")
+    assert served.status_code == 200 and b"<title>Gmail</title>" in served.content
+
+
 @pytest.mark.browser
 def test_every_mark_renders_in_chromium(browser: Browser, xkit_server: XkitServer) -> None:
     page = browser.new_page()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("token_fetch", "api_routes", "scale", "stampede", "connect", "webhook_workers")
+BENCHMARKS = ("token_fetch", "api_routes", "scale", "stampede", "connect", "webhook_workers",
+              "workers")
 
 
 def main() -> int:

@@ -98,6 +98,25 @@ def process_rss_mb(pid: int) -> tuple[float, float]:
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (``xkit serve --workers N``'s children)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(), [])
+        found += children
+        queue += children
+    return found
+
+
 # --- servers ----------------------------------------------------------------------------------
 
 def production_environment(database_url: str, encryption_keys: str, data_dir: Path,
@@ -151,6 +170,20 @@ class Server:
     @property
     def pid(self) -> int:
         return self.process.process.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """Every process of the server: one, or the parent and the children of
+        ``XKIT_WORKERS`` > 1 (whose CPU counts as the server's)."""
+        return [self.pid, *descendants(self.pid)]
+
+    def peak_rss_mb(self) -> float:
+        """The peak RSS of the server's largest process (per-process memory is the target)."""
+        return max(process_rss_mb(pid)[1] for pid in self.pids)
+
+    def total_rss_mb(self) -> float:
+        """The RSS of all the server's processes together, now."""
+        return sum(process_rss_mb(pid)[0] for pid in self.pids)
 
     def stop(self) -> None:
         self.process.stop()

@@ -30,7 +30,6 @@ from bench.support import (
     duration_from_env,
     machine_description,
     print_table,
-    process_rss_mb,
     production_environment,
     run_wrk,
     vacuum_analyze,
@@ -54,7 +53,7 @@ def measure(servers: dict[str, Server], installations: dict[str, Installation], 
         return {"secret": installation.secret_key, "count": installation.connections,
                 "path_prefix": f"/api/platform/contexts/{CONTEXT_PREFIX}",
                 "path_suffix": f"/connections/{CONNECTOR}", "script_dir": work_dir,
-                "server_pids": [servers[name].pid]}
+                "server_pids": servers[name].pids}
 
     for name, server in servers.items():
         common = load(name)
@@ -73,8 +72,7 @@ def measure(servers: dict[str, Server], installations: dict[str, Installation], 
                 runs[name].setdefault(concurrency, []).append(run_wrk(
                     servers[name].url, concurrency=concurrency,  # type: ignore[arg-type]
                     seconds=seconds, **load(name)))
-    return {name: (runs[name], process_rss_mb(server.pid)[1])
-            for name, server in servers.items()}
+    return {name: (runs[name], server.peak_rss_mb()) for name, server in servers.items()}
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from xkit import __version__, telemetry
+from xkit import __version__, metrics, telemetry
 from xkit.api import docs, ops, platform_user
 from xkit.api import platform as platform_api
 from xkit.http import assets
 from xkit.http.access_log import AccessLog
 from xkit.http.body_limit import BodyLimit
+from xkit.http.cors import RefusedOriginLog
 from xkit.http.errors import install_error_handlers
 from xkit.http.rate_limit import RateLimits
 from xkit.runtime import Runtime, start_runtime
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if worker is not None:
             worker.start()
         app.state.worker = worker
+        # Each process writes its own share of the pool gauges; a scrape sums them.
+        sampler = asyncio.create_task(metrics.sample_pool_forever(started.engine.sync_engine.pool))
         # What start-up built (templates, routes, models: ~160,000 objects) lives as long as
         # the process; left to the collector, each full collection walks all of it and stalls
         # every request in flight for 50-90 ms (bench/: the token fetch's p99).
@@ -73,9 +77,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         try:
             yield
         finally:
+            sampler.cancel()
             if worker is not None:
                 await worker.stop()
             await started.close()
+            # Each serving process (one of several, with --workers) takes its share out of
+            # the live gauges as it stops.
+            metrics.process_exiting()
 
     app = XkitApp(
         title="xkit",
@@ -91,6 +99,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.rate_limits = RateLimits(settings)
+    app.state.refused_origins = RefusedOriginLog()
     install_error_handlers(app)
     app.include_router(ops.router)
     app.include_router(docs.router)
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.router.routes.extend(home.routes)
     app.include_router(platform_api.router)
     app.include_router(platform_user.router)
+    app.include_router(platform_user.origin_probe)
     app.router.routes.extend(flow.routes)
     app.router.routes.extend(catalog.routes)
     if settings.sandbox:

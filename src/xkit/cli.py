@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from xkit import metrics
 from xkit.errors import ConfigurationError, XkitError
 from xkit.logs import configure_logging
 from xkit.runtime import Runtime, start_runtime
@@ -91,18 +92,22 @@ def _with_runtime(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (XKIT_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (XKIT_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes sharing the port (XKIT_WORKERS); each has its own database "
+             "pool.")] = None,
 ) -> None:
     """Run the server, with the worker inside it (and, on SQLite, migrate the database first).
 
     XKIT_WORKER_ENABLED=false leaves the worker out, for deployments that run `xkit worker`.
+    With --workers N, N processes answer on one socket; the migrations, the keyring check
+    and this banner happen once, before they start.
     """
-    import uvicorn
+    from xkit import serving
 
-    from xkit.app import create_app
-    from xkit.serving import GracefulServer
-
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
+                 if v is not None}
     settings = _settings(**overrides)
+    _metrics_directory(settings)
 
     async def _preflight(runtime: Runtime) -> str | None:
         """While no admin exists, a fresh one-time link to create the first one."""
@@ -118,33 +123,35 @@ def serve(
             return await admin_sessions.issue_setup_token(session)
 
     setup_token = _with_runtime(_preflight, settings=settings)
+    sock = None
+    if settings.workers > 1:  # bound before the banner: a port in use is the one message
+        try:
+            sock = serving.listening_socket(settings.host, settings.port)
+        except OSError as exc:
+            _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
     if settings.public_url_problem:
         typer.secho(f"warning: {settings.public_url_problem}", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"xkit is running at {settings.public_url}")
     typer.echo(f"  dashboard: {settings.public_url}/admin")
     typer.echo(f"  API docs:  {settings.public_url}/docs")
     typer.echo(f"  data:      {settings.resolved_database_url.split('@')[-1]}")
+    if sock is not None:
+        typer.echo(f"  processes: {settings.workers}")
     if setup_token:
         typer.secho(
             "No admin exists yet. Create the first one with this one-time link (valid 24 hours):",
             fg=typer.colors.YELLOW,
         )
         typer.echo(f"  {settings.public_url}/admin/setup?token={setup_token}")
-    application = create_app(settings)
-    config = uvicorn.Config(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        # Client addresses (and with them the rate limits) come from X-Forwarded-For only
-        # when the peer is a trusted proxy; with none configured the header is ignored.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
-    GracefulServer(config, on_stop=application.begin_stop).run()
+    if sock is None:
+        serving.serve_one(settings)
+        return
+    configure_logging(settings.log_level, settings.log_format, with_pid=True)
+    supervisor = serving.Supervisor(serving.prepare_children(settings), sock,
+                                    processes=settings.workers)
+    code = supervisor.run()
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -158,8 +165,11 @@ def worker() -> None:
     from xkit.worker import Worker
 
     settings = _settings()
+    _metrics_directory(settings)
 
     async def _work(runtime: Runtime) -> None:
+        sampler = asyncio.create_task(
+            metrics.sample_pool_forever(runtime.engine.sync_engine.pool))
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -174,8 +184,21 @@ def worker() -> None:
         except TimeoutError:
             typer.echo("xkit worker: the shutdown grace ran out; unfinished leases will lapse",
                        err=True)
+        sampler.cancel()
 
-    _with_runtime(_work, settings=settings)
+    try:
+        _with_runtime(_work, settings=settings)
+    finally:
+        metrics.process_exiting()
+
+
+def _metrics_directory(settings: Settings) -> None:
+    """Count in XKIT_METRICS_DIR, where every process of this xkit writes (prometheus-client's
+    multiprocess mode), so that one /metrics reports them all; child processes inherit it."""
+    try:
+        metrics.use_directory(settings.resolved_metrics_dir)
+    except OSError as exc:
+        _fail(f"XKIT_METRICS_DIR={settings.resolved_metrics_dir} cannot be used: {exc}")
 
 
 @app.command()

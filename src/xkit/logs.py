@@ -106,12 +106,16 @@ class ScrubbingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record; ``pid`` tells apart the processes of ``xkit serve
+    --workers N``, which write to the same stream."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         for key in ("method", "path", "route", "status", "duration_ms", "platform", "trace_id",
                     "span_id"):
@@ -120,14 +124,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure_logging(level: str = "info", fmt: str = "text") -> None:
+def configure_logging(level: str = "info", fmt: str = "text", *, with_pid: bool = False) -> None:
+    """Log to standard error; ``with_pid`` puts the process id in each text line, for the
+    processes of ``xkit serve --workers N`` (JSON records always carry it)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(ScrubbingFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
+        pid = " [%(process)d]" if with_pid else ""
         handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)-7s %(name)s%(trace)s: %(message)s", defaults={"trace": ""}))
+            f"%(asctime)s{pid} %(levelname)-7s %(name)s%(trace)s: %(message)s",
+            defaults={"trace": ""}))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from xkit import telemetry
+from xkit import metrics, telemetry
 from xkit.crypto import Keyring
 from xkit.db import migrate
 from xkit.db.engine import create_engine, create_sessionmaker, private_directory
@@ -146,6 +146,8 @@ async def start_runtime(settings: Settings, *, migrate_now: bool | None = None) 
         raise ConfigurationError(f"invalid provider template: {exc}") from None
     if not settings.provider_allow_private_networks:
         _refuse_plain_http(providers)
+    # A failed connect flow is counted under its code when a template declares it.
+    metrics.allow_error_codes(code for template in providers for code in template.errors)
     try:
         provider_http = create_provider_http(
             timeout_seconds=settings.provider_timeout_seconds, ca_bundle=settings.ca_bundle,

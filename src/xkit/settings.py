@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     proxy_max_body_bytes: int = Field(default=26_214_400, ge=1024)
     admin_session_hours: float = Field(default=12, gt=0, le=24 * 30)
     admin_session_idle_minutes: float = Field(default=120, gt=0, le=24 * 60 * 30)
-    # Per process. PostgreSQL allows 100 connections by default: replicas x (size + overflow)
-    # must stay under it, with room for workers and migrations.
+    # Processes of `xkit serve` sharing its port (docs/operations.md#several-processes).
+    workers: int = Field(default=1, ge=1, le=64)
+    # Per process. PostgreSQL allows 100 connections by default: replicas x XKIT_WORKERS x
+    # (size + overflow) must stay under it, with room for `xkit worker`s and migrations.
     database_pool_size: int = Field(default=10, ge=1, le=500)
     database_max_overflow: int = Field(default=5, ge=0, le=500)
     # Per client address and per process (see xkit.api.rate_limit).
@@ -83,6 +85,11 @@ class Settings(BaseSettings):
     token_upkeep: bool = True
     token_upkeep_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     refresh_ahead_seconds: int = Field(default=900, ge=0, le=24 * 3600)
+    # /metrics (docs/operations.md): answers only a scraper sending this bearer token; unset,
+    # /metrics answers 404. The commands keep the numbers of all their processes in
+    # metrics_dir (default: <data dir>/metrics).
+    metrics_token: SecretStr | None = None
+    metrics_dir: Path | None = None
 
     @field_validator("public_url")
     @classmethod
@@ -114,7 +121,8 @@ class Settings(BaseSettings):
         """``XKIT_LOG_LEVEL=INFO`` is what people write (Python's own levels are upper case)."""
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("encryption_keys", "database_url", "ca_bundle", mode="before")
+    @field_validator("encryption_keys", "database_url", "ca_bundle", "metrics_token",
+                     "metrics_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -194,6 +202,11 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry ``Secure`` whenever people reach xkit over HTTPS."""
         return self.public_url.startswith("https://")
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        """Where the processes of this xkit write their metrics for one /metrics to sum."""
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def key_file(self) -> Path:

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from xkit import metrics
 from xkit.runtime import Runtime
 from xkit.services.connect import flow as authorizations
 from xkit.services.tokens import upkeep as token_upkeep
@@ -33,6 +34,8 @@ from xkit.services.webhooks.delivery import DeliveryPolicy
 log = logging.getLogger("xkit.worker")
 
 HOUSEKEEPING_INTERVAL_SECONDS = 300.0
+# How often the outbox's depth and age are measured for /metrics (one small query).
+OUTBOX_STATS_INTERVAL_SECONDS = 15.0
 MAX_ERROR_PAUSE_SECONDS = 30.0
 
 
@@ -62,7 +65,8 @@ class Worker:
         http = create_provider_http(timeout_seconds=settings.webhook_timeout_seconds,
                                     ca_bundle=settings.ca_bundle, policy=settings.webhook_policy)
         loops = [self._deliveries(http, stopping),
-                 self._every(HOUSEKEEPING_INTERVAL_SECONDS, self._housekeeping, stopping)]
+                 self._every(HOUSEKEEPING_INTERVAL_SECONDS, self._housekeeping, stopping),
+                 self._every(OUTBOX_STATS_INTERVAL_SECONDS, self._outbox, stopping)]
         if settings.token_upkeep:
             loops.append(self._every(settings.token_upkeep_interval_seconds, self._upkeep,
                                      stopping))
@@ -95,6 +99,7 @@ class Worker:
                         leased = await webhook_delivery.lease_due(
                             self.runtime.sessions, self.id, limit=free, lease=self.policy.lease)
                         pause = settings.worker_poll_seconds
+                        metrics.worker_loop_succeeded("deliveries")
                     except Exception as exc:  # the database is down or busy: wait, retry
                         log.warning("worker %s cannot read the outbox (%s); retrying in "
                                     "%.0f s", self.id, type(exc).__name__, pause)
@@ -132,6 +137,15 @@ class Worker:
         await token_upkeep.run_upkeep(self.runtime.token_deps, refresh_ahead=refresh_ahead,
                                       stopping=stopping)
 
+    async def _outbox(self, stopping: asyncio.Event) -> None:
+        """The outbox's depth and the age of its oldest due delivery, for /metrics: a growing
+        age means deliveries are not keeping up (or no worker is running)."""
+        async with self.runtime.sessions() as session:
+            due, oldest_age = await webhook_delivery.outbox_stats(session)
+        recorded = metrics.get()
+        recorded.outbox_due.set(due)
+        recorded.outbox_oldest_due_age.set(oldest_age)
+
     async def _housekeeping(self, stopping: asyncio.Event) -> None:
         retention = dt.timedelta(days=self.runtime.settings.webhook_retention_days)
         async with self.runtime.sessions() as session:
@@ -149,6 +163,7 @@ class Worker:
             started = time.monotonic()
             try:
                 await job(stopping)
+                metrics.worker_loop_succeeded(job.__name__.strip("_"))
             except Exception as exc:
                 log.warning("worker %s: %s failed (%s); next run in %.0f s", self.id,
                             job.__name__.strip("_"), type(exc).__name__, interval)

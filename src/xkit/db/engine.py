@@ -24,6 +24,21 @@ POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 5
 
 
+class CountingQueuePool(AsyncAdaptedQueuePool):
+    """SQLAlchemy's async pool, counting the callers waiting for a connection (``waiting``,
+    sampled for /metrics: a pool too small for the load shows as waiters)."""
+
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.CountingQueuePool"
+    waiting = 0
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        self.waiting += 1
+        try:
+            return super()._do_get()
+        finally:
+            self.waiting -= 1
+
+
 class FifoQueuePool(AsyncAdaptedQueuePool):
     """SQLAlchemy's async pool, handing its connections out in arrival order.
 
@@ -37,6 +52,8 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
     # Log under SQLAlchemy's own namespace, which is quiet unless asked (echo_pool), as the
     # pool this one extends does; under xkit's, every dispose would be an INFO line.
     _sqla_logger_namespace = "sqlalchemy.pool.impl.FifoQueuePool"
+    # Callers waiting for their turn (sampled for /metrics).
+    waiting = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,6 +62,7 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
         self._holding: set[ConnectionPoolEntry] = set()
 
     def _do_get(self) -> ConnectionPoolEntry:
+        self.waiting += 1
         try:
             await_(asyncio.wait_for(self._turns.acquire(), self._timeout))
         except TimeoutError:
@@ -52,6 +70,8 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
                               f"(pool of {self.size()} + {self._max_overflow})") from None
         except MissingGreenlet:  # not called from async code: the pool's own wait only
             return super()._do_get()
+        finally:
+            self.waiting -= 1
         try:
             record = super()._do_get()
         except BaseException:
@@ -79,7 +99,7 @@ def create_engine(database_url: str, **options: Any) -> AsyncEngine:
         # pragmas below: measured at ~2.5 ms, most of a token fetch (bench/token_fetch.py).
         # So connections are kept; the pool is generous because SQLite, not the pool, is
         # what serialises writers, and a request holds a connection only while it queries.
-        options.setdefault("poolclass", AsyncAdaptedQueuePool)
+        options.setdefault("poolclass", CountingQueuePool)
         options.setdefault("pool_size", 8)
         options.setdefault("max_overflow", 24)
         options.setdefault("pool_timeout", 30)

@@ -8,6 +8,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xkit import metrics
+
 access_log = logging.getLogger("xkit.access")
 
 
@@ -30,7 +32,10 @@ def route_template(scope: Scope) -> str | None:
 
 class AccessLog:
     """One line per request with method, path (never the query string: it may carry an OAuth
-    code or state), status and duration; the route's template goes in the structured fields."""
+    code or state), status and duration; the route's template goes in the structured fields.
+
+    The same answer is counted in ``xkit_http_request_duration_seconds`` by route template
+    (never the path: it carries ids), method and status."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,7 +56,16 @@ class AccessLog:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            duration_ms = round(seconds * 1000, 1)
+            route = route_template(scope)
+            method = scope["method"]
+            metrics.get().observe_request(
+                route or metrics.UNMATCHED_ROUTE,
+                method if method in metrics.METHODS else metrics.OTHER,
+                str(status),
+                seconds,
+            )
             access_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],
@@ -61,7 +75,7 @@ class AccessLog:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    "route": route_template(scope),
+                    "route": route,
                     "status": status,
                     "duration_ms": duration_ms,
                 },

@@ -2,9 +2,21 @@
 
 Declared by the browser API's router (``APIRouter(route_class=BrowserApiRoute)``), so a route
 added to it answers cross-origin calls, preflights included, without anything else to change.
+
+A refused origin gets nothing it could read (a preflight without CORS headers), so the
+browser tells the page only "network error". Two things make the mistake findable: the
+server logs the refused origin at WARNING (once a minute per platform and origin, so a busy
+page cannot flood the log), and xkit.js asks the origin probe
+(``GET …/api/platform_user/origin``, readable from any origin, no credentials) why, and
+prints the fix in the console.
 """
 
 from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from urllib.parse import urlsplit
 
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
@@ -16,6 +28,49 @@ from xkit.services.configuration import platforms
 ALLOWED_METHODS = "GET, POST, PATCH, DELETE"
 ALLOWED_HEADERS = "authorization, content-type"
 MAX_AGE = "600"
+# What a developer must change to allow an origin: named in the log line and the probe.
+ALLOWED_ORIGINS_SETTING = ("the platform's allowed_origins (dashboard: the platform's Settings "
+                           "→ Allowed web origins)")
+
+log = logging.getLogger("xkit.cors")
+
+
+class RefusedOriginLog:
+    """Logs a refused origin at WARNING at most once per ``interval`` seconds for each
+    (platform, origin): the first refusal is what a developer needs to see, the thousandth is
+    noise. Remembers at most ``capacity`` pairs (the oldest forgotten first), so origins
+    made up by a client cannot grow it without bound."""
+
+    def __init__(self, interval: float = 60.0, capacity: int = 1024) -> None:
+        self.interval = interval
+        self.capacity = capacity
+        self._last: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        """How many (platform, origin) pairs it remembers."""
+        return len(self._last)
+
+    def refused(self, platform_slug: str, origin: str) -> bool:
+        """Log this refusal unless the same pair was logged within the interval; says whether
+        it logged."""
+        key = (platform_slug[:100], origin[:200])
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            return False
+        self._last[key] = now
+        self._last.move_to_end(key)
+        while len(self._last) > self.capacity:
+            self._last.popitem(last=False)
+        log.warning("refused a browser API call from origin %s to platform %s: add it to %s",
+                    key[1], key[0], ALLOWED_ORIGINS_SETTING)
+        return True
+
+
+def _own_origin(public_url: str) -> str:
+    """xkit's own origin: the hosted catalog's calls carry it, and are same-origin."""
+    parts = urlsplit(public_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _is_preflight(scope: Scope) -> bool:
@@ -40,8 +95,13 @@ class BrowserApiRoute(APIRoute):
             return
         runtime = scope["app"].state.runtime
         async with runtime.sessions() as session:
-            allowed = origin in await platforms.allowed_origins(
-                session, scope["path_params"].get("platform_slug", ""))
+            slug = scope["path_params"].get("platform_slug", "")
+            allowed = origin in await platforms.allowed_origins(session, slug)
+        if not allowed and origin != _own_origin(runtime.settings.public_url):
+            refusals: RefusedOriginLog | None = getattr(scope["app"].state, "refused_origins",
+                                                        None)
+            if refusals is not None:
+                refusals.refused(slug, origin)
         if _is_preflight(scope):
             await _preflight(send, origin if allowed else None)
             return

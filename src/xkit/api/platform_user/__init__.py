@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from xkit.api.browser_schemas import (
@@ -27,8 +28,8 @@ from xkit.api.connection_schemas import PublicAuthorization, PublicConnection
 from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
-from xkit.http.cors import BrowserApiRoute
-from xkit.services.configuration import connectors
+from xkit.http.cors import ALLOWED_ORIGINS_SETTING, BrowserApiRoute
+from xkit.services.configuration import connectors, platforms
 from xkit.services.connect import catalog, context_tokens, one_time_tokens, user_jwt
 from xkit.services.connect import flow as authorizations
 from xkit.services.connect.collect import submit_collected
@@ -39,6 +40,49 @@ POPUP_TOKEN_TTL = dt.timedelta(seconds=60)
 # Every route here answers CORS for the platform's allowed origins: the router says so.
 router = APIRouter(prefix="/p/{platform_slug}/api/platform_user", tags=["browser API"],
                    route_class=BrowserApiRoute)
+
+
+# The origin probe is the one browser-API path any origin may read: it holds nothing but
+# whether the asking origin is allowed, which a refused preflight tells anyway.
+origin_probe = APIRouter(prefix="/p/{platform_slug}/api/platform_user", tags=["browser API"])
+
+
+class OriginCheck(BaseModel):
+    origin: str | None = Field(..., description="the Origin header the browser sent")
+    platform: str
+    allowed: bool
+    setting: str = Field(..., description="where an origin is allowed")
+    message: str = Field(..., description="for the developer's console")
+
+
+@origin_probe.get(
+    "/origin", summary="Is the calling page's origin allowed? (readable from any origin)",
+    response_model=OriginCheck,
+    responses={404: {"description": "platform_not_found"}},
+)
+async def check_origin(platform_slug: str, request: Request, response: Response,
+                       session: SessionDep) -> Any:
+    """A refused preflight lets the page read nothing, so xkit.js asks here why its calls
+    failed and prints the fix. No credentials, no data: only the answer for the origin that
+    asks."""
+    readable = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+    response.headers.update(readable)
+    platform = await platforms.find_platform(session, platform_slug)
+    if platform is None:  # readable too: a wrong slug in the script's URL is the other mistake
+        return JSONResponse({"error": {"code": "platform_not_found",
+                                       "message": f"no platform with slug {platform_slug!r}"}},
+                            status_code=404, headers=readable)
+    origin = request.headers.get("origin")
+    allowed = origin is not None and origin in platform.allowed_origins
+    if origin is None:
+        message = "no Origin header: this probe answers for the page that calls it"
+    elif allowed:
+        message = f"origin {origin} is allowed for platform {platform.slug!r}"
+    else:
+        message = (f"origin {origin} is not allowed for platform {platform.slug!r}: "
+                   f"add it to {ALLOWED_ORIGINS_SETTING}")
+    return {"origin": origin, "platform": platform.slug, "allowed": allowed,
+            "setting": "allowed_origins", "message": message}
 
 
 @dataclass(frozen=True)

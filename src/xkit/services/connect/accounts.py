@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from xkit import metrics
 from xkit.oauth import ProviderError, TokenSet
 from xkit.oauth.errors import from_transport
 from xkit.outbound import AddressRefused
@@ -34,8 +35,16 @@ async def read_account(http: httpx.AsyncClient, template: ProviderTemplate,
     The account URL is called with ``auth`` (an API key, Basic credentials), or else with the
     new access token. Raises ProviderError: ``invalid_credentials`` when the URL refuses the
     ``auth`` given (a typo in a key), ``account_unreadable`` (transient) when the account
-    cannot be read.
+    cannot be read. Its requests count as ``account`` calls to the provider.
     """
+    with metrics.provider_call(template.slug, "account"):
+        return await _read_account(http, template, settings, tokens, findings, auth, scopes)
+
+
+async def _read_account(http: httpx.AsyncClient, template: ProviderTemplate,
+                        settings: Mapping[str, str], tokens: TokenSet | None,
+                        findings: extras.Findings | None, auth: RequestAuth | None,
+                        scopes: Sequence[str]) -> AccountInfo:
     spec = template.account
     if spec is None:
         return AccountInfo(id=None, label=None)

@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xkit import metrics
 from xkit.crypto import Keyring, fingerprint
 from xkit.db.models import Authorization, Connection, Connector, Context, Platform
 from xkit.db.results import rows_matched
@@ -180,6 +181,7 @@ async def begin_connection(session: AsyncSession, deps: FlowDeps, platform: Plat
         requested_scopes=template.effective_scopes(connector.scopes))
     session.add(authorization)
     await session.commit()
+    metrics.get().flows_started.labels(connector.provider).inc()
     return ConnectionView(connection=connection, connector=connector, context=context,
                           authorization=authorization)
 
@@ -304,16 +306,19 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
     ``browser_mismatch`` before the code is redeemed."""
     state = params.get("state", "")
     if not state:
+        _count_failure(metrics.UNKNOWN_PROVIDER, "invalid_state")
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link is not valid. Start the connection again.")
     authorization = await session.scalar(select(Authorization).where(
         Authorization.state_hash == fingerprint(state), Authorization.platform_id == platform.id))
     if authorization is None:
+        _count_failure(metrics.UNKNOWN_PROVIDER, "invalid_state")
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used or is not valid. "
                                "Start the connection again.")
     same_browser = browser_binding.presented_by(authorization, cookies)
     if not await _claim(session, authorization, state_hash=authorization.state_hash):
+        _count_failure(metrics.UNKNOWN_PROVIDER, "invalid_state")
         return CallbackOutcome(None, ERROR, "invalid_state",
                                "This sign-in link was already used. Start the connection again.")
     view = await get_connection(session, platform.id, authorization.connection_id)
@@ -338,7 +343,8 @@ async def complete_callback(session: AsyncSession, deps: FlowDeps, platform: Pla
 
     ctx = _context(deps, platform, template, view.connector, authorization)
     try:
-        result = await auth_type_of(template).complete(ctx, params)
+        with metrics.provider_call(template.slug, "token"):
+            result = await auth_type_of(template).complete(ctx, params)
     except ProviderError as exc:
         if exc.transient:
             return await _fail(session, view, authorization, exc.code,
@@ -394,7 +400,8 @@ async def connect_without_redirect(session: AsyncSession, deps: FlowDeps,
                       settings={**view.connector.settings, **collected},
                       keyring=deps.keyring, http=deps.http)
     try:
-        grant = await auth_type_of(template).activate(ctx, collected)
+        with metrics.provider_call(template.slug, "token"):
+            grant = await auth_type_of(template).activate(ctx, collected)
     except (CredentialsRejected, ProviderError, ConnectFailed, CannotRenew) as exc:
         if isinstance(exc, ProviderError):
             code, message = exc.code, FLOW_MESSAGES[
@@ -451,6 +458,7 @@ async def _activate(session: AsyncSession, deps: FlowDeps, view: ConnectionView,
                  platform_id=authorization.platform_id, target_type="connection",
                  target_id=view.connection.id, details={"connector": view.connector.slug})
     await session.commit()
+    metrics.get().flows_completed.labels(view.connector.provider).inc()
     return CallbackOutcome(authorization, ACTIVE)
 
 
@@ -501,7 +509,14 @@ async def _fail(session: AsyncSession, view: ConnectionView, authorization: Auth
                                              error={"code": code, "message": message})
     await session.commit()
     log.info("authorization %s ended in error %s", authorization.id, code)
+    _count_failure(view.connector.provider, code)
     return CallbackOutcome(authorization, ERROR, code, message)
+
+
+def _count_failure(provider: str, code: str) -> None:
+    """``xkit_connect_flows_failed_total``; a code nobody declared (a callback's ``?error=``
+    is whatever the browser sent) is counted as ``other``."""
+    metrics.get().flows_failed.labels(provider, metrics.error_code_label(code)).inc()
 
 
 async def _still_connected(session: AsyncSession, connection: Connection) -> bool:

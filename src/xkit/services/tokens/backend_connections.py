@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from xkit import metrics
 from xkit.db.models import Authorization, Context
 from xkit.db.types import utcnow
 from xkit.errors import InvalidInput, NotFound
@@ -175,10 +176,11 @@ async def remove_connection(
         if client.revoke_url:
             revocation = {"attempted": True, "succeeded": True}
             try:
-                await client.revoke(
-                    deps.http,
-                    token=decrypt_from(deps.keyring, authorization, "refresh_token") or "",
-                )
+                with metrics.provider_call(template.slug, "revoke"):
+                    await client.revoke(
+                        deps.http,
+                        token=decrypt_from(deps.keyring, authorization, "refresh_token") or "",
+                    )
             except ProviderError as exc:
                 revocation = {"attempted": True, "succeeded": False, "error": exc.code}
     await connections.delete_connection(session, view, actor=actor)

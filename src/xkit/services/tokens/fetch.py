@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import and_, bindparam, select
 
+from xkit import metrics
 from xkit.crypto import fingerprint
 from xkit.db.models import ApiKey, Authorization, Connection, Connector, Context, Platform
 from xkit.errors import NotFound, Unauthorized
@@ -30,6 +31,9 @@ from xkit.services.tokens.backend_connections import describe, is_fresh
 from xkit.services.tokens.connections import ConnectionView, current_authorizations
 from xkit.services.tokens.refresh import (
     AuthorizationGone,
+    ProviderRefused,
+    ProviderUnavailable,
+    ReconnectRequired,
     TokenDeps,
     fresh_authorization,
     healthiest,
@@ -96,7 +100,32 @@ async def fetch_token(
     force_refresh: bool = False,
     subject: str | None = None,
 ) -> dict[str, Any]:
-    """The connection with a fresh access token (or one minted for ``subject``)."""
+    """The connection with a fresh access token (or one minted for ``subject``); counted in
+    ``xkit_token_fetches_total`` by outcome."""
+    counted = metrics.get().fetch
+    try:
+        answer, outcome = await _fetch(deps, target, secret, publishable_key, force_refresh,
+                                       subject)
+    except ReconnectRequired:
+        counted["reconnect_required"].inc()
+        raise
+    except (ProviderUnavailable, ProviderRefused, NotFound, Unauthorized) as exc:
+        counted[next(name for kind, name in _FAILURES.items() if isinstance(exc, kind))].inc()
+        raise
+    except Exception:
+        counted["error"].inc()
+        raise
+    counted[outcome].inc()
+    return answer
+
+
+_FAILURES: dict[type[BaseException], str] = {
+    ProviderUnavailable: "provider_unavailable", ProviderRefused: "provider_refused",
+    NotFound: "not_found", Unauthorized: "unauthorized"}
+
+
+async def _fetch(deps: TokenDeps, target: Target, secret: str, publishable_key: str | None,
+                 force_refresh: bool, subject: str | None) -> tuple[dict[str, Any], str]:
     refused = Unauthorized("invalid or revoked API key", code="invalid_api_key")
     if not secret.startswith(api_keys.SECRET_PREFIX):
         raise refused
@@ -110,7 +139,7 @@ async def fetch_token(
         view, chosen = _decide(target, rows)
         if is_fresh(chosen, deps, force_refresh):
             record_use(deps.uses, chosen)
-            return await _answer(deps, view, chosen, subject)
+            return await _answer(deps, view, chosen, subject), "fresh"
         try:
             authorization = await fresh_authorization(deps, chosen.id, force=force_refresh)
         except AuthorizationGone:
@@ -122,7 +151,7 @@ async def fetch_token(
             async with deps.sessions() as session:
                 view = await connections.get_connection(
                     session, authorization.platform_id, authorization.connection_id)
-        return await _answer(deps, view, authorization, subject)
+        return await _answer(deps, view, authorization, subject), "refreshed"
     raise AssertionError("unreachable")
 
 

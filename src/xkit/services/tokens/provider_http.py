@@ -15,6 +15,7 @@ from xkit import telemetry
 from xkit.crypto import Keyring
 from xkit.db.models import Connector
 from xkit.errors import Conflict
+from xkit.metrics import MeteredTransport
 from xkit.oauth import OAuthClient
 from xkit.outbound import OutboundPolicy, OutboundTransport
 from xkit.providers.schema import ProviderTemplate
@@ -56,7 +57,9 @@ def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    transport = OutboundTransport(policy, options={"verify": context, "limits": limits})
+    # Requests made inside xkit.metrics.provider_call blocks are counted by provider and kind.
+    transport = MeteredTransport(
+        OutboundTransport(policy, options={"verify": context, "limits": limits}))
     return httpx.AsyncClient(
         verify=context,
         timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),

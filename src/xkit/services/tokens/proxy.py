@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from xkit import metrics
 from xkit.connect_to import ConnectTo
 from xkit.errors import Conflict, Forbidden, InvalidInput, XkitError
 from xkit.oauth.errors import parse_retry_after
@@ -184,9 +185,10 @@ async def forward(
     renewable = kind.renewable and subject is None
     refreshed = throttled = False
     while True:
-        upstream = await _send(
-            http, request.method, auth.url(url), {**headers, **auth.headers}, request.body
-        )
+        with metrics.provider_call(template.slug, "proxy"):
+            upstream = await _send(
+                http, request.method, auth.url(url), {**headers, **auth.headers}, request.body
+            )
         if upstream.status_code == 401 and renewable and not refreshed and request.replayable:
             await upstream.aclose()
             refreshed = True

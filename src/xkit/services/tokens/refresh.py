@@ -30,6 +30,7 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from xkit import metrics
 from xkit.crypto import Keyring
 from xkit.db.models import Authorization
 from xkit.db.results import rows_matched
@@ -185,7 +186,7 @@ async def fresh_authorization(
                 refreshed_since=seen_refresh,
             ):
                 return await deps.in_flight.shielded(
-                    _refresh_as_owner(deps, authorization_id, owner)
+                    _refresh_metered(deps, authorization_id, owner)
                 )
         if utcnow() > deadline:  # the holder is alive, but its provider is slow to answer
             raise ProviderUnavailable(
@@ -337,7 +338,22 @@ async def _lease_kept(deps: TokenDeps, authorization_id: str, owner: str) -> Asy
         await heartbeat
 
 
-async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) -> Authorization:
+# How a refresh that ended in an exception is counted (xkit_token_refresh_duration_seconds).
+_REFRESH_OUTCOMES: dict[type[BaseException], str] = {
+    AuthorizationGone: "gone", ReconnectRequired: "reconnect_required",
+    ProviderUnavailable: "provider_unavailable", ProviderRefused: "provider_refused"}
+
+
+async def _refresh_metered(deps: TokenDeps, authorization_id: str,
+                           owner: str) -> Authorization:
+    """The refresh, counted and timed by provider and outcome (a task of its own: the provider
+    call it marks stays inside it)."""
+    with metrics.refresh_timer(_REFRESH_OUTCOMES) as timed:
+        return await _refresh_as_owner(deps, authorization_id, owner, timed)
+
+
+async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str,
+                            timed: metrics.TimedRefresh | None = None) -> Authorization:
     async with deps.sessions() as session:
         authorization = await _load(session, authorization_id)
         view = await get_connection(session, authorization.platform_id, authorization.connection_id)
@@ -347,6 +363,8 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str) 
             await _release(session, authorization_id, owner)
             return authorization
         await session.commit()  # hold no transaction open while the provider answers
+        if timed is not None:
+            timed.start(template.slug)  # what follows is a refresh at this provider
         # A refresh token may already have been used up: sent, and its answer never stored.
         maybe_used = authorization.refresh_sent_at is not None
         # The heartbeat renews the lease during each attempt and each pause between them.
@@ -446,7 +464,8 @@ async def token_for_subject(deps: TokenDeps, authorization_id: str, subject: str
         ctx = auth_context(deps, view, authorization)
         await session.commit()
     try:
-        return await auth_type_of(ctx.template).token_for_subject(ctx, subject)
+        with metrics.provider_call(ctx.template.slug, "token"):
+            return await auth_type_of(ctx.template).token_for_subject(ctx, subject)
     except ProviderError as exc:
         if exc.code == ADDRESS_REFUSED:  # nothing was sent; the connector is at fault
             raise ProviderRefused(exc.description, code=ADDRESS_REFUSED) from None
@@ -531,7 +550,8 @@ async def _finish_interrupted(
     session: AsyncSession, view: ConnectionView, authorization: Authorization
 ) -> Authorization:
     """The grant lost to an interrupted refresh: its own code, so an operator can tell it from
-    a user revoking access. Counted here (a metric hooks in beside this log line)."""
+    a user revoking access, and counted in ``xkit_token_refresh_interrupted_total``."""
+    metrics.get().refreshes_interrupted.labels(view.connector.provider).inc()
     log.warning("authorization %s lost its grant: %s (the previous refresh was sent at %s "
                 "and its answer never stored)", authorization.id, REFRESH_INTERRUPTED,
                 authorization.refresh_sent_at)

@@ -24,9 +24,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from xkit import metrics
 from xkit.crypto import Keyring
 from xkit.db.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from xkit.db.results import rows_matched
@@ -151,6 +152,7 @@ async def deliver(sessions: async_sessionmaker[AsyncSession], keyring: Keyring,
         )).first()
         await session.commit()  # no transaction (nor pooled connection) while the receiver works
     if row is None:
+        metrics.get().deliveries.labels("lease_lost").inc()
         return None
     delivery, event, subscription = row
     attempt = await post(http, policy, subscription.url, event,
@@ -252,6 +254,8 @@ async def _record(sessions: async_sessionmaker[AsyncSession], policy: DeliveryPo
                     f"(last: {attempt.error}). Fix the receiver, then resume: everything "
                     "that waited is sent again.")))
         await session.commit()
+    metrics.get().deliveries.labels(
+        "delivered" if attempt.ok else "gave_up" if gave_up else "retrying").inc()
     if attempt.ok:
         log.info("delivered event %s to webhook %s in %d ms", delivery.event_id,
                  subscription.id, attempt.duration_ms)
@@ -261,6 +265,23 @@ async def _record(sessions: async_sessionmaker[AsyncSession], policy: DeliveryPo
     else:
         log.info("delivery of event %s to webhook %s failed (%s); retrying later",
                  delivery.event_id, subscription.id, attempt.error)
+
+
+async def outbox_stats(session: AsyncSession) -> tuple[int, float]:
+    """How many deliveries are due and not sent (paused or disabled subscriptions aside:
+    they wait on purpose), and how many seconds the oldest of them has been due."""
+    now = utcnow()
+    count, oldest = (await session.execute(
+        select(func.count(), func.min(WebhookDelivery.next_attempt_at))
+        .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
+        .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now,
+               WebhookSubscription.enabled.is_(True), WebhookSubscription.paused_at.is_(None))
+    )).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    if oldest.tzinfo is None:  # SQLite hands datetimes back naive (they are UTC)
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    return int(count), max((now - oldest).total_seconds(), 0.0)
 
 
 async def prune_outbox(session: AsyncSession, *, older_than: dt.timedelta) -> int:

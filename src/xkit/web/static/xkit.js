@@ -39,6 +39,10 @@
   /** How long to wait for a closed popup's authorization to settle (retrieving tokens). */
   const SETTLE_MS = 60000;
   const EXPIRY_SKEW_MS = 5000;
+  /** Codes after which the catalog tells the end user it is not set up for this site. */
+  const NOT_SET_UP_CODES = new Set(["origin_not_allowed", "platform_not_found"]);
+  /** More connectors than this and the catalog offers a category filter. */
+  const CATEGORY_FILTER_MIN = 6;
 
   // --- errors -------------------------------------------------------------------------------
 
@@ -47,7 +51,8 @@
    * the browser API's codes (`connector_not_found`, `context_token_expired`, ...), the
    * provider's or the flow's (`cancelled`, `access_denied`, `AADSTS65004`,
    * `different_account`, ...), and a few of our own (`popup_blocked`, `network_error`,
-   * `not_initialized`, `not_logged_in`). `message` is plain text an end user can read.
+   * `origin_not_allowed`, `not_initialized`, `not_logged_in`). `message` is plain text an
+   * end user can read; `developerMessage`, where present, says what the developer must fix.
    */
   class XkitError extends Error {
     /**
@@ -148,6 +153,10 @@
       this._tokenSource = null;
       this._renewal = null;
       this._listeners = new Map();
+      /** Why the last `login` failed, until one succeeds. */
+      this.loginError = null;
+      this._originCheck = null;
+      this._explained = new Set();  // developer messages already in the console
       this._resetReady();
       this.XkitError = XkitError;
     }
@@ -208,7 +217,16 @@
       } else {
         throw new XkitError("invalid_argument", "login takes a context token, a function returning one, or {userJwt}");
       }
-      const session = await this._api("GET", "/session");
+      let session;
+      try {
+        session = await this._api("GET", "/session");
+      } catch (error) {
+        // Catalogs waiting for this login show why instead of loading forever.
+        this.loginError = error;
+        this._emit("config:update", { baseUrl: this.baseUrl, loggedIn: this.loggedIn, error });
+        throw error;
+      }
+      this.loginError = null;
       this.session = session;
       this._markReady(session);
       this._emit("config:update", { baseUrl: this.baseUrl, loggedIn: true, session });
@@ -233,8 +251,7 @@
           credentials: "omit", cache: "no-store",
         });
       } catch (error) {
-        throw new XkitError("network_error", "xkit could not be reached. Check your connection and try again.",
-          { cause: error });
+        throw await this._unreachable(error);
       }
       let data = null;
       try {
@@ -263,8 +280,10 @@
 
     /**
      * Listen to `connection:enable` (a connect or reconnect finished: the connection),
-     * `connection:remove` (a connection was removed: the connection) or `config:update`
-     * (init, login or logout: `{baseUrl, loggedIn, session?}`).
+     * `connection:remove` (a connection was removed: the connection), `config:update`
+     * (init, login or logout: `{baseUrl, loggedIn, session?}`; a failed login adds `error`),
+     * `catalog:open` (`openCatalog`: `{connector}`) or `catalog:close` (`{reason,
+     * connector, connection}`).
      * @param {string} event
      * @param {(detail: any) => void} listener
      */
@@ -563,8 +582,7 @@
           credentials: "omit", cache: "no-store",
         });
       } catch (error) {
-        throw new XkitError("network_error", "xkit could not be reached. Check your connection and try again.",
-          { cause: error });
+        throw await this._unreachable(error);
       }
       if (response.status === 204) return null;
       let data = null;
@@ -582,6 +600,51 @@
       }
       throw new XkitError(code, problem.message || `xkit answered ${response.status}`,
         { status: response.status, details: problem.details });
+    }
+
+    /**
+     * A call failed without an answer. To the page, a refused CORS preflight (this page's
+     * origin is not allowed) looks exactly like a network failure, so ask xkit's origin probe
+     * (readable from any origin, no credentials) which one it was.
+     */
+    async _unreachable(cause) {
+      const refusal = await this._checkOrigin();
+      return refusal || new XkitError("network_error",
+        "xkit could not be reached. Check your connection and try again.", { cause });
+    }
+
+    /**
+     * Resolves with an XkitError when this page may not use the platform (and logs the fix
+     * to the console, once per client), or `null`. Calls failing together share one probe;
+     * the next failure asks again (the origin may have been allowed since).
+     */
+    _checkOrigin() {
+      if (this._originCheck) return this._originCheck;
+      const check = global.fetch(`${this.baseUrl}/api/platform_user/origin`, {
+        headers: { Accept: "application/json" }, credentials: "omit", cache: "no-store",
+      }).then((response) => response.json()).then((data) => {
+        const platform = this.baseUrl.replace(/^.*\/p\//, "");
+        let developerMessage = null;
+        let code = "origin_not_allowed";
+        if (data && data.allowed === false) {
+          developerMessage = `xkit: this page's origin ${data.origin} is not allowed to use ` +
+            `platform "${data.platform}", so xkit refused its calls. Add ${data.origin} to the ` +
+            "platform's allowed web origins (xkit dashboard → the platform's Settings → " +
+            "Allowed web origins), then reload.";
+        } else if (data && data.error && data.error.code === "platform_not_found") {
+          code = "platform_not_found";
+          developerMessage = `xkit: there is no platform "${platform}" at ${this.baseUrl}. ` +
+            "Check the platform slug in the URL xkit.js is loaded from (or given to xkit.init).";
+        }
+        if (!developerMessage) return null;
+        if (global.console && !this._explained.has(developerMessage)) global.console.error(developerMessage);
+        this._explained.add(developerMessage);
+        return new XkitError(code, "This catalog isn't set up for this site.",
+          { origin: data.origin || global.location.origin, platform, developerMessage });
+      }).catch(() => null);
+      this._originCheck = check;
+      check.then(() => { if (this._originCheck === check) this._originCheck = null; });
+      return check;
     }
 
     // --- the catalog
@@ -607,6 +670,24 @@
     renderCatalog(element, options) {
       return new Catalog(this, element, options || {});
     }
+
+    /**
+     * Open the catalog as a modal dialog over your page (call it from a click handler):
+     * focus stays inside until it closes (Escape, its close button, a click on the
+     * backdrop, or `close()`), then returns to the element that had it.
+     *
+     * @param {object} [options] as `renderCatalog`, and:
+     * @param {string} [options.connector] open straight to this connector alone (a "Connect
+     *   Outlook" button); the dialog closes by itself once it is connected
+     * @param {boolean} [options.closeOnConnect] with `connector`: close when connected (default true)
+     * @param {string} [options.title] the dialog's title (default "Integrations", or
+     *   "Connect <name>" with `connector`)
+     * @param {(detail: object) => void} [options.onClose] called with `{reason, connector, connection}`
+     * @returns {CatalogDialog} with `close()`, `closed` (a promise of the same detail) and `catalog`
+     */
+    openCatalog(options) {
+      return new CatalogDialog(this, options || {});
+    }
   }
 
   // --- safe Markdown ----------------------------------------------------------------------------
@@ -627,6 +708,21 @@
     const node = doc.createElement(tag);
     if (className) node.className = className;
     if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  /** `project-management` → "Project management"; short slugs are acronyms (`crm` → "CRM"). */
+  function categoryLabel(slug) {
+    const words = String(slug).split("-");
+    if (words.length === 1 && words[0].length <= 3) return words[0].toUpperCase();
+    const text = words.join(" ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  /** The focused element, looked for inside shadow roots too. */
+  function deepActiveElement() {
+    let node = doc.activeElement;
+    while (node && node.shadowRoot && node.shadowRoot.activeElement) node = node.shadowRoot.activeElement;
     return node;
   }
 
@@ -860,6 +956,18 @@
 .button.danger.confirm { background: var(--_danger); color: #fff; border-color: var(--_danger); }
 .button:disabled { opacity: .55; cursor: default; }
 .confirm-text { font-size: .9em; }
+.card-item { position: relative; display: flex; flex-direction: column; }
+.card-item > .card { flex: 1; }
+.card-item.has-action > .card { padding-bottom: 58px; }
+.card-action { position: absolute; right: 16px; bottom: 14px; padding: 5px 14px; font-size: .9em; }
+.card-note { margin: 6px 2px 0; color: var(--_danger); font-size: .88em; }
+.categories { display: flex; flex-wrap: wrap; gap: 8px; margin: 0 0 14px; }
+.chip { font: inherit; font-size: .88em; padding: 4px 12px; border-radius: 999px; cursor: pointer;
+  color: var(--_text); background: var(--_card); border: 1px solid var(--_border); }
+.chip[aria-pressed="true"] { color: var(--_on-primary); background: var(--_primary); border-color: var(--_primary); }
+.not-set-up { text-align: center; padding: 28px 12px; color: var(--_muted); }
+.not-set-up-title { margin: 0 0 4px; font-weight: 600; color: var(--_text); }
+.not-set-up-text { margin: 0; font-size: .92em; }
 .description { border-top: 1px solid var(--_border); padding-top: 8px; overflow-wrap: anywhere; }
 .description h4, .description h5, .description h6 { margin: 1.2em 0 .4em; }
 .description p, .description ul, .description ol, .description blockquote, .description pre { margin: .7em 0; }
@@ -889,6 +997,7 @@
       this.connections = [];
       this.openSlug = options.connector || null;
       this.query = "";
+      this.category = null;  // the category filter's choice
       this.notices = new Map();  // connector slug -> {kind, text}
       this.busy = new Set();  // connector slugs or connection ids with a flow running
       this.confirming = null;  // connection id whose removal awaits confirmation
@@ -926,6 +1035,11 @@
 
       this._onChange = () => this.refresh();
       this._onConfig = (detail) => {
+        if (detail.error) {
+          this.error = detail.error;
+          if (!this.connectors) this.render();
+          return undefined;
+        }
         if (detail.loggedIn) return this.refresh();
         this.connectors = null;  // signed out: show nothing of the previous context
         this.connections = [];
@@ -975,6 +1089,10 @@
     }
 
     async _load() {
+      if (this.client.loginError && !this.client.session) {
+        this.error = this.client.loginError;
+        this.render();
+      }
       await this.client.ready;
       do {
         this._again = false;
@@ -985,6 +1103,7 @@
           this.connectors = connectors;
           this.connections = connections;
           this.error = null;
+          if (this.options.onLoad) this.options.onLoad(connectors);
         } catch (error) {
           this.error = error;
         } finally {
@@ -1031,10 +1150,20 @@
     render() {
       this.header.hidden = !this.titleNode.textContent && !this.showSearch;
       const onList = !this.openSlug;
-      this.searchBox.hidden = !(this.showSearch && onList);
+      this.searchBox.hidden = !(this.showSearch && onList) || !!(this.error && !this.connectors);
       this.body.replaceChildren();
       if (!this.client.loggedIn && !this.connectors) {
         this.body.appendChild(h("p", "status-line", "Sign in to see your integrations."));
+        return;
+      }
+      if (this.error && !this.connectors && NOT_SET_UP_CODES.has(this.error.code)) {
+        // The developer's mistake, told in the console; the end user learns only that.
+        const state = h("div", "not-set-up");
+        state.setAttribute("role", "alert");
+        state.setAttribute("data-state", "not-set-up");
+        state.append(h("p", "not-set-up-title", "This catalog isn't set up for this site."),
+          h("p", "not-set-up-text", "Integrations can't be shown here yet. Please let the site's team know."));
+        this.body.appendChild(state);
         return;
       }
       if (this.error && !this.connectors) {
@@ -1050,12 +1179,17 @@
 
     renderList() {
       const all = this.visibleConnectors();
-      const shown = all.filter((c) => !this.query ||
-        `${c.name} ${c.short_description || ""} ${c.slug}`.toLowerCase().includes(this.query));
+      const categories = this.options.categories === false || all.length <= CATEGORY_FILTER_MIN ? []
+        : Array.from(new Set(all.flatMap((c) => c.categories || []))).sort();
+      if (!categories.includes(this.category)) this.category = null;
+      const shown = all.filter((c) => (!this.query ||
+        `${c.name} ${c.short_description || ""} ${c.slug}`.toLowerCase().includes(this.query)) &&
+        (!this.category || (c.categories || []).includes(this.category)));
       if (!all.length) {
         this.body.appendChild(h("p", "empty", "No integrations are available yet."));
         return;
       }
+      if (categories.length > 1) this.body.appendChild(this.categoryFilter(categories));
       if (!shown.length) {
         this.body.appendChild(h("p", "empty", `No integrations match “${this.searchBox.value.trim()}”.`));
         return;
@@ -1066,7 +1200,6 @@
         const card = h("button", "card");
         card.type = "button";
         card.setAttribute("data-connector", connector.slug);
-        card.setAttribute("role", "listitem");
         const body = h("div", "card-body");
         const top = h("div", "card-top");
         top.appendChild(h("span", "name", connector.name));
@@ -1076,9 +1209,59 @@
         if (connector.short_description) body.appendChild(h("p", "short", connector.short_description));
         card.append(this.mark(connector, false), body);
         card.addEventListener("click", () => this._navigate(connector.slug));
-        grid.appendChild(card);
+        grid.appendChild(this.cardItem(connector, card));
       }
       this.body.appendChild(grid);
+    }
+
+    // Card actions and categories: kept apart from the card's own markup (logo, name, badge).
+
+    /** The card in its list item, with a Connect / Reconnect button beside it (one click less). */
+    cardItem(connector, card) {
+      const item = h("div", "card-item");
+      item.setAttribute("role", "listitem");
+      item.appendChild(card);
+      const mine = this.connectionsOf(connector.slug);
+      const broken = mine.find((c) => connectionState(c) === "attention");
+      if (!broken && mine.some((c) => connectionState(c) === "connected")) return item;
+      const label = broken ? "Reconnect" : "Connect";
+      const key = broken ? broken.id : connector.slug;
+      const action = this.button(label, broken ? "button card-action" : "button secondary card-action",
+        this.busy.has(key) || this.busy.has(connector.slug));
+      action.setAttribute("data-action", broken ? "reconnect" : "connect");
+      action.setAttribute("data-connector", connector.slug);
+      action.setAttribute("aria-label", `${label} ${connector.name}`);
+      action.addEventListener("click", () => this.run(connector, key,
+        broken ? () => this.client.reconnect(broken) : () => this.client.connect(connector.slug)));
+      item.classList.add("has-action");
+      item.appendChild(action);
+      const notice = this.notices.get(connector.slug);
+      if (notice && notice.kind === "error") {
+        const note = h("p", "card-note", notice.text);
+        note.setAttribute("role", "alert");
+        item.appendChild(note);
+      }
+      return item;
+    }
+
+    /** Toggle buttons for the templates' categories: all, or one at a time. */
+    categoryFilter(categories) {
+      const group = h("div", "categories");
+      group.setAttribute("role", "group");
+      group.setAttribute("aria-label", "Filter by category");
+      for (const category of [null, ...categories]) {
+        const chip = this.button(category ? categoryLabel(category) : "All", "chip");
+        chip.setAttribute("data-category", category || "");
+        chip.setAttribute("aria-pressed", String(this.category === category));
+        chip.addEventListener("click", () => {
+          this.category = category;
+          this.render();
+          const again = this.shadow.querySelector(`.chip[data-category="${category || ""}"]`);
+          if (again) again.focus();
+        });
+        group.appendChild(chip);
+      }
+      return group;
     }
 
     /**
@@ -1125,6 +1308,7 @@
       const back = h("button", "back", "← All integrations");
       back.type = "button";
       back.addEventListener("click", () => this._navigate(null));
+      back.hidden = !!this.options.single;  // a dialog opened for one connector has no list
       const connector = this.visibleConnectors().find((c) => c.slug === slug);
       if (!connector) {
         this.body.append(back, h("p", "empty", "This integration is not available."));
@@ -1244,10 +1428,145 @@
     }
   }
 
+  // --- the catalog as a modal dialog --------------------------------------------------------------
+
+  const DIALOG_CSS = `
+:host { all: initial; }
+dialog { box-sizing: border-box; width: min(760px, calc(100vw - 32px)); max-height: calc(100vh - 32px);
+  padding: 0; border: 0; border-radius: 14px; background: #ffffff; color: #1f2933; overflow: auto;
+  box-shadow: 0 24px 64px rgba(15, 23, 42, .3); font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+dialog::backdrop { background: rgba(15, 23, 42, .55); }
+.head { display: flex; align-items: center; justify-content: space-between; gap: 12px; padding: 16px 20px 0; }
+.title { margin: 0; font-size: 1.3em; font-weight: 650; letter-spacing: -0.01em; }
+.close { flex: none; font: inherit; font-size: 24px; line-height: 1; width: 38px; height: 38px; border: 0;
+  border-radius: 8px; background: transparent; color: #5f6b7a; cursor: pointer; }
+.close:hover { background: #eef1f5; }
+.close:focus-visible { outline: 2px solid #2f5bd3; outline-offset: 2px; }
+.body { padding: 14px 20px 22px; }
+@media (max-width: 520px) {
+  dialog { width: 100vw; max-width: 100vw; height: 100%; max-height: 100%; margin: 0; border-radius: 0; }
+}
+`;
+  const FOCUSABLE = "button:not([disabled]), input:not([disabled]), select:not([disabled]), " +
+    "textarea:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])";
+
+  /** What `openCatalog` returns: an accessible modal dialog holding a catalog. */
+  class CatalogDialog {
+    constructor(client, options) {
+      if (!doc.body) throw new XkitError("invalid_argument", "openCatalog needs a page with a <body>");
+      this.client = client;
+      this.options = options;
+      this.connector = options.connector || null;
+      this.opener = deepActiveElement();
+      this._closed = false;
+      this.closed = new Promise((resolve) => { this._resolveClosed = resolve; });
+
+      this.host = h("div", "xkit-catalog-dialog");
+      this.host.setAttribute("data-xkit-dialog", "");
+      doc.body.appendChild(this.host);
+      const shadow = this.host.attachShadow({ mode: "open" });
+      const style = h("style");
+      const nonce = options.nonce || SCRIPT_NONCE;
+      if (nonce) style.setAttribute("nonce", nonce);
+      style.textContent = DIALOG_CSS;
+      this.dialog = h("dialog");
+      this.dialog.setAttribute("role", "dialog");
+      this.dialog.setAttribute("aria-modal", "true");
+      this.dialog.setAttribute("aria-labelledby", "xkit-dialog-title");
+      this.dialog.setAttribute("part", "dialog");
+      const head = h("div", "head");
+      this.titleNode = h("h2", "title", options.title || (this.connector ? "Connect" : "Integrations"));
+      this.titleNode.id = "xkit-dialog-title";
+      this.closeButton = h("button", "close", "×");
+      this.closeButton.type = "button";
+      this.closeButton.setAttribute("aria-label", "Close");
+      this.closeButton.addEventListener("click", () => this.close("button"));
+      head.append(this.titleNode, this.closeButton);
+      const body = h("div", "body");
+      this.dialog.append(head, body);
+      shadow.append(style, this.dialog);
+
+      const single = this.connector;
+      this.catalog = new Catalog(client, body, Object.assign({}, options, {
+        title: "",
+        search: single ? false : options.search,
+        connector: single,
+        connectors: single ? [single] : options.connectors,
+        single: !!single,
+        onNavigate: undefined,
+        onLoad: (connectors) => {
+          const found = single && !options.title && connectors.find((c) => c.slug === single);
+          if (found) this.titleNode.textContent = `Connect ${found.name}`;
+        },
+      }));
+
+      // Escape: the browser's cancel event; we close ourselves, so focus goes back too.
+      this.dialog.addEventListener("cancel", (event) => {
+        event.preventDefault();
+        this.close("escape");
+      });
+      this.dialog.addEventListener("keydown", (event) => this._trapFocus(event));
+      this.dialog.addEventListener("click", (event) => {
+        if (event.target !== this.dialog) return;
+        const box = this.dialog.getBoundingClientRect();
+        const inside = event.clientX >= box.left && event.clientX <= box.right &&
+          event.clientY >= box.top && event.clientY <= box.bottom;
+        if (!inside) this.close("backdrop");
+      });
+      this._onEnable = (connection) => {
+        if (single && options.closeOnConnect !== false && connection && connection.connector &&
+            connection.connector.slug === single) {
+          this.close("connected", connection);
+        }
+      };
+      client.on("connection:enable", this._onEnable);
+
+      this._overflow = doc.documentElement.style.overflow;
+      doc.documentElement.style.overflow = "hidden";  // the page behind does not scroll
+      this.dialog.showModal();
+      this.closeButton.focus();
+      client._emit("catalog:open", { connector: single });
+    }
+
+    /** Tab and Shift+Tab cycle through the dialog's controls, never out of it. */
+    _trapFocus(event) {
+      if (event.key !== "Tab") return;
+      const inCatalog = Array.from(this.catalog.shadow.querySelectorAll(FOCUSABLE));
+      const all = [this.closeButton, ...inCatalog].filter((node) => node.getClientRects().length > 0);
+      if (!all.length) return;
+      const at = all.indexOf(deepActiveElement());
+      let next;
+      if (event.shiftKey) next = at <= 0 ? all[all.length - 1] : all[at - 1];
+      else next = at === -1 || at === all.length - 1 ? all[0] : all[at + 1];
+      event.preventDefault();
+      next.focus();
+    }
+
+    /**
+     * Close the dialog (again: nothing) and give focus back to what had it.
+     * @param {string} [reason] `button`, `escape`, `backdrop`, `connected` or `api` (default)
+     * @param {object} [connection] the connection, when closed because it was connected
+     */
+    close(reason, connection) {
+      if (this._closed) return;
+      this._closed = true;
+      this.client.off("connection:enable", this._onEnable);
+      if (this.dialog.open) this.dialog.close();
+      this.catalog.destroy();
+      this.host.remove();
+      doc.documentElement.style.overflow = this._overflow;
+      if (this.opener && this.opener.isConnected && typeof this.opener.focus === "function") this.opener.focus();
+      const detail = { reason: reason || "api", connector: this.connector, connection: connection || null };
+      this._resolveClosed(detail);
+      this.client._emit("catalog:close", detail);
+      if (this.options.onClose) this.options.onClose(detail);
+    }
+  }
+
   // --- <xkit-catalog> ---------------------------------------------------------------------------
 
   /**
-   * `<xkit-catalog title="Integrations" search="false" connectors="outlook-email,slack">`
+   * `<xkit-catalog title="Integrations" search="false" categories="false" connectors="outlook-email,slack">`
    * renders the catalog of `window.xkit` (call `xkit.login` as usual). `heading` may be used
    * instead of `title`, which browsers also show as a tooltip.
    */
@@ -1255,7 +1574,7 @@
     if (!global.customElements || global.customElements.get("xkit-catalog")) return;
     class XkitCatalogElement extends global.HTMLElement {
       static get observedAttributes() {
-        return ["title", "heading", "search", "connectors"];
+        return ["title", "heading", "search", "connectors", "categories"];
       }
 
       connectedCallback() {
@@ -1272,7 +1591,8 @@
       }
 
       readOptions() {
-        const options = { search: this.getAttribute("search") !== "false" };
+        const options = { search: this.getAttribute("search") !== "false",
+          categories: this.getAttribute("categories") !== "false" };
         const title = this.hasAttribute("heading") ? this.getAttribute("heading") : this.getAttribute("title");
         if (title !== null) options.title = title;
         options.connectors = this.getAttribute("connectors") || null;

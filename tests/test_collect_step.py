@@ -73,7 +73,7 @@ def test_popup_asks_for_the_tenant_then_signs_in_there(
 
     action, hidden = collect_form(page)
     refused = httpx.post(f"{server.url}{action}", data={**hidden, "tenant": "not a tenant!"})
-    assert refused.status_code == 400 and 'id="collect-error"' in refused.text
+    assert refused.status_code == 400 and 'id="error-tenant"' in refused.text
     assert 'value="not a tenant!"' in refused.text  # what the user typed is kept
     replay = httpx.post(f"{server.url}{action}", data={**hidden, "tenant": "contoso.test"})
     assert replay.status_code == 400 and "already sent" in replay.text

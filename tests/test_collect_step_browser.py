@@ -54,7 +54,7 @@ def test_end_user_types_the_tenant_in_the_popup_and_connects(
 
     popup.locator("#field-tenant").fill("not a tenant!")
     popup.locator("#continue").click()
-    expect(popup.locator("#collect-error")).to_be_visible()
+    expect(popup.locator("#error-tenant")).to_be_visible()
     expect(popup.locator("#field-tenant")).to_have_value("not a tenant!")
     screenshot(popup, "collect-01-error")
 

@@ -50,10 +50,13 @@ class CatalogConnector(BaseModel):
     name: str
     short_description: str
     description: str = Field(..., description="Markdown")
-    logo_url: str | None
+    logo_url: str | None = Field(..., description="The developer's own logo; shown instead "
+                                                   "of the mark when set")
     mark: Mark
     categories: list[str] = Field(..., examples=[["email", "productivity"]],
                                   description="the provider's, for the catalog's filter")
+    mark_url: str = Field(..., description="The provider's logo (or our glyph for its "
+                                           "category) as an SVG, from xkit's own origin")
     auth_type: AuthType
     multiple_connections: bool
     collect: list[CollectFieldOut]

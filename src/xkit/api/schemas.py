@@ -317,6 +317,8 @@ class ProviderSummary(BaseModel):
     auth_type: AuthType
     categories: list[str]
     mark: Mark
+    mark_url: str = Field(..., description="The provider's logo (or xkit's glyph for its "
+                                           "category) as an SVG, from xkit's own origin")
 
 
 class ProviderList(BaseModel):

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from xkit.dotpath import dig
+from xkit.providers.marks import contrast_color, simple_icon
 
 # --------------------------------------------------------------------------------------------
 # Building blocks
@@ -211,11 +212,45 @@ class _Model(BaseModel):
 
 
 class Mark(_Model):
-    """Our own simple badge for a provider (initials on a colour); we ship no logos."""
+    """How a provider looks on catalog cards and in the dashboard's picker.
 
+    ``icon`` names the brand's logo in the Simple Icons set (installed with xkit, see
+    :mod:`xkit.providers.marks`); its colour becomes ``background`` unless the template gives
+    one. Without an icon — the set has no Microsoft, Slack or Salesforce logos, at those
+    brands' request — the mark is our glyph for the template's first category on
+    ``background``, which is then required. ``foreground`` (the logo or glyph) defaults to
+    white or near-black, whichever reads better. ``text`` is the short name shown where no
+    picture can be (and by older clients).
+    """
+
+    icon: str | None = Field(None, max_length=64,
+                             description="a Simple Icons slug, e.g. gmail (simpleicons.org)")
     text: str = Field(min_length=1, max_length=3)
     background: Color
-    foreground: Color = "#ffffff"
+    foreground: Color
+
+    @model_validator(mode="before")
+    @classmethod
+    def _colours_from_icon(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        icon_slug = data.get("icon")
+        if isinstance(icon_slug, str):
+            icon = simple_icon(icon_slug)
+            if icon is None:
+                raise FieldError("icon", f"{_shorten(icon_slug)!r} is not an icon of the "
+                                         "installed Simple Icons set (see simpleicons.org for "
+                                         "slugs); leave it out to show the category's glyph")
+            data.setdefault("background", icon.color)
+        elif not data.get("background"):
+            raise FieldError("background", "is required without an icon: the brand colour "
+                                           "the category's glyph is drawn on")
+        background = data.get("background")
+        if isinstance(background, str) and re.fullmatch(_COLOR_RE, background) \
+                and not data.get("foreground"):
+            data["foreground"] = contrast_color(background)
+        return data
 
 
 class Option(_Model):

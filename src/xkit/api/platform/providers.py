@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from xkit.api.deps import CallerDep, RuntimeDep
 from xkit.api.schemas import ErrorResponse, ProviderDetail, ProviderList
 from xkit.errors import NotFound
+from xkit.providers.marks import mark_path
 from xkit.services.configuration.providers import describe_template, summarize_template
 
 router = APIRouter(prefix="/providers", tags=["providers"])
@@ -16,9 +17,11 @@ router = APIRouter(prefix="/providers", tags=["providers"])
     summary="Provider templates connectors can be made from",
 )
 async def list_providers(_caller: CallerDep, runtime: RuntimeDep) -> ProviderList:
-    return ProviderList.model_validate(
-        {"providers": [summarize_template(t) for t in runtime.providers.all()]}
-    )
+    public_url = runtime.settings.public_url
+    return ProviderList.model_validate({"providers": [
+        {**summarize_template(t), "mark_url": f"{public_url}{mark_path(t)}"}
+        for t in runtime.providers.all()
+    ]})
 
 
 @router.get(

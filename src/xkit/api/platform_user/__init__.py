@@ -174,7 +174,8 @@ async def list_connectors(
     caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     found = await catalog.catalog_connectors(session, runtime.providers, caller.platform.id)
-    return {"connectors": [catalog.public_connector(c, runtime.providers) for c in found]}
+    return {"connectors": [catalog.public_connector(c, runtime.providers,
+                                                  runtime.settings.public_url) for c in found]}
 
 
 @router.get(
@@ -190,7 +191,8 @@ async def get_connector(
     )
     mine = await connections.list_context_connections(session, caller.context)
     return {
-        **catalog.public_connector(connector, runtime.providers),
+        **catalog.public_connector(connector, runtime.providers,
+                                   runtime.settings.public_url),
         "connections": [
             catalog.public_connection(v) for v in mine if v.connector.id == connector.id
         ],

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Connector, Platform
 from xkit.errors import NotFound
+from xkit.providers.marks import mark_path
 from xkit.providers.registry import ProviderRegistry
 from xkit.services.configuration.connectors import is_ready
 from xkit.services.tokens.records import GrantRecord, ShownConnection
@@ -35,7 +36,10 @@ def public_platform(platform: Platform) -> dict[str, Any]:
     return {"slug": platform.slug, "name": platform.name, "branding": dict(platform.branding)}
 
 
-def public_connector(connector: Connector, providers: ProviderRegistry) -> dict[str, Any]:
+def public_connector(connector: Connector, providers: ProviderRegistry,
+                     public_url: str) -> dict[str, Any]:
+    """A connector as the catalog shows it. ``mark_url`` is absolute: an embedded catalog
+    shows the mark on the developer's origin, from xkit's (``logo_url``, if set, wins)."""
     template = providers.get(connector.provider)
     return {
         "slug": connector.slug,
@@ -45,6 +49,7 @@ def public_connector(connector: Connector, providers: ProviderRegistry) -> dict[
         "logo_url": connector.logo_url,
         "mark": template.mark.model_dump(),
         "categories": list(template.categories),
+        "mark_url": f"{public_url}{mark_path(template)}",
         "auth_type": template.auth_type,
         "multiple_connections": connector.multiple_connections,
         "collect": [f.model_dump(include={"name", "label", "description", "type", "options",

@@ -38,6 +38,7 @@ from xkit.db.errors import EXPLANATIONS, DatabaseProblem, classify
 from xkit.db.models import Platform
 from xkit.errors import Forbidden, NotFound, XkitError
 from xkit.http.runtime import get_runtime
+from xkit.providers.marks import mark_path
 from xkit.runtime import Runtime
 from xkit.services.admin import dashboard
 from xkit.services.admin import sessions as admin_sessions
@@ -111,6 +112,7 @@ def _environment() -> jinja2.Environment:
     env.filters["time"] = _format_time
     env.filters["ago"] = _relative_time
     env.filters["markdown"] = render_markdown
+    env.globals["mark_path"] = mark_path
     return env
 
 

@@ -27,6 +27,7 @@ from xkit.errors import NotFound, XkitError
 from xkit.http.rate_limit import PUBLIC_PAGES
 from xkit.http.routes import PageRoute
 from xkit.http.runtime import get_runtime
+from xkit.providers.marks import mark_path
 from xkit.providers.schema import ProviderTemplate
 from xkit.runtime import Runtime
 from xkit.services.configuration.platforms import find_platform
@@ -36,8 +37,11 @@ from xkit.services.connect.browser_binding import BrowserBinding
 from xkit.services.connect.collect import submit_collected
 from xkit.services.connect.flow import CallbackOutcome
 from xkit.services.tokens import connections
+from xkit.web.flow.help_text import render_help
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["help_text"] = render_help
+templates.env.globals["mark_path"] = mark_path
 MESSAGE_TYPE = "xkit:authorization"
 COLLECT_PURPOSE = "popup_collect"
 COLLECT_TTL = dt.timedelta(minutes=10)
@@ -178,7 +182,10 @@ async def collect(request: Request) -> Response:
             outcome = await submit_collected(session, runtime.flow_deps, template,
                                              authorization, values)
         except XkitError as exc:
+            # what was typed goes back into the form to be fixed, except secrets; the
+            # messages themselves never repeat it
             kept = {f.name: values[f.name] for f in template.collect if f.type != "secret"}
+            field_errors = exc.details.get("fields") if exc.code == "invalid_field" else None
             return await _collect_form(
                 request,
                 session,
@@ -187,7 +194,8 @@ async def collect(request: Request) -> Response:
                 template,
                 where_to,
                 values=kept,
-                error=exc.message,
+                error=None if field_errors else exc.message,
+                field_errors=field_errors or {},
                 status=400,
             )
         if outcome is not None:
@@ -216,6 +224,7 @@ async def _collect_form(
     *,
     values: dict[str, str],
     error: str | None,
+    field_errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     token = await one_time_tokens.issue(
@@ -236,6 +245,7 @@ async def _collect_form(
             "where_to": where_to,
             "values": values,
             "error": error,
+            "field_errors": field_errors or {},
             "authorization": authorization,
         },
         status,

@@ -1264,22 +1264,32 @@
       return group;
     }
 
+    /**
+     * The connector's picture: the developer's own logo if it has one, else the provider's
+     * mark from xkit (its logo, or a glyph for its category). The letters stay underneath
+     * for a picture that cannot load.
+     */
     mark(connector, large) {
       const node = h("span", large ? "mark large" : "mark");
       node.setAttribute("aria-hidden", "true");
-      const logo = connector.logo_url && safeHref(connector.logo_url);
-      if (logo) {
+      const mark = connector.mark || {};
+      const letters = () => {
+        node.textContent = mark.text || (connector.name || "?").slice(0, 2);
+        node.style.background = mark.background || "";
+        node.style.color = mark.foreground || "";
+      };
+      const picture = (connector.logo_url && safeHref(connector.logo_url)) ||
+        (connector.mark_url && safeHref(connector.mark_url));
+      if (picture) {
         const img = h("img");
         img.alt = "";
-        img.src = logo;
         img.referrerPolicy = "no-referrer";
+        img.addEventListener("error", letters, { once: true });
+        img.src = picture;
         node.appendChild(img);
         node.style.background = "transparent";
       } else {
-        const mark = connector.mark || {};
-        node.textContent = mark.text || (connector.name || "?").slice(0, 2);
-        if (mark.background) node.style.background = mark.background;
-        if (mark.foreground) node.style.color = mark.foreground;
+        letters();
       }
       return node;
     }

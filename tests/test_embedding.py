@@ -200,7 +200,7 @@ def test_the_modal_catalog_keeps_focus_inside_and_gives_it_back(
     expect(dialog).to_have_attribute("aria-modal", "true")
     expect(dialog.locator('.card[data-connector="outlook-email"]')).to_be_visible()
     assert page.evaluate(FOCUSED)["text"] == "Close"
-    screenshot(page, "embedding-02-modal")
+    screenshot(page, "embedding-02-modal", doc="catalog-modal", crop=False)
 
     # Tab and Shift+Tab go round the dialog's controls and never reach the page behind it.
     seen = []
@@ -243,7 +243,7 @@ def test_the_modal_catalog_fills_a_phone_screen(browser: Browser, app: Developer
     box = dialog.bounding_box()
     assert box is not None and box["width"] == 390 and box["height"] == 844
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    screenshot(page, "embedding-07-modal-phone")
+    screenshot(page, "embedding-07-modal-phone", doc="catalog-modal-phone", crop=False)
     assert errors == []
     page.context.close()
 

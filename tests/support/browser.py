@@ -43,7 +43,7 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def screenshot(page: Any, name: str, *, doc: str | None = None) -> Path:
+def screenshot(page: Any, name: str, *, doc: str | None = None, crop: bool = True) -> Path:
     """Save a full-page screenshot under test-artifacts/screenshots/ for a person to look at.
 
     With ``doc`` and ``XKIT_SCREENSHOTS=<folder>`` set (``XKIT_SCREENSHOTS=docs/images``), the
@@ -55,18 +55,21 @@ def screenshot(page: Any, name: str, *, doc: str | None = None) -> Path:
     page.screenshot(path=str(path), full_page=True)
     folder = os.environ.get(DOC_SCREENSHOTS_ENV)
     if doc and folder:
-        save_doc_picture(page, Path(folder) / f"{doc}.png")
+        save_doc_picture(page, Path(folder) / f"{doc}.png", crop=crop)
     return path
 
 
-def save_doc_picture(page: Any, path: Path) -> Path:
-    """The viewport as a PNG of at most 256 colours (a dashboard has few), optimised."""
+def save_doc_picture(page: Any, path: Path, *, crop: bool = True) -> Path:
+    """The viewport as a PNG of at most 256 colours (a dashboard has few), optimised.
+
+    ``crop=False`` keeps the whole viewport: a dialog in the top layer is not below the
+    page's last element."""
     from PIL import Image
 
     path.parent.mkdir(parents=True, exist_ok=True)
     viewport = page.viewport_size or {"width": 1280, "height": 800}
     # Cropped below the last thing shown, so a short page is not mostly empty.
-    used = page.evaluate("""() => Math.max(0, ...[...document.querySelectorAll(
+    used = crop and page.evaluate("""() => Math.max(0, ...[...document.querySelectorAll(
         'main > *, .sidebar > *')].map(e => e.getBoundingClientRect().bottom))""")
     height = min(viewport["height"], max(240, int(used) + 24)) if used else viewport["height"]
     page.screenshot(path=str(path), full_page=False,

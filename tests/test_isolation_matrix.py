@@ -34,6 +34,7 @@ SCOPES: dict[str, str] = {
     "PATCH /api/platform/connectors/{slug}": "victim",
     "PUT /api/platform/connectors/{slug}": "own",  # create-or-update in the caller's platform
     "DELETE /api/platform/connectors/{slug}": "victim",
+    "GET /api/platform/contexts": "own",
     "POST /api/platform/contexts": "own",
     "POST /api/platform/users": "own",
     "GET /api/platform/contexts/{external_id}": "victim",

@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from tests.support.xkit import PlatformCredentials, XkitEnvironment
-from xkit.api import platform as platform_api
 from xkit.api import platform_user
-from xkit.api.platform import proxy
+from xkit.api.platform import connections, proxy
 from xkit.app import create_app
 from xkit.errors import NotFound
 from xkit.http.rate_limit import PUBLIC_PAGES, RateLimits
@@ -134,5 +133,5 @@ def test_a_new_proxy_route_takes_the_proxy_body_limit_and_others_keep_theirs(
             assert elsewhere.json()["error"]["code"] == "payload_too_large"
 
     with (throwaway(proxy.router, "/proxy-throwaway", _size, ["POST"]),
-          throwaway(platform_api.router, "/platform/throwaway", _size, ["POST"])):
+          throwaway(connections.router, "/throwaway", _size, ["POST"])):
         xkit_environment.with_runtime(check)

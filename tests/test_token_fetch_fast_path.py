@@ -254,3 +254,13 @@ def test_query_strings_are_read_by_the_route(
     assert microsoft.counters()["token_requests"]["refresh_token"] == refreshes + 1
     malformed = api.get(TOKEN_PATH, params={"force_refresh": "maybe"})
     assert malformed.status_code == 422
+    assert malformed.json()["error"]["code"] == "invalid_input"
+    assert malformed.json()["error"]["details"]["field"] == "force_refresh"
+    too_long = api.get(TOKEN_PATH, params={"subject": "a" * 321})
+    assert too_long.status_code == 422
+    assert too_long.json()["error"]["details"]["field"] == "subject"
+    by_id = f"/api/platform/connections/{body['connection']['id']}"
+    assert api.get(by_id, params={"force_refresh": "off"}).json() == api.get(by_id).json()
+    forced_by_id = api.get(by_id, params={"force_refresh": "1"})
+    assert forced_by_id.status_code == 200
+    assert microsoft.counters()["token_requests"]["refresh_token"] == refreshes + 2

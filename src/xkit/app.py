@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     # The Platform API first: its token fetch is the busiest route, and FastAPI tries the
     # routes in order (no route of ops or docs shares a path with it).
-    app.include_router(platform_api.router)
+    platform_api.include(app)
     app.include_router(ops.router)
     app.include_router(docs.router)
     app.router.routes.extend(assets.routes)

@@ -1,6 +1,6 @@
 """The Platform API: what a developer's backend calls with its secret API key."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from xkit.api.platform import (
     connections,
@@ -14,17 +14,24 @@ from xkit.api.platform import (
 )
 from xkit.api.schemas import ErrorResponse
 
-router = APIRouter(
-    prefix="/api",
-    responses={
-        401: {"model": ErrorResponse, "description": "Missing, invalid or revoked API key"},
-        422: {"model": ErrorResponse, "description": "Invalid input"},
-    },
+RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorResponse, "description": "Missing, invalid or revoked API key"},
+    422: {"model": ErrorResponse, "description": "Invalid input"},
+}
+
+#: Each router with its prefix. The token fetch's first: FastAPI tries the routes in order,
+#: and this is the route every backend calls before each provider call (no two routes here
+#: answer the same method and path, so the order changes nothing else).
+ROUTERS: tuple[tuple[APIRouter, str], ...] = (
+    (connections.router, "/api/platform"),
+    (platform.router, "/api"),
+    *((module.router, "/api/platform")
+      for module in (providers, connectors, contexts, proxy, webhooks, jwt_issuers)),
 )
-# The token fetch's routes first: FastAPI tries the routes in order, at every level of
-# inclusion, and this is the route every backend calls before each provider call (no two
-# routes here answer the same method and path, so the order changes nothing else).
-router.include_router(connections.router, prefix="/platform")
-router.include_router(platform.router)
-for module in (providers, connectors, contexts, proxy, webhooks, jwt_issuers):
-    router.include_router(module.router, prefix="/platform")
+
+
+def include(app: FastAPI) -> None:
+    """Each router straight into the app rather than through one router of routers: FastAPI
+    walks every level of inclusion on every request, checking each route of each level."""
+    for router, prefix in ROUTERS:
+        app.include_router(router, prefix=prefix, responses=RESPONSES)

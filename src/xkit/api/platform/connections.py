@@ -13,6 +13,7 @@ from xkit.api.connection_schemas import (
 )
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep, parse_credentials
 from xkit.api.schemas import ErrorResponse
+from xkit.errors import InvalidInput
 from xkit.http.runtime import get_runtime
 from xkit.services.tokens import backend_connections
 from xkit.services.tokens import fetch as token_fetch
@@ -22,11 +23,11 @@ router = APIRouter(tags=["connections"])
 # An access token must not be kept by a proxy or an HTTP cache on the way (RFC 6749, 5.1).
 NO_STORE = {"Cache-Control": "no-store"}
 
-SubjectParam = Annotated[str | None, Query(
-    max_length=320,
-    description="Service-account connections (jwt_bearer): a token acting as this user, "
-                "e.g. someone@example.com (Google domain-wide delegation). Minted for this "
-                "request and not stored.")]
+SUBJECT_MAX_LENGTH = 320
+SUBJECT_DESCRIPTION = (
+    "Service-account connections (jwt_bearer): a token acting as this user, e.g. "
+    "someone@example.com (Google domain-wide delegation). Minted for this request and not "
+    "stored.")
 
 _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "subject_refused: the provider would not "
@@ -38,9 +39,50 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 # The token fetch runs before every provider call of every backend, so its routes solve no
-# dependencies: the key is checked by the one statement that reads everything else
-# (services/tokens/fetch.py); the API key schemes are only declared here, for /docs.
+# dependencies and no parameters: the key is checked by the one statement that reads
+# everything else (services/tokens/fetch.py), the path and query are read by the handler
+# (FastAPI's solving them was a tenth of a fetch's CPU). The API key schemes and the
+# parameters are only declared here, for /docs, as FastAPI would have declared them.
 API_KEY_SECURITY: dict[str, Any] = {"security": [{"ApiKeyBasic": []}, {"ApiKeyBearer": []}]}
+_TOKEN_QUERY: list[dict[str, Any]] = [
+    {"in": "query", "name": "force_refresh", "required": False,
+     "schema": {"default": False, "title": "Force Refresh", "type": "boolean"}},
+    {"in": "query", "name": "subject", "required": False, "description": SUBJECT_DESCRIPTION,
+     "schema": {"anyOf": [{"maxLength": SUBJECT_MAX_LENGTH, "type": "string"},
+                          {"type": "null"}],
+                "description": SUBJECT_DESCRIPTION, "title": "Subject"}},
+]
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+
+
+def _token_route(*path_parameters: str) -> dict[str, Any]:
+    """The OpenAPI extras of a token route: its security, path and query parameters."""
+    declared = [{"in": "path", "name": name, "required": True,
+                 "schema": {"title": name.replace("_", " ").title(), "type": "string"}}
+                for name in path_parameters]
+    return {**API_KEY_SECURITY, "parameters": [*declared, *_TOKEN_QUERY]}
+
+
+def _token_query(request: Request) -> tuple[bool, str | None]:
+    """``force_refresh`` and ``subject``, refused as FastAPI's validation would refuse them."""
+    query = request.query_params
+    force_refresh = False
+    if (flag := query.get("force_refresh")) is not None:
+        if flag.lower() in _TRUE:
+            force_refresh = True
+        elif flag.lower() not in _FALSE:
+            _refuse("force_refresh", "Input should be a valid boolean, unable to interpret "
+                    "input", "bool_parsing")
+    subject = query.get("subject")
+    if subject is not None and len(subject) > SUBJECT_MAX_LENGTH:
+        _refuse("subject", f"String should have at most {SUBJECT_MAX_LENGTH} characters",
+                "string_too_long")
+    return force_refresh, subject
+
+
+def _refuse(name: str, message: str, kind: str) -> None:
+    raise InvalidInput(f"{name}: {message}", details={"field": name, "type": kind})
 
 
 @router.get(
@@ -89,17 +131,12 @@ async def list_platform_connections(
     response_model=ConnectionWithToken,
     response_model_exclude_unset=True,
     responses=_TOKEN_ERRORS,
-    openapi_extra=API_KEY_SECURITY,
+    openapi_extra=_token_route("external_id", "connector_slug"),
 )
-async def get_context_connection(
-    external_id: str,
-    connector_slug: str,
-    request: Request,
-    force_refresh: bool = False,
-    subject: SubjectParam = None,
-) -> JSONResponse:
-    return await _fetch(request, token_fetch.ByConnector(external_id, connector_slug),
-                        force_refresh, subject)
+async def get_context_connection(request: Request) -> JSONResponse:
+    path = request.path_params
+    return await _fetch(request, token_fetch.ByConnector(path["external_id"],
+                                                         path["connector_slug"]))
 
 
 @router.get(
@@ -108,21 +145,16 @@ async def get_context_connection(
     response_model=ConnectionWithToken,
     response_model_exclude_unset=True,
     responses=_TOKEN_ERRORS,
-    openapi_extra=API_KEY_SECURITY,
+    openapi_extra=_token_route("connection_id"),
 )
-async def get_connection(
-    connection_id: str,
-    request: Request,
-    force_refresh: bool = False,
-    subject: SubjectParam = None,
-) -> JSONResponse:
-    return await _fetch(request, token_fetch.ById(connection_id), force_refresh, subject)
+async def get_connection(request: Request) -> JSONResponse:
+    return await _fetch(request, token_fetch.ById(request.path_params["connection_id"]))
 
 
-async def _fetch(request: Request, target: token_fetch.Target, force_refresh: bool,
-                 subject: str | None) -> JSONResponse:
+async def _fetch(request: Request, target: token_fetch.Target) -> JSONResponse:
     """The answer as a response of its own: the body is built by the service, and a return
     value FastAPI validated and serialised again would cost a tenth of the fetch."""
+    force_refresh, subject = _token_query(request)
     publishable, secret = parse_credentials(request.headers.get("authorization"))
     body = await token_fetch.fetch_token(
         get_runtime(request).token_deps, target, secret=secret, publishable_key=publishable,

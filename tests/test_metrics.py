@@ -128,8 +128,20 @@ def test_metrics_are_not_public(deployment: Deployment, fresh_environment: XkitE
         assert answer.json()["error"]["code"] == "not_found"
     finally:
         unconfigured.stop()
-    # It still counted, in its data directory; stopped, it left its share of the live gauges
-    # (connections in use) behind, and its counters for whoever shares the directory.
+    # Nor a file: its counts stayed in memory (memory-mapped files on a disk that fills up
+    # would kill the process — tests/test_sqlite_disk_full.py runs without a token).
+    assert not (fresh_environment.data_dir / "metrics").exists()
+
+    # With a token, a server counts in its data directory; stopped, it takes its share of the
+    # live gauges (connections in use) out, and leaves its counters for whoever shares it.
+    configured = XkitServer(dataclasses.replace(fresh_environment, extra={
+        **(fresh_environment.extra or {}), "XKIT_METRICS_TOKEN": METRICS_TOKEN}),
+        tmp_path / "serve-configured.log")
+    try:
+        assert httpx.get(f"{configured.url}/metrics", headers={
+            "Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 200
+    finally:
+        configured.stop()
     left = sorted(p.name for p in (fresh_environment.data_dir / "metrics").iterdir())
     assert any(name.startswith("histogram_") for name in left), left
     assert not any(name.startswith("gauge_livesum_") for name in left), left

@@ -194,7 +194,13 @@ def worker() -> None:
 
 def _metrics_directory(settings: Settings) -> None:
     """Count in XKIT_METRICS_DIR, where every process of this xkit writes (prometheus-client's
-    multiprocess mode), so that one /metrics reports them all; child processes inherit it."""
+    multiprocess mode), so that one /metrics reports them all; child processes inherit it.
+
+    Only when /metrics is on (XKIT_METRICS_TOKEN): the files are memory-mapped, and a process
+    that touches a new page of one on a full disk dies of SIGBUS. Without metrics, a full disk
+    must cost only the writes the database refuses (tests/test_sqlite_disk_full.py)."""
+    if settings.metrics_token is None:
+        return
     try:
         metrics.use_directory(settings.resolved_metrics_dir)
     except OSError as exc:

@@ -111,16 +111,21 @@ def run(database: str, *, seconds: float, rounds: int, work_dir: Path) -> list[M
             for name, (runs, rss) in measured.items() for c in CONCURRENCIES]
 
 
-def report(found: list[Measured], seconds: float, rounds: int) -> None:
+def print_runs(found: list[Measured], title: str, rss_label: str) -> None:
+    """Every server's median run at each concurrency, with the spread of its rounds."""
     print_table(
-        f"Token fetch, {CONNECTIONS:,} connections, median of {rounds} runs of {seconds:g} s "
-        "(CPU in cores busy: server / wrk / everything else on the machine)",
+        f"{title} (CPU in cores busy: server / wrk / everything else on the machine)",
         ["database", "server", "c", "req/s", "req/s range", "p50 ms", "p99 ms", "errors",
-         "server CPU", "wrk CPU", "others CPU", "peak RSS MB"],
-        [[m.database, m.server, r.concurrency, r.rps, _range(run.rps for run in m.runs),
+         "server CPU", "wrk CPU", "others CPU", rss_label],
+        [[m.database, m.server, r.concurrency, r.rps, value_range(run.rps for run in m.runs),
           r.p50_ms, r.p99_ms, sum(run.errors for run in m.runs), r.server_cpu,
           r.loadgen_cpu, r.others_cpu, m.peak_rss_mb]
          for m in found for r in [m.median]])
+
+
+def report(found: list[Measured], seconds: float, rounds: int) -> None:
+    print_runs(found, f"Token fetch, {CONNECTIONS:,} connections, median of {rounds} runs of "
+                      f"{seconds:g} s", "peak RSS MB")
     by_key = {(m.database, m.server, m.median.concurrency): m for m in found}
     rows = []
     for db in dict.fromkeys(m.database for m in found):
@@ -134,7 +139,7 @@ def report(found: list[Measured], seconds: float, rounds: int) -> None:
             if c == 64:
                 verdicts.append(f"p99 {'met' if xkit.median.p99_ms < 25 else 'MISSED'}")
             verdicts.append(f"RSS {'met' if xkit.peak_rss_mb < 200 else 'MISSED'}")
-            rows.append([db, c, xkit.median.rps, baseline.median.rps, ratio, _range(paired),
+            rows.append([db, c, xkit.median.rps, baseline.median.rps, ratio, value_range(paired),
                          xkit.median.p99_ms, xkit.peak_rss_mb, ", ".join(verdicts)])
     print_table("xkit / baseline (targets: ratio >= 0.8 on PostgreSQL, >= 1.0 on SQLite; "
                 "p99 < 25 ms at c=64, RSS < 200 MB)",
@@ -142,7 +147,7 @@ def report(found: list[Measured], seconds: float, rounds: int) -> None:
                  "xkit p99 ms", "xkit RSS MB", "targets"], rows)
 
 
-def _range(values: Iterable[float]) -> str:
+def value_range(values: Iterable[float]) -> str:
     ordered = sorted(values)
     if not ordered:
         return "-"

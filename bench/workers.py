@@ -35,7 +35,14 @@ from bench.support import (
     run_wrk,
     vacuum_analyze,
 )
-from bench.token_fetch import CONCURRENCIES, CONNECTIONS, Measured, _range, measure
+from bench.token_fetch import (
+    CONCURRENCIES,
+    CONNECTIONS,
+    Measured,
+    measure,
+    print_runs,
+    value_range,
+)
 
 SERVERS = {"1 process": "1", "2 processes": "2"}
 
@@ -103,15 +110,8 @@ def _shares(server: Server, installation: Installation, *, seconds: float,
 
 def report(found: list[Measured], rss: dict[str, dict[str, float]],
            shares: dict[str, dict[int, float]], seconds: float, rounds: int) -> None:
-    print_table(
-        f"Token fetch, 1 vs 2 processes, {CONNECTIONS:,} connections, median of {rounds} runs of "
-        f"{seconds:g} s (CPU in cores busy: server / wrk / everything else on the machine)",
-        ["database", "server", "c", "req/s", "req/s range", "p50 ms", "p99 ms", "errors",
-         "server CPU", "wrk CPU", "others CPU", "largest process RSS MB"],
-        [[m.database, m.server, r.concurrency, r.rps, _range(run.rps for run in m.runs),
-          r.p50_ms, r.p99_ms, sum(run.errors for run in m.runs), r.server_cpu,
-          r.loadgen_cpu, r.others_cpu, m.peak_rss_mb]
-         for m in found for r in [m.median]])
+    print_runs(found, f"Token fetch, 1 vs 2 processes, {CONNECTIONS:,} connections, median of "
+                      f"{rounds} runs of {seconds:g} s", "largest process RSS MB")
     by_key = {(m.database, m.server, m.median.concurrency): m for m in found}
     rows = []
     for db in dict.fromkeys(m.database for m in found):
@@ -120,7 +120,7 @@ def report(found: list[Measured], rss: dict[str, dict[str, float]],
             paired = (t.rps / o.rps for t, o in zip(two.runs, one.runs, strict=True) if o.rps)
             rows.append([db, c, one.median.rps, two.median.rps,
                          two.median.rps / one.median.rps if one.median.rps else 0.0,
-                         _range(paired), one.median.p99_ms, two.median.p99_ms])
+                         value_range(paired), one.median.p99_ms, two.median.p99_ms])
     print_table("2 processes / 1 process", ["database", "c", "1 process req/s",
                                             "2 processes req/s", "ratio", "ratio per round",
                                             "1 process p99 ms", "2 processes p99 ms"], rows)

@@ -522,24 +522,24 @@ async def _start_cooldown(
     sent_mark_kept: bool,
 ) -> None:
     """Hand the lease to the cooldown; the sent mark stays when an attempt got no answer."""
-    values: dict[str, object] = {
-        "refresh_lease_owner": COOLDOWN_OWNER,
-        "refresh_lease_until": utcnow() + dt.timedelta(seconds=seconds),
-    }
-    if not sent_mark_kept:
-        values["refresh_sent_at"] = None
-    await session.execute(
-        update(Authorization)
-        .where(Authorization.id == authorization_id, Authorization.refresh_lease_owner == owner)
-        .values(values)
-    )
-    await session.commit()
+    await _hand_over(session, authorization_id, owner, COOLDOWN_OWNER,
+                     utcnow() + dt.timedelta(seconds=seconds), sent_mark_kept=sent_mark_kept)
 
 
 async def _release(
     session: AsyncSession, authorization_id: str, owner: str, *, sent_mark_kept: bool = False
 ) -> None:
-    values: dict[str, object] = {"refresh_lease_owner": None, "refresh_lease_until": None}
+    await _hand_over(session, authorization_id, owner, None, None,
+                     sent_mark_kept=sent_mark_kept)
+
+
+async def _hand_over(
+    session: AsyncSession, authorization_id: str, owner: str, new_owner: str | None,
+    until: dt.datetime | None, *, sent_mark_kept: bool,
+) -> None:
+    """Pass the lease ``owner`` holds to ``new_owner`` (None: nobody), only if it still holds
+    it, clearing the sent mark unless an attempt got no answer."""
+    values: dict[str, object] = {"refresh_lease_owner": new_owner, "refresh_lease_until": until}
     if not sent_mark_kept:
         values["refresh_sent_at"] = None
     await session.execute(

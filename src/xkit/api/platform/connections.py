@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -81,7 +81,7 @@ def _token_query(request: Request) -> tuple[bool, str | None]:
     return force_refresh, subject
 
 
-def _refuse(name: str, message: str, kind: str) -> None:
+def _refuse(name: str, message: str, kind: str) -> NoReturn:
     raise InvalidInput(f"{name}: {message}", details={"field": name, "type": kind})
 
 

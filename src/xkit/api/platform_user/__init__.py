@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from xkit.api.browser_schemas import (
@@ -29,6 +28,7 @@ from xkit.api.deps import RuntimeDep, SessionDep
 from xkit.db.models import Authorization, Context, Platform
 from xkit.errors import NotFound, Unauthorized
 from xkit.http.cors import ALLOWED_ORIGINS_SETTING, BrowserApiRoute
+from xkit.http.errors import error_response
 from xkit.services.configuration import connectors, platforms
 from xkit.services.connect import catalog, context_tokens, one_time_tokens, user_jwt
 from xkit.services.connect import flow as authorizations
@@ -69,9 +69,8 @@ async def check_origin(platform_slug: str, request: Request, response: Response,
     response.headers.update(readable)
     platform = await platforms.find_platform(session, platform_slug)
     if platform is None:  # readable too: a wrong slug in the script's URL is the other mistake
-        return JSONResponse({"error": {"code": "platform_not_found",
-                                       "message": f"no platform with slug {platform_slug!r}"}},
-                            status_code=404, headers=readable)
+        return error_response(404, "platform_not_found",
+                              f"no platform with slug {platform_slug!r}", headers=readable)
     origin = request.headers.get("origin")
     allowed = origin is not None and origin in platform.allowed_origins
     if origin is None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from xkit.oauth import OAuthClient, ProviderError, new_pkce_pair
+from xkit.oauth import errors as oauth_errors
 
 pytestmark = pytest.mark.database_independent
 
@@ -217,3 +218,19 @@ def test_extra_scope_parameters_ride_along_in_the_authorize_url() -> None:
         extra_params={"user_scope": "search:read"})
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert query["scope"] == "chat:write" and query["user_scope"] == "search:read"
+
+
+@pytest.mark.parametrize(("body", "paths", "code", "description"), [
+    ({"error": "invalid_grant", "error_description": "expired"},
+     (("error",), ("error_description",)), "invalid_grant", "expired"),
+    ({"errors": [{"code": "INVALID_CODE", "message": "The code was used"}]},
+     (("error", "errors.0.code"), ("error_description", "errors.0.message")),
+     "INVALID_CODE", "The code was used"),
+    ({"error": {"code": 4001, "message": "bad code"}},
+     (("error.code",), ("error.message",)), "4001", "bad code"),
+])
+def test_a_template_can_say_where_its_provider_puts_the_refusal(
+        body: dict[str, object], paths: tuple[tuple[str, ...], tuple[str, ...]],
+        code: str, description: str) -> None:
+    refusal = oauth_errors.from_response(httpx.Response(400, json=body), paths)
+    assert (refusal.code, refusal.description, refusal.transient) == (code, description, False)

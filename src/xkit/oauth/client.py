@@ -78,6 +78,8 @@ class OAuthClient:
     access_token_paths: Sequence[str] = ("access_token",)
     refresh_token_paths: Sequence[str] = ("refresh_token",)
     expires_in_paths: Sequence[str] = ("expires_in",)
+    error_paths: Sequence[str] = ("error",)
+    error_description_paths: Sequence[str] = ("error_description",)
     granted_scope_fields: Sequence[tuple[str, str]] = (("scope", ""),)
 
     def authorization_url(
@@ -149,14 +151,14 @@ class OAuthClient:
         form = {"token": token, "token_type_hint": token_type_hint}
         response = await self._post(http, self.revoke_url, form)
         if response.status_code >= 400:
-            raise errors.from_response(response)
+            raise errors.from_response(response, self._error_paths)
 
     async def _token_request(self, http: httpx.AsyncClient, form: dict[str, str]) -> TokenSet:
         response = await self._post(
             http, self.token_url, {**self.token_params, **form}, self.token_request_format
         )
         if response.status_code >= 400:
-            raise errors.from_response(response)
+            raise errors.from_response(response, self._error_paths)
         return self._parse_token_response(response)
 
     async def _post(
@@ -192,8 +194,9 @@ class OAuthClient:
                 transient=True,
                 description="the token endpoint answered JSON that is not an object",
             )
-        if "error" in body:
-            raise errors.from_error_fields(body, http_status=response.status_code)
+        if errors.error_code(body, self.error_paths) is not None:
+            raise errors.from_error_fields(body, http_status=response.status_code,
+                                           paths=self._error_paths)
         access_token = _first(body, self.access_token_paths, str)
         if not access_token:
             raise ProviderError(
@@ -213,6 +216,10 @@ class OAuthClient:
             },
             response=body,
         )
+
+    @property
+    def _error_paths(self) -> tuple[Sequence[str], Sequence[str]]:
+        return self.error_paths, self.error_description_paths
 
     def _granted_scopes(self, body: dict[str, Any]) -> list[str] | None:
         """Every scope the response says was granted, with the prefix xkit's names carry;

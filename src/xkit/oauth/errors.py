@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from xkit.dotpath import dig
 from xkit.outbound import AddressRefused
 
 # RFC 6749 §5.2 codes that point at the developer's app registration or at xkit's request, not
@@ -51,10 +53,17 @@ class ProviderError(Exception):
         return not self.transient and (self.oauth_error or self.code) not in CLIENT_PROBLEM_CODES
 
 
-def from_error_fields(fields: dict[str, Any], *, http_status: int | None = None) -> ProviderError:
-    """Build an error from ``error``/``error_description`` (a token response or a redirect)."""
-    oauth_error = str(fields.get("error") or "unknown_error")[:200]
-    description = str(fields.get("error_description") or "")[:1000]
+#: Where RFC 6749 puts a refusal's code and description; a template may name other places.
+RFC6749_ERROR_PATHS: tuple[Sequence[str], Sequence[str]] = (("error",), ("error_description",))
+
+
+def from_error_fields(fields: dict[str, Any], *, http_status: int | None = None,
+                      paths: tuple[Sequence[str], Sequence[str]] = RFC6749_ERROR_PATHS,
+                      ) -> ProviderError:
+    """Build an error from a refusal's code and description (a token response or a redirect),
+    read at ``paths``: (code paths, description paths), each tried in order."""
+    oauth_error = str(error_code(fields, paths[0]) or "unknown_error")[:200]
+    description = str(_first_scalar(fields, paths[1]) or "")[:1000]
     transient = oauth_error in {"temporarily_unavailable", "server_error"}
     return ProviderError(
         code=oauth_error,
@@ -65,11 +74,29 @@ def from_error_fields(fields: dict[str, Any], *, http_status: int | None = None)
     )
 
 
-def from_response(response: httpx.Response) -> ProviderError:
-    """Classify a non-2xx (or unreadable) token endpoint answer."""
+def error_code(body: Any, paths: Sequence[str]) -> str | None:
+    """The refusal code a provider's JSON answer holds at one of ``paths``, if any: a string,
+    or a number (some providers number their codes)."""
+    value = _first_scalar(body, paths)
+    return None if value is None else str(value)
+
+
+def _first_scalar(body: Any, paths: Sequence[str]) -> str | int | None:
+    for path in paths:
+        value = dig(body, path)
+        if isinstance(value, str | int) and not isinstance(value, bool) and value != "":
+            return value
+    return None
+
+
+def from_response(response: httpx.Response,
+                  paths: tuple[Sequence[str], Sequence[str]] = RFC6749_ERROR_PATHS,
+                  ) -> ProviderError:
+    """Classify a non-2xx (or unreadable) token endpoint answer; a template's ``paths`` say
+    where its provider puts the code and description."""
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if response.status_code == 429 or response.status_code >= 500:
-        error = _json_error(response)
+        error = _json_error(response, paths)
         return ProviderError(
             code=error.code if error else f"http_{response.status_code}",
             description=error.description if error else "the provider is unavailable",
@@ -78,7 +105,7 @@ def from_response(response: httpx.Response) -> ProviderError:
             transient=True,
             retry_after=retry_after,
         )
-    error = _json_error(response)
+    error = _json_error(response, paths)
     if error is not None:
         return error
     return ProviderError(
@@ -105,13 +132,14 @@ def from_transport(exc: httpx.HTTPError) -> ProviderError:
     )
 
 
-def _json_error(response: httpx.Response) -> ProviderError | None:
+def _json_error(response: httpx.Response,
+                paths: tuple[Sequence[str], Sequence[str]]) -> ProviderError | None:
     try:
         body = response.json()
     except ValueError:
         return None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return from_error_fields(body, http_status=response.status_code)
+    if isinstance(body, dict) and error_code(body, paths[0]) is not None:
+        return from_error_fields(body, http_status=response.status_code, paths=paths)
     return None
 
 

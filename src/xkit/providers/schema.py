@@ -418,6 +418,12 @@ class TokenResponseFields(_Model):
                              Field(min_length=1)] = ["refresh_token"]
     expires_in: Annotated[list[DotPath], BeforeValidator(_as_list),
                           Field(min_length=1)] = ["expires_in"]
+    # A refusal: RFC 6749 puts the code in `error`; some providers answer
+    # {"errors": [{"code": ..., "message": ...}]} or {"error": {"code": ...}} instead.
+    error: Annotated[list[DotPath], BeforeValidator(_as_list),
+                     Field(min_length=1)] = ["error"]
+    error_description: Annotated[list[DotPath], BeforeValidator(_as_list),
+                                 Field(min_length=1)] = ["error_description"]
 
 
 class LookupSpec(_Model):
@@ -769,6 +775,8 @@ class OAuth2Endpoints:
     access_token_paths: tuple[str, ...] = ("access_token",)
     refresh_token_paths: tuple[str, ...] = ("refresh_token",)
     expires_in_paths: tuple[str, ...] = ("expires_in",)
+    error_paths: tuple[str, ...] = ("error",)
+    error_description_paths: tuple[str, ...] = ("error_description",)
     #: (dot path, prefix): where the token response lists granted scopes, and the prefix that
     #: xkit's name for those scopes carries (``("authed_user.scope", "user:")`` for Slack).
     granted_scope_fields: tuple[tuple[str, str], ...] = (("scope", ""),)
@@ -789,6 +797,11 @@ class ProviderTemplate(_Model):
     categories: list[Slug] = Field(min_length=1)
     docs_url: HttpsUrl
     auth_type: AuthType
+    sources: list[HttpsUrl] = Field(
+        [], description="the provider's pages this template was written from, cited")
+    unconfirmed: dict[OneLine, OneLine] = Field(
+        {}, description="what the sources did not confirm (a field or topic: why), so that "
+                        "nothing guessed passes for checked")
 
     settings: list[Setting] = []
     collect: list[CollectField] = []
@@ -1205,6 +1218,8 @@ class ProviderTemplate(_Model):
             access_token_paths=tuple(spec.token_response.access_token),
             refresh_token_paths=tuple(spec.token_response.refresh_token),
             expires_in_paths=tuple(spec.token_response.expires_in),
+            error_paths=tuple(spec.token_response.error),
+            error_description_paths=tuple(spec.token_response.error_description),
             granted_scope_fields=(("scope", ""), *((p.granted, p.prefix)
                                                    for p in spec.scope_params if p.granted)),
         )

@@ -47,6 +47,7 @@ DEFAULT_PROFILE: dict[str, Any] = {
     "id_token_claims": None,               # an unsigned id_token with these claims
     "api_token": {"header": "Authorization", "prefix": "Bearer "},
     "documents": [],                       # [{method, url, json, prefix?}] served to tokens
+    "token_error": None,                   # {status, json}: how it refuses a code exchange
 }
 
 
@@ -142,6 +143,9 @@ async def token(request: Request, body: dict[str, Any], body_format: str) -> Res
         problem = _check_code(state, app, body)
         if problem:
             return oauth_error("invalid_grant", problem)
+        if profile["token_error"]:  # the provider's own refusal, in its own shape
+            refusal = profile["token_error"]
+            return JSONResponse(refusal["json"], status_code=refusal["status"])
     elif grant == "refresh_token":
         if state.refresh_tokens.get(str(body.get("refresh_token"))) != app.client_id:
             return oauth_error("invalid_grant", "unknown or used refresh token")

@@ -96,5 +96,7 @@ def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyr
         access_token_paths=endpoints.access_token_paths,
         refresh_token_paths=endpoints.refresh_token_paths,
         expires_in_paths=endpoints.expires_in_paths,
+        error_paths=endpoints.error_paths,
+        error_description_paths=endpoints.error_description_paths,
         granted_scope_fields=endpoints.granted_scope_fields,
     )

@@ -115,6 +115,10 @@ async def add_message(request: Request, state: EmulatorState) -> dict[str, Any]:
     return state.add_message(request.path_params["user_id"], await _json(request))
 
 
+async def expire_delta_tokens(request: Request, state: EmulatorState) -> dict[str, Any]:
+    return {"expired": state.expire_delta_tokens()}
+
+
 async def revoke_refresh_tokens(request: Request, state: EmulatorState) -> dict[str, Any]:
     """Like Graph's ``revokeSignInSessions`` or an admin revocation: every refresh token the
     user holds (for one app, with ``client_id``) fails with ``invalid_grant`` and the chosen
@@ -173,6 +177,7 @@ async def sent_mail(request: Request, state: EmulatorState) -> list[dict[str, An
 
 
 routes = [
+    Route("/_emulator/delta-tokens/expire", _endpoint(expire_delta_tokens), methods=["POST"]),
     Route("/_emulator/health", _endpoint(health), methods=["GET"]),
     Route("/_emulator/reset", _endpoint(reset), methods=["POST"]),
     Route("/_emulator/seed", _endpoint(seed), methods=["POST"]),

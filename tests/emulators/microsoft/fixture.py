@@ -205,6 +205,10 @@ class MicrosoftEmulator(TlsTestService):
         ``folder``...) into the user's mailbox."""
         return self._call("POST", f"/users/{user_id}/messages", message)
 
+    def expire_delta_tokens(self) -> int:
+        """Forget every Graph delta and skip token: the next use of one answers 410."""
+        return int(self._call("POST", "/delta-tokens/expire")["expired"])
+
     def revoke_refresh_tokens(
         self, user_id: str, error_code: int = 70008, client_id: str | None = None
     ) -> int:

@@ -93,6 +93,7 @@ ME_PERMISSIONS = frozenset(
 )
 READ_MAIL_PERMISSIONS = frozenset({"Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"})
 SEND_MAIL_PERMISSIONS = frozenset({"Mail.Send"})
+WRITE_MAIL_PERMISSIONS = frozenset({"Mail.ReadWrite"})
 
 
 class ScopeError(Exception):

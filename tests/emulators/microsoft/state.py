@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import REVOCATION_CODES
+from .mailbox import Mailbox
 from .scopes import EXCHANGE_RESOURCE, GRAPH_RESOURCE, canonical_permission
 
 # The tenant id Microsoft uses for personal Microsoft accounts ("ID token claims reference":
@@ -86,6 +87,9 @@ class Settings:
     # Refresh tokens replace themselves with a fresh token upon every use": one left unused
     # for longer is refused with AADSTS700082 ("expired due to inactivity").
     refresh_token_max_inactive_days: float = 90.0
+    # How long Graph takes over a mailbox request: lets a test hold requests in progress (to
+    # meet the mailbox concurrency limit) and a benchmark see a provider's latency.
+    graph_latency_seconds: float = 0.0
 
 
 @dataclass
@@ -272,6 +276,25 @@ class Fault:
 
 
 @dataclass
+class DeltaState:
+    """A delta token: whose folder, from which change on, with which $select."""
+
+    user_id: str
+    folder_id: str
+    since: int
+    select: list[str]
+
+
+@dataclass
+class DeltaPage:
+    """The rest of a delta round being paged through ($skiptoken), and where it ends."""
+
+    user_id: str
+    rows: list[dict[str, Any]]
+    end: DeltaState
+
+
+@dataclass
 class EmulatorState:
     settings: Settings = field(default_factory=Settings)
     tenants: dict[str, Tenant] = field(default_factory=dict)
@@ -287,7 +310,12 @@ class EmulatorState:
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
-    mailboxes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mailboxes: dict[str, Mailbox] = field(default_factory=dict)
+    # delta tokens and the pages of a round in progress ($deltatoken / $skiptoken values)
+    delta_tokens: dict[str, DeltaState] = field(default_factory=dict)
+    delta_pages: dict[str, DeltaPage] = field(default_factory=dict)
+    # (client id, user id) -> requests in progress: Graph allows an app 4 per mailbox
+    in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
     # message id -> its file attachments: {"id", "name", "contentType", "size"} and either
     # "contentBytes" (base64) or nothing, for content generated on the fly (large downloads).
     attachments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -431,7 +459,7 @@ class EmulatorState:
             is_admin=bool(payload.get("is_admin")),
         )
         self.users[user.id] = user
-        self.mailboxes.setdefault(user.id, [])
+        self.mailboxes.setdefault(user.id, Mailbox())
         return user
 
     def find_user_by_login(self, login: str) -> User | None:
@@ -571,13 +599,23 @@ class EmulatorState:
         attachments = [dict(a) for a in payload.pop("attachments", None) or []]
         if attachments:
             payload["hasAttachments"] = True
-        message = graph_message(payload, folder or payload.get("folder") or "inbox", self.now())
-        self.mailboxes.setdefault(user_id, []).append(message)
+        mailbox = self.mailboxes.setdefault(user_id, Mailbox())
+        name = folder or payload.pop("folder", None) or "inbox"
+        target = mailbox.folder(name) or mailbox.add_folder(name)
+        message = mailbox.add(graph_message(payload, target.id, self.now()))
         for attachment in attachments:
             attachment.setdefault("id", "AAMkAtt" + secrets.token_urlsafe(12))
         if attachments:
             self.attachments[message["id"]] = attachments
         return message
+
+    def expire_delta_tokens(self) -> int:
+        """Forget every delta and skip token, as Graph does when its token cache overflows:
+        the next request with one gets ``410 Gone`` and the client must sync again."""
+        expired = len(self.delta_tokens) + len(self.delta_pages)
+        self.delta_tokens.clear()
+        self.delta_pages.clear()
+        return expired
 
     # --- faults ---------------------------------------------------------------------------
 
@@ -753,7 +791,8 @@ def _address(value: Any) -> dict[str, Any] | None:
 
 
 def graph_message(payload: dict[str, Any], folder: str, now: float) -> dict[str, Any]:
-    """A Graph ``message`` resource with the properties Graph returns by default filled in."""
+    """A Graph ``message`` resource with the properties Graph returns by default filled in;
+    ``folder`` is the id of the folder it is in."""
     body = _body(payload)
     sender = _address(payload.get("from") or payload.get("sender"))
     received = payload.get("receivedDateTime") or iso(now)
@@ -772,7 +811,7 @@ def graph_message(payload: dict[str, Any], folder: str, now: float) -> dict[str,
         "subject": payload.get("subject", ""),
         "bodyPreview": payload.get("bodyPreview", preview[:255]),
         "importance": payload.get("importance", "normal"),
-        "parentFolderId": folder.lower(),
+        "parentFolderId": folder,
         "conversationId": payload.get("conversationId") or "AAQkA" + secrets.token_urlsafe(16),
         "isRead": bool(payload.get("isRead", False)),
         "isDraft": bool(payload.get("isDraft", False)),

@@ -46,6 +46,11 @@ SCOPES: dict[str, str] = {
     "DELETE /api/platform/connections/{connection_id}": "victim",
     **{f"{m} /api/platform/proxy/{{connection_id}}/{{path}}": "victim"
        for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")},
+    **{f"{m} /api/platform/connections/{{connection_id}}/mail/{p}": "victim"
+       for m, p in (("GET", "messages"), ("POST", "messages"), ("GET", "messages/{message_id}"),
+                    ("PATCH", "messages/{message_id}"), ("GET", "messages/{message_id}/raw"),
+                    ("GET", "messages/{message_id}/attachments/{attachment_id}"),
+                    ("GET", "folders"))},
     "GET /api/platform/webhooks": "own",
     "POST /api/platform/webhooks": "own",
     "GET /api/platform/webhooks/{webhook_id}": "victim",
@@ -87,6 +92,9 @@ BODIES: dict[str, Any] = {
     "POST /api/platform/users": {"user": {"external_id": "user-1"}},
     "POST /api/platform/webhooks": {"url": "http://127.0.0.1:9/intruder"},
     "PATCH /api/platform/webhooks/{webhook_id}": {"url": "http://127.0.0.1:9/hijacked"},
+    "POST /api/platform/connections/{connection_id}/mail/messages": {
+        "to": [{"address": "intruder@example.test"}], "subject": "hijacked"},
+    "PATCH /api/platform/connections/{connection_id}/mail/messages/{message_id}": {"read": True},
     "POST /api/platform/jwt-issuers": {"issuer": "https://login.victim.test",
                                        "audience": "intruder",
                                        "jwks_url": "http://127.0.0.1:9/intruder"},
@@ -129,6 +137,7 @@ def _victim(api: httpx.Client, platform: PlatformCredentials) -> dict[str, str]:
             "signing_secret": webhook.json()["signing_secret"],
             "standard_webhooks_secret": webhook.json()["standard_webhooks_secret"],
             "connection_id": body["connection"]["id"],
+            "message_id": "no-such-message", "attachment_id": "no-such-attachment",
             "authorization_id": body["authorization"]["id"],
             "access_token": body["authorization"]["access_token"],
             "client_id": connector["client_id"], "account": body["authorization"]["display_label"]}

@@ -787,6 +787,13 @@ class OAuth2Endpoints:
 # --------------------------------------------------------------------------------------------
 
 
+class MailSpec(_Model):
+    """The template's mailbox API, for xkit's mail API (``docs/mail.md``): which of xkit's
+    mail adapters speaks it. The adapter holds the API's shape; the template says it applies."""
+
+    api: Literal["microsoft-graph", "gmail"]
+
+
 class ProviderTemplate(_Model):
     """One provider: a YAML file in ``providers/templates`` (or an operator's directory)."""
 
@@ -817,6 +824,7 @@ class ProviderTemplate(_Model):
     custom_scopes: bool = Field(False, description="the developer may type scopes not listed")
 
     api: ApiSpec | None = None
+    mail: MailSpec | None = None
     account: AccountSpec | None = None
     lookups: list[LookupSpec] = []
     extras: list[ExtraSpec] = []

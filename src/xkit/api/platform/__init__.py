@@ -7,6 +7,7 @@ from xkit.api.platform import (
     connectors,
     contexts,
     jwt_issuers,
+    mail,
     platform,
     providers,
     proxy,
@@ -26,7 +27,7 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (connections.router, "/api/platform"),
     (platform.router, "/api"),
     *((module.router, "/api/platform")
-      for module in (providers, connectors, contexts, proxy, webhooks, jwt_issuers)),
+      for module in (providers, connectors, contexts, proxy, mail, webhooks, jwt_issuers)),
 )
 
 

@@ -7,18 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.processes import free_port
-from tests.support.tls import TestCertificates
+from tests.support.tls import TestCertificates, issue_server_certificate
 from tests.support.tls_service import TlsTestService
 
 GOOGLE_HOSTS = ("accounts.google.com", "oauth2.googleapis.com", "gmail.googleapis.com")
 
 
 class GmailEmulator(TlsTestService):
+    """Its certificate, from the test CA, names Google's hosts too, so xkit reaches it by
+    those names through ``XKIT_PROVIDER_CONNECT_TO`` and verifies it as it would Google."""
+
     def __init__(self, certificates: TestCertificates, *, log_path: Path) -> None:
         self.certificates = certificates
         self.port = free_port()
-        self.launch_emulator("tests.emulators.gmail", port=self.port,
-                             cert=certificates.server_cert, key=certificates.server_key,
+        cert, key = issue_server_certificate(certificates, log_path.parent / "gmail-certs",
+                                             list(GOOGLE_HOSTS))
+        self.launch_emulator("tests.emulators.gmail", port=self.port, cert=cert, key=key,
                              log_path=log_path)
 
     @property

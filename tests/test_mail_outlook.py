@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
+from tests.support.xkit import PlatformCredentials, XkitServer
 from tests.test_tokens_microsoft import TOKEN_PATH
+from xkit_client import MailAddress, PermissionDenied, Xkit
 
 PDF = b"%PDF-1.4 quarterly numbers"
 
@@ -128,3 +130,26 @@ def test_throttling_is_a_429_with_retry_after(
 def test_a_connection_without_a_mailbox_is_refused(api: httpx.Client) -> None:
     unknown = api.get("/api/platform/connections/no-such-connection/mail/messages")
     assert unknown.status_code == 404
+
+
+def test_the_python_sdk_reads_and_sends_mail(
+        mail: str, platform: PlatformCredentials, xkit_server: XkitServer,
+        microsoft: MicrosoftEmulator, connected: dict[str, str]) -> None:
+    connection_id = mail.split("/")[-2]
+    with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key) as xkit:
+        unread = xkit.list_mail(connection_id, unread=True)
+        assert [m.subject for m in unread.messages] == ["Re: Lunch?", "Quarterly numbers"]
+        everything = list(xkit.iter_mail(connection_id, limit=1))
+        assert len(everything) == 3 and everything[0].date is not None
+        numbers = xkit.get_mail(connection_id, unread.messages[1].id)
+        assert numbers.sender is not None and numbers.sender.address == "cfo@contoso.test"
+        pdf = xkit.get_mail_bytes(connection_id, numbers.id, numbers.attachments[0].id)
+        assert pdf == PDF
+        sent = xkit.send_mail(connection_id, to=[MailAddress(address="grace@contoso.test")],
+                              subject="Numbers", text="Forwarding.",
+                              attachments=[("q3.pdf", "application/pdf", pdf)])
+        assert sent.id is None
+        with pytest.raises(PermissionDenied) as refused:
+            xkit.update_mail(connection_id, numbers.id, read=True)
+        assert refused.value.code == "mail_scope_missing"
+    assert microsoft.sent_mail(connected["user_id"])[-1]["message"]["subject"] == "Numbers"

@@ -23,9 +23,14 @@ from xkit_client import (
     ContextWithToken,
     CreatedWebhook,
     Delivery,
+    MailAddress,
+    MailFolder,
+    MailMessage,
+    MailPage,
     NotFound,
     ProviderUnavailable,
     ReconnectRequired,
+    SentMail,
     Webhook,
     WebhookEvent,
     WebhookResumed,
@@ -69,6 +74,18 @@ def with_sync(xkit: Xkit, body: bytes, headers: dict[str, str]) -> None:
                                           params={"$top": 5})
     with xkit.stream_proxy(connection.id, "GET", "me/photo/$value") as streamed:
         size = sum(len(chunk) for chunk in streamed.iter_bytes())
+    mail_page: MailPage = xkit.list_mail(connection.id, unread=True, since=expires, limit=10)
+    everything: list[MailMessage] = list(xkit.iter_mail(connection.id, query="invoice"))
+    first: MailMessage = xkit.get_mail(connection.id, mail_page.messages[0].id)
+    pdf: bytes = xkit.get_mail_bytes(connection.id, first.id, first.attachments[0].id)
+    rfc822: bytes = xkit.get_mail_bytes(connection.id, first.id)
+    sent: SentMail = xkit.send_mail(connection.id, to=[MailAddress(address="a@example.com")],
+                                    subject="Hi", text="Hello", attachments=[
+                                        ("a.pdf", "application/pdf", pdf)])
+    replied: SentMail = xkit.send_mail(connection.id, in_reply_to=first.id, text="Thanks")
+    moved: MailMessage = xkit.update_mail(connection.id, first.id, read=True, folder="archive")
+    folders: list[MailFolder] = xkit.list_mail_folders(connection.id)
+    print(everything, rfc822, sent.id, replied.thread_id, moved.read, folders)
     deleted: ConnectionDeleted = xkit.delete_connection(by_id.id)
     attempted: bool = deleted.revocation.attempted
     connectors: list[Connector] = xkit.list_connectors()
@@ -109,6 +126,15 @@ async def with_async(client: AsyncXkit, body: bytes, headers: dict[str, str]) ->
         size = 0
         async for chunk in streamed.aiter_bytes():
             size += len(chunk)
+    mail_page: MailPage = await client.list_mail(connection.id, folder="inbox", sender="x@y.z")
+    everything: list[MailMessage] = [m async for m in client.iter_mail(connection.id)]
+    first: MailMessage = await client.get_mail(connection.id, mail_page.messages[0].id)
+    pdf: bytes = await client.get_mail_bytes(connection.id, first.id, first.attachments[0].id)
+    sent: SentMail = await client.send_mail(connection.id, to=[MailAddress(address="a@b.c")],
+                                            html="<p>Hi</p>", cc=[], bcc=[])
+    moved: MailMessage = await client.update_mail(connection.id, first.id, read=False)
+    folders: list[MailFolder] = await client.list_mail_folders(connection.id)
+    print(everything, pdf, sent, moved, folders)
     deleted: ConnectionDeleted = await client.delete_connection(by_id.id)
     connectors: list[Connector] = await client.list_connectors()
     outlook: Connector = await client.get_connector("outlook-email")

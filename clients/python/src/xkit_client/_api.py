@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 from typing import Any
 
-from xkit_client._calls import Call, drop_none, path
+from xkit_client._calls import Call, drop_none, path, segment
 from xkit_client.models import (
     Connection as ListedConnection,
 )
@@ -18,6 +20,11 @@ from xkit_client.models import (
     ContextWithToken,
     CreatedWebhook,
     Delivery,
+    MailAddress,
+    MailFolder,
+    MailMessage,
+    MailPage,
+    SentMail,
     Webhook,
     WebhookResumed,
     WebhookSecret,
@@ -143,3 +150,50 @@ def webhook_deliveries(webhook_id: str, status: str | None,
 def redeliver(webhook_id: str, delivery_id: str) -> Call[Delivery]:
     return Call("POST", path("webhooks", webhook_id, "deliveries", delivery_id, "redeliver"),
                 Delivery.from_api)
+
+
+# --- mail -----------------------------------------------------------------------------------------
+
+
+def mail_path(connection_id: str, *rest: str) -> str:
+    """``/api/platform/connections/<id>/mail/…``; ids are escaped, the words are literal."""
+    return path("connections", connection_id, "mail") + "".join(f"/{segment(p)}" for p in rest)
+
+
+def list_mail(connection_id: str, folder: str | None, unread: bool | None, sender: str | None,
+              since: dt.datetime | None, query: str | None, limit: int | None,
+              cursor: str | None) -> Call[MailPage]:
+    params = drop_none({"folder": folder, "from": sender, "q": query, "limit": limit,
+                        "cursor": cursor,
+                        "unread": None if unread is None else str(unread).lower(),
+                        "since": since.isoformat() if since else None})
+    return Call("GET", mail_path(connection_id, "messages"), MailPage.from_api, params=params)
+
+
+def get_mail(connection_id: str, message_id: str) -> Call[MailMessage]:
+    return Call("GET", mail_path(connection_id, "messages", message_id), MailMessage.from_api)
+
+
+def send_mail(connection_id: str, to: list[MailAddress], subject: str, text: str | None,
+              html: str | None, cc: list[MailAddress], bcc: list[MailAddress],
+              attachments: list[tuple[str, str, bytes]],
+              in_reply_to: str | None) -> Call[SentMail]:
+    body = drop_none({
+        "to": [a.to_api() for a in to], "cc": [a.to_api() for a in cc],
+        "bcc": [a.to_api() for a in bcc], "subject": subject, "text": text, "html": html,
+        "in_reply_to": in_reply_to,
+        "attachments": [{"filename": name, "content_type": kind,
+                         "content_base64": base64.b64encode(data).decode()}
+                        for name, kind, data in attachments]})
+    # Not idempotent: sent twice, the mail would go out twice.
+    return Call("POST", mail_path(connection_id, "messages"), SentMail.from_api, json=body)
+
+
+def update_mail(connection_id: str, message_id: str, read: bool | None,
+                folder: str | None) -> Call[MailMessage]:
+    return Call("PATCH", mail_path(connection_id, "messages", message_id), MailMessage.from_api,
+                json=drop_none({"read": read, "folder_id": folder}))
+
+
+def mail_folders(connection_id: str) -> Call[list[MailFolder]]:
+    return Call("GET", mail_path(connection_id, "folders"), MailFolder.list_from_api)

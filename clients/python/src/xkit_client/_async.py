@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -35,6 +36,11 @@ from xkit_client.models import (
     ContextWithToken,
     CreatedWebhook,
     Delivery,
+    MailAddress,
+    MailFolder,
+    MailMessage,
+    MailPage,
+    SentMail,
     Webhook,
     WebhookEvent,
     WebhookResumed,
@@ -239,6 +245,62 @@ class AsyncXkit:
             yield response
         finally:
             await response.aclose()
+
+    # --- mail (docs/mail.md) -------------------------------------------------------------------
+
+    async def list_mail(self, connection_id: str, *, folder: str | None = None,
+                  unread: bool | None = None, sender: str | None = None,
+                  since: dt.datetime | None = None, query: str | None = None,
+                  limit: int | None = None, cursor: str | None = None) -> MailPage:
+        """One page of a mailbox (Outlook or Gmail connection), newest first."""
+        return await self._run(_api.list_mail(connection_id, folder, unread, sender, since, query,
+                                        limit, cursor))
+
+    async def iter_mail(self, connection_id: str,
+                        **filters: Any) -> AsyncIterator[MailMessage]:
+        """Every message matching ``filters`` (as :meth:`list_mail`), page after page."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_mail(connection_id, cursor=cursor, **filters)
+            for message in page.messages:
+                yield message
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def get_mail(self, connection_id: str, message_id: str) -> MailMessage:
+        """One message with its bodies and its attachments' descriptions."""
+        return await self._run(_api.get_mail(connection_id, message_id))
+
+    async def get_mail_bytes(self, connection_id: str, message_id: str,
+                       attachment_id: str | None = None) -> bytes:
+        """An attachment's bytes, or with no ``attachment_id`` the message as RFC 822."""
+        tail = ("attachments", attachment_id) if attachment_id else ("raw",)
+        request = self._http.build_request(
+            "GET", _api.mail_path(connection_id, "messages", message_id, *tail))
+        response = await self._send(request, retryable=True)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response.content
+
+    async def send_mail(self, connection_id: str, *, to: list[MailAddress] | None = None,
+                  subject: str = "", text: str | None = None, html: str | None = None,
+                  cc: list[MailAddress] | None = None, bcc: list[MailAddress] | None = None,
+                  attachments: list[tuple[str, str, bytes]] | None = None,
+                  in_reply_to: str | None = None) -> SentMail:
+        """Send (``attachments``: (filename, content type, bytes)), or with ``in_reply_to``
+        reply in that message's thread. Never retried: a retry could send it twice."""
+        return await self._run(_api.send_mail(connection_id, to or [], subject, text, html,
+                                              cc or [], bcc or [], attachments or [],
+                                              in_reply_to))
+
+    async def update_mail(self, connection_id: str, message_id: str, *, read: bool | None = None,
+                    folder: str | None = None) -> MailMessage:
+        """Mark read or unread, or move to a folder (a label, for Gmail)."""
+        return await self._run(_api.update_mail(connection_id, message_id, read, folder))
+
+    async def list_mail_folders(self, connection_id: str) -> list[MailFolder]:
+        return await self._run(_api.mail_folders(connection_id))
 
     # --- webhooks -----------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -34,6 +35,11 @@ from xkit_client.models import (
     ContextWithToken,
     CreatedWebhook,
     Delivery,
+    MailAddress,
+    MailFolder,
+    MailMessage,
+    MailPage,
+    SentMail,
     Webhook,
     WebhookEvent,
     WebhookResumed,
@@ -235,6 +241,59 @@ class Xkit:
             yield response
         finally:
             response.close()
+
+    # --- mail (docs/mail.md) -------------------------------------------------------------------
+
+    def list_mail(self, connection_id: str, *, folder: str | None = None,
+                  unread: bool | None = None, sender: str | None = None,
+                  since: dt.datetime | None = None, query: str | None = None,
+                  limit: int | None = None, cursor: str | None = None) -> MailPage:
+        """One page of a mailbox (Outlook or Gmail connection), newest first."""
+        return self._run(_api.list_mail(connection_id, folder, unread, sender, since, query,
+                                        limit, cursor))
+
+    def iter_mail(self, connection_id: str, **filters: Any) -> Iterator[MailMessage]:
+        """Every message matching ``filters`` (as :meth:`list_mail`), page after page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_mail(connection_id, cursor=cursor, **filters)
+            yield from page.messages
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def get_mail(self, connection_id: str, message_id: str) -> MailMessage:
+        """One message with its bodies and its attachments' descriptions."""
+        return self._run(_api.get_mail(connection_id, message_id))
+
+    def get_mail_bytes(self, connection_id: str, message_id: str,
+                       attachment_id: str | None = None) -> bytes:
+        """An attachment's bytes, or with no ``attachment_id`` the message as RFC 822."""
+        tail = ("attachments", attachment_id) if attachment_id else ("raw",)
+        request = self._http.build_request(
+            "GET", _api.mail_path(connection_id, "messages", message_id, *tail))
+        response = self._send(request, retryable=True)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response.content
+
+    def send_mail(self, connection_id: str, *, to: list[MailAddress] | None = None,
+                  subject: str = "", text: str | None = None, html: str | None = None,
+                  cc: list[MailAddress] | None = None, bcc: list[MailAddress] | None = None,
+                  attachments: list[tuple[str, str, bytes]] | None = None,
+                  in_reply_to: str | None = None) -> SentMail:
+        """Send (``attachments``: (filename, content type, bytes)), or with ``in_reply_to``
+        reply in that message's thread. Never retried: a retry could send it twice."""
+        return self._run(_api.send_mail(connection_id, to or [], subject, text, html, cc or [],
+                                        bcc or [], attachments or [], in_reply_to))
+
+    def update_mail(self, connection_id: str, message_id: str, *, read: bool | None = None,
+                    folder: str | None = None) -> MailMessage:
+        """Mark read or unread, or move to a folder (a label, for Gmail)."""
+        return self._run(_api.update_mail(connection_id, message_id, read, folder))
+
+    def list_mail_folders(self, connection_id: str) -> list[MailFolder]:
+        return self._run(_api.mail_folders(connection_id))
 
     # --- webhooks -----------------------------------------------------------------------------
 

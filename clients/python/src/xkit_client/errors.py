@@ -43,6 +43,11 @@ class InvalidRequest(XkitError):
     """400 or 422: the call itself is wrong; ``details`` says where."""
 
 
+class PermissionDenied(XkitError):
+    """403: not allowed. ``mail_scope_missing``: the connector's scopes lack the permission
+    in ``details["scope"]``; add it to the connector, then the user reconnects."""
+
+
 class NotFound(XkitError):
     """404: no such context, connection, connector or webhook on this platform."""
 
@@ -64,8 +69,8 @@ class ProviderRefused(XkitError):
 
 
 class Unavailable(XkitError):
-    """503 (or the proxy's 502 ``provider_unreachable``): something failed for now; retrying
-    after ``retry_after`` seconds may work."""
+    """503, 429 (``mail_throttled``) or the proxy's 502 ``provider_unreachable``: something
+    failed for now; retrying after ``retry_after`` seconds may work."""
 
     @property
     def retry_after(self) -> float:
@@ -106,6 +111,8 @@ def error_from(response: httpx.Response) -> XkitError:
         kind = AuthenticationError
     elif status in (400, 422):
         kind = InvalidRequest
+    elif status == 403:
+        kind = PermissionDenied
     elif status == 404:
         kind = NotFound
     elif status == 409 and code == "reconnect_required":
@@ -114,7 +121,7 @@ def error_from(response: httpx.Response) -> XkitError:
         kind = ProviderRefused
     elif code in _PROVIDER_UNAVAILABLE:
         kind = ProviderUnavailable
-    elif status == 503:
+    elif status in (429, 503):
         kind = Unavailable
     return kind(status, code, message, details)
 

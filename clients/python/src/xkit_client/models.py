@@ -416,3 +416,117 @@ class ContextPage:
     def from_api(cls, body: dict[str, Any]) -> ContextPage:
         return cls(contexts=[Context.from_api(c) for c in body["contexts"]],
                    next_cursor=body.get("next_cursor"))
+
+
+# --- mail (docs/mail.md) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailAddress:
+    address: str
+    name: str | None = None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> MailAddress:
+        return cls(address=body["address"], name=body.get("name"))
+
+    def to_api(self) -> dict[str, Any]:
+        return {"address": self.address, **({"name": self.name} if self.name else {})}
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailAttachment:
+    """An attachment's description; its bytes come from ``get_mail_attachment``."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int | None
+    inline: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailMessage:
+    """One message in the shape xkit gives both Outlook and Gmail; ``text``/``html`` and
+    ``attachments`` are filled when read one by one, not in lists. ``provider`` keeps what
+    only that provider has."""
+
+    id: str
+    thread_id: str | None
+    internet_message_id: str | None
+    folder_ids: list[str]
+    subject: str
+    sender: MailAddress | None
+    to: list[MailAddress]
+    cc: list[MailAddress]
+    bcc: list[MailAddress]
+    reply_to: list[MailAddress]
+    date: dt.datetime | None
+    read: bool
+    starred: bool
+    snippet: str
+    text: str | None
+    html: str | None
+    attachments: list[MailAttachment]
+    provider: dict[str, Any]
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> MailMessage:
+        def people(name: str) -> list[MailAddress]:
+            return [MailAddress.from_api(a) for a in body.get(name) or []]
+        return cls(
+            id=body["id"], thread_id=body.get("thread_id"),
+            internet_message_id=body.get("internet_message_id"),
+            folder_ids=list(body.get("folder_ids") or []), subject=body.get("subject") or "",
+            sender=MailAddress.from_api(body["from"]) if body.get("from") else None,
+            to=people("to"), cc=people("cc"), bcc=people("bcc"), reply_to=people("reply_to"),
+            date=_optional_time(body.get("date")), read=bool(body["read"]),
+            starred=bool(body.get("starred")), snippet=body.get("snippet") or "",
+            text=body.get("text"), html=body.get("html"),
+            attachments=[MailAttachment(id=a["id"], filename=a["filename"],
+                                        content_type=a["content_type"], size=a.get("size"),
+                                        inline=bool(a.get("inline")))
+                         for a in body.get("attachments") or []],
+            provider=dict(body.get("provider") or {}))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailPage:
+    """One page of a mailbox, newest first; ``next_cursor`` asks for the next (None: last)."""
+
+    messages: list[MailMessage]
+    next_cursor: str | None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> MailPage:
+        return cls(messages=[MailMessage.from_api(m) for m in body["messages"]],
+                   next_cursor=body.get("next_cursor"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailFolder:
+    """An Outlook folder or a Gmail label; ``role`` says inbox, sent, drafts, trash … ."""
+
+    id: str
+    name: str
+    kind: Literal["system", "user"]
+    role: str | None
+    total: int | None
+    unread: int | None
+
+    @classmethod
+    def list_from_api(cls, body: dict[str, Any]) -> list[MailFolder]:
+        return [cls(id=f["id"], name=f["name"], kind=f["kind"], role=f.get("role"),
+                    total=f.get("total"), unread=f.get("unread")) for f in body["folders"]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SentMail:
+    """``id`` is None where the provider does not say (Outlook's sendMail)."""
+
+    id: str | None
+    thread_id: str | None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> SentMail:
+        return cls(id=body.get("id"), thread_id=body.get("thread_id"))

@@ -30,7 +30,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
-WITHOUT_LOGO |= {"constant-contact", "klaviyo", "linkedin"}  # marketing, HR and data family
+WITHOUT_LOGO |= {"constant-contact", "deel", "eventbrite", "klaviyo", "lever",  # marketing, HR
+                 "linkedin"}  # and data family
 
 
 def _template(**mark: Any) -> ProviderTemplate:

@@ -31,7 +31,7 @@ WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
 WITHOUT_LOGO |= {"constant-contact", "deel", "eventbrite", "klaviyo", "lever",  # marketing, HR
-                 "linkedin"}  # and data family
+                 "linkedin", "workday"}  # and data family
 
 
 def _template(**mark: Any) -> ProviderTemplate:

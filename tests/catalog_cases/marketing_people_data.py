@@ -329,3 +329,40 @@ CASES += (
                                says="Eventbrite no longer accepts this sign-in"),
     ),
 )
+
+WORKDAY_SERVICES = "https://wd5-services1.myworkday.com"
+
+CASES += (
+    ProviderCase(
+        slug="reddit",
+        authorize_url="https://www.reddit.com/api/v1/authorize",
+        token_url="https://www.reddit.com/api/v1/access_token",
+        scopes=("read", "submit"), scope_params={"scope": "identity read submit"},
+        authorize_params={"duration": "permanent"}, pkce=False,
+        token_fields={"scope": "identity read submit", "token_type": "bearer"},
+        documents=(Document("https://oauth.reddit.com/api/v1/me", {
+            "id": "1w72", "name": "paws_corner", "created_utc": 1508431200.0,
+            "link_karma": 1204, "comment_karma": 877}),),
+        account=("1w72", "paws_corner"),
+        proxy=("r/aww/hot", "https://oauth.reddit.com/r/aww/hot"),
+        proxy_headers={"user-agent": "web:xkit-integration:v1.0"},
+        token_error=TokenError({"error": "invalid_grant"},
+                               says="Reddit no longer accepts this sign-in"),
+    ),
+    ProviderCase(
+        slug="workday",
+        settings={"tenant": "acme_corp"},
+        authorize_url="https://wd5.myworkday.com/acme_corp/authorize",
+        token_url=f"{WORKDAY_SERVICES}/ccx/oauth2/acme_corp/token",
+        scopes=(), scope_params={}, pkce=False, expires_in=3600,
+        documents=(Document(f"{WORKDAY_SERVICES}/ccx/api/common/v1/acme_corp/workers/me", {
+            "id": "3aa5550b7fe348b98d7b5741afc65534", "descriptor": "Logan McNeil",
+            "href": f"{WORKDAY_SERVICES}/ccx/api/common/v1/acme_corp/workers/"
+                    "3aa5550b7fe348b98d7b5741afc65534"}),),
+        account=("3aa5550b7fe348b98d7b5741afc65534", "Logan McNeil"),
+        proxy=("staffing/v6/acme_corp/workers",
+               f"{WORKDAY_SERVICES}/ccx/api/staffing/v6/acme_corp/workers"),
+        token_error=TokenError({"error": "invalid_client"},
+                               says="Workday client ID or secret is wrong", status=401),
+    ),
+)

@@ -366,3 +366,47 @@ CASES += (
                                says="Workday client ID or secret is wrong", status=401),
     ),
 )
+
+MS_LOGIN = "https://login.microsoftonline.com/common/oauth2/v2.0"
+
+CASES += (
+    ProviderCase(
+        slug="microsoft-advertising",
+        settings={"developer_token": "BBD37VB98", "customer_id": "21000123"},
+        authorize_url=f"{MS_LOGIN}/authorize", token_url=f"{MS_LOGIN}/token",
+        scopes=(),
+        scope_params={"scope": "offline_access openid profile "
+                               "https://ads.microsoft.com/msads.manage"},
+        authorize_params={"response_mode": "query"}, client_auth="client_secret_post",
+        id_token_claims={"oid": "00000000-0000-0000-66f3-3332eca7ea81",
+                         "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+                         "preferred_username": "ads@contoso.test", "name": "Megan"},
+        account=("00000000-0000-0000-66f3-3332eca7ea81", "ads@contoso.test"),
+        api_token=("AuthenticationToken", ""),
+        proxy=("CampaignManagement/v13/Campaigns/QueryByAccountId",
+               "https://campaign.api.bingads.microsoft.com/CampaignManagement/v13/Campaigns/"
+               "QueryByAccountId"),
+        proxy_headers={"developertoken": "BBD37VB98", "customerid": "21000123"},
+        token_error=TokenError({
+            "error": "invalid_grant",
+            "error_description": "AADSTS70008: The provided authorization code or refresh "
+                                 "token has expired due to inactivity.",
+            "error_codes": [70008], "timestamp": "2026-12-05 09:12:44Z"},
+            says="Your Microsoft sign-in has expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="campaign-monitor",
+        authorize_url="https://api.createsend.com/oauth",
+        token_url="https://api.createsend.com/oauth/token",
+        scopes=("ViewReports", "ManageLists"), scope_params={"scope": "ViewReports,ManageLists"},
+        authorize_params={"type": "web_server"}, pkce=False,
+        client_auth="client_secret_post", expires_in=1209600,
+        documents=(Document("https://api.createsend.com/api/v3.3/primarycontact.json",
+                            {"EmailAddress": "ada@paws.test"}),),
+        account=("ada@paws.test", "ada@paws.test"),
+        proxy=("clients.json", "https://api.createsend.com/api/v3.3/clients.json"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "Specified code was invalid or expired"},
+                               says="Campaign Monitor no longer accepts this sign-in"),
+    ),
+)

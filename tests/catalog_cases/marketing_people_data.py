@@ -410,3 +410,27 @@ CASES += (
                                says="Campaign Monitor no longer accepts this sign-in"),
     ),
 )
+
+CASES += (
+    ProviderCase(
+        slug="zoho-campaigns",
+        collect={"dc": "eu"},
+        authorize_url="https://accounts.zoho.eu/oauth/v2/auth",
+        token_url="https://accounts.zoho.eu/oauth/v2/token",
+        scopes=("ZohoCampaigns.contact.READ",),
+        scope_params={"scope": "AaaServer.profile.Read,ZohoCampaigns.contact.READ"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post",
+        token_fields={"api_domain": "https://www.zohoapis.eu", "token_type": "Bearer"},
+        api_token=("Authorization", "Zoho-oauthtoken "),
+        documents=(Document("https://accounts.zoho.eu/oauth/user/info", {
+            "First_Name": "Ada", "Email": "ada@paws.test", "Last_Name": "Lovelace",
+            "Display_Name": "Ada Lovelace", "ZUID": 20071234567}),),
+        account=("20071234567", "ada@paws.test"),
+        proxy=("getmailinglists", "https://campaigns.zoho.eu/api/v1.1/getmailinglists"),
+        token_error=TokenError({"error": "invalid_code"}, status=200,
+                               says="Zoho no longer accepts this sign-in"),
+    ),
+    _google("google-tag-manager", "https://www.googleapis.com/auth/tagmanager.readonly",
+            "accounts", "https://tagmanager.googleapis.com/tagmanager/v2/accounts"),
+)

@@ -30,6 +30,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
+WITHOUT_LOGO |= {"campaign-monitor", "constant-contact", "deel", "eventbrite",  # marketing,
+                 "klaviyo", "lever", "linkedin", "microsoft-advertising", "workday"}  # HR, data
 
 
 def _template(**mark: Any) -> ProviderTemplate:

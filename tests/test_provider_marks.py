@@ -30,6 +30,8 @@ SVG = "{http://www.w3.org/2000/svg}"
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
+# developer tools and project management (tests/catalog_cases/devtools_projects.py)
+WITHOUT_LOGO |= {"wrike"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

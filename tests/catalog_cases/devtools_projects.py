@@ -132,3 +132,125 @@ CASES: tuple[ProviderCase, ...] = (
                                says="Your Wrike sign-in expired or was revoked"),
     ),
 )
+
+BASECAMP_AUTH = {
+    "expires_at": "2026-12-19T12:00:00-06:00",
+    "identity": {"id": 9999999, "first_name": "Ada", "last_name": "Lovelace",
+                 "email_address": "ada@acme.test"},
+    "accounts": [{"product": "bc3", "id": 99999999, "name": "Acme Design",
+                  "href": "https://3.basecampapi.com/99999999",
+                  "app_href": "https://3.basecamp.com/99999999"}]}
+HARVEST_ACCOUNTS = {
+    "user": {"id": 1782959, "first_name": "Ada", "last_name": "Lovelace",
+             "email": "ada@acme.test"},
+    "accounts": [{"id": 123456, "name": "Acme Studio", "product": "harvest"},
+                 {"id": 789012, "name": "Acme Studio", "product": "forecast"}]}
+
+CASES += (
+    ProviderCase(
+        slug="basecamp",
+        authorize_url="https://launchpad.37signals.com/authorization/new",
+        token_url="https://launchpad.37signals.com/authorization/token",
+        settings={"user_agent": "Acme Sync (ops@acme.test)"},
+        scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        expires_in=1209600, token_fields={"token_type": "Bearer"},
+        documents=(Document("https://launchpad.37signals.com/authorization.json",
+                            BASECAMP_AUTH),),
+        account=("9999999", "ada@acme.test"),
+        extras={"account_href": "https://3.basecampapi.com/99999999",
+                "account_name": "Acme Design"},
+        proxy=("projects.json", "https://3.basecampapi.com/99999999/projects.json"),
+        proxy_headers={"user-agent": "Acme Sync (ops@acme.test)"},
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "The verification code is invalid"},
+                               says="Your Basecamp sign-in expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="smartsheet",
+        settings={"app_host": "app.smartsheet.eu", "api_host": "api.smartsheet.eu"},
+        authorize_url="https://app.smartsheet.eu/b/authorize",
+        token_url="https://api.smartsheet.eu/2.0/token",
+        scopes=("READ_SHEETS", "WRITE_SHEETS"), scope_params={"scope": "READ_SHEETS WRITE_SHEETS"},
+        pkce=False, client_auth="client_secret_post", expires_in=604799,
+        documents=(Document("https://api.smartsheet.eu/2.0/users/me", {
+            "id": 48569348493401200, "email": "ada@acme.test", "firstName": "Ada",
+            "lastName": "Lovelace", "locale": "en_GB", "timeZone": "Europe/London",
+            "account": {"id": 942513719853956, "name": "Acme"}}),),
+        account=("48569348493401200", "ada@acme.test"),
+        proxy=("sheets", "https://api.smartsheet.eu/2.0/sheets"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "Invalid authorization code"},
+                               says="Your Smartsheet sign-in expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="harvest",
+        settings={"user_agent": "Acme Sync (ops@acme.test)"},
+        authorize_url="https://id.getharvest.com/oauth2/authorize",
+        token_url="https://id.getharvest.com/api/v2/oauth2/token",
+        scopes=("all",), scope_params={"scope": "all"},
+        pkce=False, client_auth="client_secret_post", expires_in=1209599,
+        documents=(Document("https://id.getharvest.com/api/v2/accounts", HARVEST_ACCOUNTS),),
+        account=("1782959", "ada@acme.test"),
+        extras={"account_id": "123456", "account_name": "Acme Studio"},
+        proxy=("time_entries", "https://api.harvestapp.com/v2/time_entries"),
+        proxy_headers={"harvest-account-id": "123456",
+                       "user-agent": "Acme Sync (ops@acme.test)"},
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "The provided authorization grant is "
+                                                     "invalid, expired or revoked."},
+                               says="Your Harvest sign-in expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="heroku",
+        authorize_url="https://id.heroku.com/oauth/authorize",
+        token_url="https://id.heroku.com/oauth/token",
+        scopes=("read",), scope_params={"scope": "read"},
+        pkce=False, client_auth="client_secret_post", expires_in=28799,
+        token_fields={"token_type": "Bearer",
+                      "user_id": "01234567-89ab-cdef-0123-456789abcdef",
+                      "session_nonce": "2bf3ec81-01a3-4d0c-8ff4-2e6f4c9b1a07"},
+        documents=(Document("https://api.heroku.com/account", {
+            "id": "01234567-89ab-cdef-0123-456789abcdef", "email": "ada@acme.test",
+            "name": "Ada Lovelace", "verified": True, "two_factor_authentication": True}),),
+        account=("01234567-89ab-cdef-0123-456789abcdef", "ada@acme.test"),
+        proxy=("apps", "https://api.heroku.com/apps"),
+        proxy_headers={"accept": "application/vnd.heroku+json; version=3"},
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "Grant is expired or already used"},
+                               says="Your Heroku sign-in expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="digitalocean",
+        authorize_url="https://cloud.digitalocean.com/v1/oauth/authorize",
+        token_url="https://cloud.digitalocean.com/v1/oauth/token",
+        scopes=("read",), scope_params={"scope": "read"},
+        pkce=False, client_auth="client_secret_post", expires_in=2592000,
+        token_fields={"scope": "read", "info": {
+            "name": "Ada Lovelace", "email": "ada@acme.test",
+            "uuid": "e028b1b918853eca7fba208a9d7e9d29a6e93c57"}},
+        account=("e028b1b918853eca7fba208a9d7e9d29a6e93c57", "ada@acme.test"),
+        proxy=("droplets", "https://api.digitalocean.com/v2/droplets"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "The provided authorization grant is "
+                                                     "invalid, expired, revoked, does not "
+                                                     "match the redirection URI used in the "
+                                                     "authorization request, or was issued "
+                                                     "to another client."},
+                               status=401, says="Your DigitalOcean sign-in expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="todoist",
+        authorize_url="https://app.todoist.com/oauth/authorize",
+        token_url="https://api.todoist.com/oauth/access_token",
+        scopes=("data:read", "task:add"), scope_params={"scope": "data:read,task:add"},
+        pkce=False, client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        token_fields={"token_type": "Bearer"},
+        documents=(Document("https://api.todoist.com/api/v1/user", {
+            "id": "2671355", "email": "ada@acme.test", "full_name": "Ada Lovelace",
+            "lang": "en", "tz_info": {"timezone": "Europe/London"}, "is_premium": True}),),
+        account=("2671355", "ada@acme.test"),
+        proxy=("tasks", "https://api.todoist.com/api/v1/tasks"),
+        token_error=TokenError({"error": "invalid_grant"},
+                               says="That Todoist sign-in expired or was already used"),
+    ),
+)

@@ -31,7 +31,8 @@ WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
 # developer tools and project management (tests/catalog_cases/devtools_projects.py)
-WITHOUT_LOGO |= {"azure-devops", "harvest", "heroku", "monday", "smartsheet", "wrike"}
+WITHOUT_LOGO |= {"azure-devops", "harvest", "heroku", "hubstaff", "launchdarkly", "monday",
+                 "smartsheet", "wrike"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

@@ -353,3 +353,61 @@ CASES += (
             says="Permission hasn't been granted to this app yet"),
     ),
 )
+
+MIRO_USER = "3458764517517819000"
+MIRO_TEAM = "3458764517517852417"
+
+CASES += (
+    ProviderCase(
+        slug="miro",
+        authorize_url="https://miro.com/oauth/authorize",
+        token_url="https://api.miro.com/v1/oauth/token",
+        scopes=("boards:read",), scope_params={"scope": "boards:read"},
+        pkce=False, client_auth="client_secret_post", expires_in=3599,
+        token_fields={"user_id": MIRO_USER, "team_id": MIRO_TEAM, "scope": "boards:read"},
+        documents=(Document("https://api.miro.com/v1/oauth-token", {
+            "type": "oauth-token",
+            "team": {"type": "team", "name": "Acme Design", "id": MIRO_TEAM},
+            "createdBy": {"type": "user", "name": "Ada Lovelace", "id": MIRO_USER},
+            "scopes": ["boards:read"],
+            "user": {"type": "user", "name": "Ada Lovelace", "id": MIRO_USER}}),),
+        account=(MIRO_USER, "Ada Lovelace"), extras={"team_id": MIRO_TEAM},
+        proxy=("boards", "https://api.miro.com/v2/boards"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "Authorization code is invalid"},
+                               says="That Miro sign-in expired or was already used"),
+    ),
+    ProviderCase(
+        slug="launchdarkly",
+        authorize_url="https://app.launchdarkly.com/trust/oauth/authorize",
+        token_url="https://app.launchdarkly.com/trust/oauth/token",
+        scopes=("reader",), scope_params={"scope": "reader"},
+        token_fields={"scope": "reader"},
+        documents=(Document("https://app.launchdarkly.com/api/v2/members/me", {
+            "_id": "569f183514f4432160000007", "email": "ada@acme.test",
+            "firstName": "Ada", "lastName": "Lovelace", "role": "writer",
+            "_verified": True, "_pendingInvite": False}),),
+        account=("569f183514f4432160000007", "ada@acme.test"),
+        proxy=("flags/default", "https://app.launchdarkly.com/api/v2/flags/default"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "authorization code is expired"},
+                               says="Your LaunchDarkly sign-in expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="hubstaff",
+        authorize_url="https://account.hubstaff.com/authorizations/new",
+        token_url="https://account.hubstaff.com/access_tokens",
+        scopes=("email", "hubstaff:read"), scope_params={"scope": "openid email hubstaff:read"},
+        pkce=False, expires_in=86400,
+        token_fields={"scope": "openid email hubstaff:read"},
+        id_token_claims={"iss": "https://account.hubstaff.com", "sub": "1048576",
+                         "aud": "hubstaff-client", "email": "ada@acme.test"},
+        account=("1048576", "ada@acme.test"),
+        proxy=("users/me", "https://api.hubstaff.com/v2/users/me"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "The provided authorization grant is "
+                                                     "invalid, expired, revoked, or was "
+                                                     "issued to another client."},
+                               says="Your Hubstaff sign-in expired or was revoked"),
+    ),
+)

@@ -411,3 +411,31 @@ CASES += (
                                says="Your Hubstaff sign-in expired or was revoked"),
     ),
 )
+
+ZOHO_PORTALS = {"login_id": "58572570", "portals": [{
+    "id": 58572595, "id_string": "58572595", "name": "acmedesign", "role": "admin",
+    "trial_enabled": False, "gmt_time_zone": "(GMT 1:0) Central European Time",
+    "project_count": {"active": 4}, "bug_plan": "Enterprise",
+    "link": {"project": {"url": "https://projectsapi.zoho.eu/restapi/portal/58572595/projects/"}}}]}
+
+CASES += (
+    ProviderCase(
+        slug="zoho-projects",
+        collect={"dc": "eu"},
+        authorize_url="https://accounts.zoho.eu/oauth/v2/auth",
+        token_url="https://accounts.zoho.eu/oauth/v2/token",
+        scopes=("ZohoProjects.tasks.READ",),
+        scope_params={"scope": "ZohoProjects.portals.READ,ZohoProjects.tasks.READ"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post",
+        token_fields={"api_domain": "https://www.zohoapis.eu", "token_type": "Bearer"},
+        api_token=("Authorization", "Zoho-oauthtoken "),
+        documents=(Document("https://projectsapi.zoho.eu/restapi/portals/", ZOHO_PORTALS),),
+        account=("58572570", "acmedesign"), extras={"portal_id": "58572595"},
+        proxy=("api/v3/portal/58572595/projects",
+               "https://projectsapi.zoho.eu/api/v3/portal/58572595/projects"),
+        # Zoho refuses a code exchange with HTTP 200 and an error field.
+        token_error=TokenError({"error": "invalid_code"}, status=200,
+                               says="That Zoho sign-in expired or was already used"),
+    ),
+)

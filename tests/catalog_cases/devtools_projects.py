@@ -439,3 +439,28 @@ CASES += (
                                says="That Zoho sign-in expired or was already used"),
     ),
 )
+
+SNYK_ORG = "a04d9cbd-ae6e-44af-b573-0556b0ad4bd2"
+
+CASES += (
+    ProviderCase(
+        slug="snyk",
+        authorize_url="https://app.snyk.io/oauth2/authorize",
+        token_url="https://api.snyk.io/oauth2/token",
+        scopes=(), scope_params={}, client_auth="client_secret_post",
+        token_fields={"scope": "org.read org.project.read", "token_type": "bearer"},
+        documents=(Document("https://api.snyk.io/rest/orgs", {
+            "jsonapi": {"version": "1.0"},
+            "data": [{"id": SNYK_ORG, "type": "org",
+                      "attributes": {"name": "Acme Security", "slug": "acme-security",
+                                     "group_id": "e661d4ef-5ad5-4cef-ad16-5157cefa83f5",
+                                     "is_personal": False}}],
+            "links": {"self": "/orgs?version=2024-10-15"}}),),
+        account=(SNYK_ORG, "Acme Security"), extras={"org_id": SNYK_ORG},
+        proxy=(f"rest/orgs/{SNYK_ORG}/projects",
+               f"https://api.snyk.io/rest/orgs/{SNYK_ORG}/projects"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "code verifier does not match"},
+                               says="Your Snyk sign-in expired or was revoked"),
+    ),
+)

@@ -31,7 +31,7 @@ WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
 # developer tools and project management (tests/catalog_cases/devtools_projects.py)
-WITHOUT_LOGO |= {"azure-devops", "harvest", "heroku", "hubstaff", "launchdarkly", "monday",
+WITHOUT_LOGO |= {"aha", "azure-devops", "harvest", "heroku", "hubstaff", "launchdarkly", "monday",
                  "smartsheet", "wrike"}
 
 

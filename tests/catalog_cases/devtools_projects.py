@@ -464,3 +464,26 @@ CASES += (
                                says="Your Snyk sign-in expired or was revoked"),
     ),
 )
+
+CASES += (
+    ProviderCase(
+        slug="aha",
+        collect={"subdomain": "acme"},
+        authorize_url="https://acme.aha.io/oauth/authorize",
+        token_url="https://acme.aha.io/oauth/token",
+        scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        refresh_token=False, expires_in=None, token_fields={"token_type": "bearer"},
+        documents=(Document("https://acme.aha.io/api/v1/me", {"user": {
+            "id": "6776871157482176512", "name": "Ada Lovelace", "email": "ada@acme.test",
+            "created_at": "2025-03-04T10:11:12.000Z"}}),),
+        account=("6776871157482176512", "ada@acme.test"),
+        proxy=("features", "https://acme.aha.io/api/v1/features"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "The provided authorization grant is "
+                                                     "invalid, expired, revoked, does not "
+                                                     "match the redirection URI used in the "
+                                                     "authorization request, or was issued "
+                                                     "to another client."},
+                               says="That Aha! sign-in expired or was already used"),
+    ),
+)

@@ -32,6 +32,9 @@ WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "salesforce", "slack"}
 WITHOUT_LOGO |= {"campaign-monitor", "constant-contact", "deel", "eventbrite",  # marketing,
                  "klaviyo", "lever", "linkedin", "microsoft-advertising", "workday"}  # HR, data
+# developer tools and project management (tests/catalog_cases/devtools_projects.py)
+WITHOUT_LOGO |= {"aha", "azure-devops", "harvest", "heroku", "hubstaff", "launchdarkly", "monday",
+                 "smartsheet", "wrike"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

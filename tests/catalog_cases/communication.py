@@ -269,9 +269,9 @@ CASES: tuple[ProviderCase, ...] = (
         slug="ringcentral",
         authorize_url="https://platform.ringcentral.com/restapi/oauth/authorize",
         token_url="https://platform.ringcentral.com/restapi/oauth/token",
-        scopes=(), scope_params={},
-        token_fields={"refresh_token_expires_in": 604800, "scope": "ReadAccounts SMS",
-                      "owner_id": "1234567890", "endpoint_id": "qGrP5UWdTU-gSA4Ps5PmrA"},
+        scopes=(), scope_params={}, pkce=False, expires_in=3599,
+        token_fields={"refresh_token_expires_in": 604799, "scope": "ReadAccounts CallLog SMS",
+                      "owner_id": "1234567890"},
         documents=(Document(
             "https://platform.ringcentral.com/restapi/v1.0/account/~/extension/~", {
                 "id": 1234567890, "extensionNumber": "101", "name": "Ada Lovelace",

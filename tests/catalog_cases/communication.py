@@ -55,7 +55,7 @@ CASES: tuple[ProviderCase, ...] = (
               TokenError(_aadsts(7000222, "invalid_client",
                                  "The provided client secret keys for app are expired.",),
                          status=401, says="client secret has expired")),
-    _refusing(microsoft("microsoft-excel", "common", ("User.Read", "Files.ReadWrite"),
+    _refusing(microsoft("microsoft-excel", "organizations", ("User.Read", "Files.ReadWrite"),
                         ("me/drive/items/01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K/workbook/worksheets",
                          f"{GRAPH}/me/drive/items/01BYE5RZ6QN3ZWBTUFOFD3GSPGOHDJD36K/workbook/"
                          "worksheets")),

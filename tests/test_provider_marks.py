@@ -30,6 +30,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
+# The communication family's brands that the Simple Icons set lacks.
+WITHOUT_LOGO |= {"acuity-scheduling", "google-contacts", "microsoft-bookings", "microsoft-excel",
+                 "microsoft-todo", "onenote", "outlook-contacts", "ringcentral", "sharepoint"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

@@ -35,6 +35,9 @@ WITHOUT_LOGO |= {"campaign-monitor", "constant-contact", "deel", "eventbrite",  
 # developer tools and project management (tests/catalog_cases/devtools_projects.py)
 WITHOUT_LOGO |= {"aha", "azure-devops", "harvest", "heroku", "hubstaff", "launchdarkly", "monday",
                  "smartsheet", "wrike"}
+# The communication family's brands that the Simple Icons set lacks.
+WITHOUT_LOGO |= {"acuity-scheduling", "google-contacts", "microsoft-bookings", "microsoft-excel",
+                 "microsoft-todo", "onenote", "outlook-contacts", "ringcentral", "sharepoint"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

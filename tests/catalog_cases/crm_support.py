@@ -310,4 +310,129 @@ CASES: tuple[ProviderCase, ...] = (
                                                           "for this client."},
                                says="haven't given this integration access"),
     ),
+    ProviderCase(
+        slug="zoho-desk",
+        authorize_url="https://accounts.zoho.com/oauth/v2/auth",
+        token_url="https://accounts.zoho.com/oauth/v2/token",
+        scopes=("Desk.tickets.READ",), scope_params={"scope": "Desk.basic.READ,Desk.tickets.READ"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post",
+        token_fields={"api_domain": ZOHO_API, "token_type": "Bearer"},
+        documents=(
+            Document("https://desk.zoho.com/api/v1/organizations", {"data": [{
+                "id": 2389290, "companyName": "Zylker", "portalName": "zylker",
+                "isDefault": True, "edition": "ENTERPRISE"}]}),
+            Document("https://desk.zoho.com/api/v1/myinfo", {
+                "id": "1892000000042001", "firstName": "Patricia", "lastName": "Boyle",
+                "name": "Patricia Boyle", "emailId": "patricia.b@zylker.test",
+                "roleId": "1892000000006164", "status": "ACTIVE"}),
+        ),
+        account=("1892000000042001", "patricia.b@zylker.test"),
+        extras={"org_id": "2389290"},
+        proxy=("tickets", "https://desk.zoho.com/api/v1/tickets"),
+        proxy_headers={"orgid": "2389290"},
+        token_error=TokenError(json={"error": "invalid_client"}, status=200,
+                               says="belongs to another data centre"),
+    ),
+    ProviderCase(
+        slug="zoho-bigin",
+        authorize_url="https://accounts.zoho.com/oauth/v2/auth",
+        token_url="https://accounts.zoho.com/oauth/v2/token",
+        scopes=("ZohoBigin.modules.ALL",),
+        scope_params={"scope": "ZohoBigin.users.READ,ZohoBigin.modules.ALL"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post",
+        token_fields={"api_domain": ZOHO_API, "token_type": "Bearer"},
+        documents=(Document(f"{ZOHO_API}/bigin/v2/users", {"users": [{
+            "id": "4876876000000225013", "full_name": "Amelia Burrows",
+            "email": "amelia@zylker.test", "status": "active"}]}),),
+        account=("4876876000000225013", "amelia@zylker.test"),
+        extras={"api_domain": ZOHO_API},
+        proxy=("Contacts", f"{ZOHO_API}/bigin/v2/Contacts"),
+        token_error=TokenError(json={"error": "invalid_code"}, status=200,
+                               says="expired or was already used"),
+    ),
+    ProviderCase(
+        slug="jira-service-management",
+        authorize_url="https://auth.atlassian.com/authorize",
+        token_url="https://auth.atlassian.com/oauth/token",
+        scopes=("read:servicedesk-request",),
+        scope_params={"scope": "offline_access read:me read:servicedesk-request"},
+        authorize_params={"audience": "api.atlassian.com", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post", body_format="json",
+        documents=(
+            Document("https://api.atlassian.com/oauth/token/accessible-resources", [{
+                "id": "1324a887-45db-1bf4-1e99-ef0ff456d421", "url": "https://acme.atlassian.net",
+                "name": "acme", "scopes": ["read:servicedesk-request"],
+                "avatarUrl": "https://acme.test/a.png"}]),
+            Document("https://api.atlassian.com/me", {
+                "account_id": "5b10ac8d82e05b22cc7d4ef5", "email": "ada@acme.test",
+                "name": "Ada"}),
+        ),
+        account=("5b10ac8d82e05b22cc7d4ef5", "ada@acme.test"),
+        extras={"cloud_id": "1324a887-45db-1bf4-1e99-ef0ff456d421",
+                "site_url": "https://acme.atlassian.net"},
+        proxy=("rest/servicedeskapi/request",
+               "https://api.atlassian.com/ex/jira/1324a887-45db-1bf4-1e99-ef0ff456d421"
+               "/rest/servicedeskapi/request"),
+        token_error=TokenError(json={"error": "invalid_grant",
+                                     "error_description": "Invalid authorization code"},
+                               status=403, says="expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="aircall",
+        authorize_url="https://dashboard.aircall.io/oauth/authorize",
+        token_url="https://api.aircall.io/v1/oauth/token",
+        scopes=(), scope_params={"scope": "public_api"}, pkce=False,
+        client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        token_fields={"token_type": "Bearer", "scope": "public_api", "created_at": 1733400000},
+        documents=(Document("https://api.aircall.io/v1/integrations/me", {"integration": {
+            "id": 8123, "name": "Acme Sync", "custom": False, "status": "enabled",
+            "company_id": 51234, "company_name": "Acme Telecom", "number_ids": [],
+            "numbers_count": 0}}),),
+        account=("51234", "Acme Telecom"),
+        proxy=("calls", "https://api.aircall.io/v1/calls"),
+        token_error=TokenError(json={"error": "invalid_grant",
+                                     "error_description": "The provided authorization grant is "
+                                                          "invalid, expired, revoked, does not "
+                                                          "match the redirection URI used in the "
+                                                          "authorization request, or was issued "
+                                                          "to another client."},
+                               says="expired or was already used"),
+    ),
+    ProviderCase(
+        slug="wealthbox",
+        authorize_url="https://app.crmworkspace.com/oauth/authorize",
+        token_url="https://app.crmworkspace.com/oauth/token",
+        scopes=(), scope_params={"scope": "login data"}, pkce=False,
+        client_auth="client_secret_post", expires_in=7200,
+        token_fields={"token_type": "Bearer", "scope": "login data", "created_at": 1733400000},
+        documents=(Document("https://api.crmworkspace.com/v1/me", {
+            "id": 1, "name": "Kevin Anderson", "email": "kevin@acme-advisors.test",
+            "accounts": [{"id": 1, "name": "Acme Advisors", "created_at": "2015-05-24"}]}),),
+        account=("1", "kevin@acme-advisors.test"),
+        proxy=("contacts", "https://api.crmworkspace.com/v1/contacts"),
+        token_error=TokenError(json={"error": "invalid_client",
+                                     "error_description": "Client authentication failed due to "
+                                                          "unknown client, no client "
+                                                          "authentication included, or "
+                                                          "unsupported authentication method."},
+                               status=401, says="client ID or secret is wrong"),
+    ),
+    ProviderCase(
+        slug="podio",
+        authorize_url="https://podio.com/oauth/authorize",
+        token_url="https://api.podio.com/oauth/token",
+        scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        expires_in=28800,
+        token_fields={"token_type": "bearer", "ref": {"type": "user", "id": 1234567}},
+        documents=(Document("https://api.podio.com/user/status", {
+            "user": {"user_id": 1234567, "mail": "ada@acme.test", "status": "active"},
+            "profile": {"name": "Ada Lovelace", "profile_id": 7654321}}),),
+        account=("1234567", "ada@acme.test"),
+        proxy=("org/", "https://api.podio.com/org/"),
+        token_error=TokenError(json={"error": "invalid_grant",
+                                     "error_description": "The authorization code is invalid"},
+                               says="expired or was already used"),
+    ),
 )

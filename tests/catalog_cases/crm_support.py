@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from tests.provider_case import Document, ProviderCase, TokenError
 
+#: Brands of this family that Simple Icons does not carry: their marks are our glyph.
+WITHOUT_LOGO = frozenset({
+    "attio", "capsule-crm", "close", "dynamics-365", "front", "gong", "gorgias",
+    "highlevel", "outreach", "podio", "salesloft", "servicenow", "teamleader", "wealthbox",
+})
+
 ZOHO_API = "https://www.zohoapis.com"
 DATAVERSE = "https://acme.crm.dynamics.com"
 

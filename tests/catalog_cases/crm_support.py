@@ -11,7 +11,7 @@ from tests.provider_case import Document, ProviderCase, TokenError
 
 #: Brands of this family that Simple Icons does not carry: their marks are our glyph.
 WITHOUT_LOGO = frozenset({
-    "attio", "capsule-crm", "close", "dynamics-365", "front", "gong", "gorgias",
+    "attio", "capsule-crm", "close", "dialpad", "dynamics-365", "front", "gong", "gorgias",
     "highlevel", "outreach", "podio", "salesloft", "servicenow", "teamleader", "wealthbox",
 })
 
@@ -440,5 +440,21 @@ CASES: tuple[ProviderCase, ...] = (
         token_error=TokenError(json={"error": "invalid_grant",
                                      "error_description": "The authorization code is invalid"},
                                says="expired or was already used"),
+    ),
+    ProviderCase(
+        slug="dialpad",
+        settings={"host": "sandbox.dialpad.com"},
+        authorize_url="https://sandbox.dialpad.com/oauth2/authorize",
+        token_url="https://sandbox.dialpad.com/oauth2/token",
+        scopes=("calls:list",), scope_params={"scope": "calls:list"},
+        client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        token_fields={"token_type": "Bearer"},
+        documents=(Document("https://sandbox.dialpad.com/api/v2/company", {
+            "id": "5629499534213120", "name": "Acme Support", "domain": "acme.test",
+            "state": "active"}),),
+        account=("5629499534213120", "Acme Support"),
+        proxy=("users", "https://sandbox.dialpad.com/api/v2/users"),
+        token_error=TokenError(json={"error": "invalid_client"}, status=401,
+                               says="is for the other environment"),
     ),
 )

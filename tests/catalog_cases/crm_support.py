@@ -457,4 +457,24 @@ CASES: tuple[ProviderCase, ...] = (
         token_error=TokenError(json={"error": "invalid_client"}, status=401,
                                says="is for the other environment"),
     ),
+    ProviderCase(
+        slug="zoho-salesiq",
+        authorize_url="https://accounts.zoho.com/oauth/v2/auth",
+        token_url="https://accounts.zoho.com/oauth/v2/token",
+        scopes=("SalesIQ.conversations.READ",),
+        scope_params={"scope": "SalesIQ.portals.READ,SalesIQ.conversations.READ"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post",
+        token_fields={"api_domain": ZOHO_API, "token_type": "Bearer"},
+        documents=(Document("https://salesiq.zoho.com/api/v2/portals", {
+            "url": "/api/v2/portals", "object": "list", "data": [{
+                "screenname": "zylker", "company_name": "Zylker Corp",
+                "owner": {"email_id": "patricia.b@zylker.test", "zuid": "58956160",
+                          "operator_id": "86737000000002002", "name": "Patricia"}}]}),),
+        account=("zylker", "Zylker Corp"),
+        extras={"screen_name": "zylker"},
+        proxy=("conversations", "https://salesiq.zoho.com/api/v2/zylker/conversations"),
+        token_error=TokenError(json={"error": "invalid_code"}, status=200,
+                               says="expired or was already used"),
+    ),
 )

@@ -173,6 +173,7 @@ CASES: tuple[ProviderCase, ...] = (
         authorize_url="https://accounts.salesloft.com/oauth/authorize",
         token_url="https://accounts.salesloft.com/oauth/token",
         scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        body_format="json",
         expires_in=7200, token_fields={"token_type": "bearer", "scope": "",
                                        "created_at": 1733400000},
         documents=(Document("https://api.salesloft.com/v2/me", {"data": {

@@ -429,9 +429,9 @@ CASES: tuple[ProviderCase, ...] = (
     ProviderCase(
         slug="podio",
         authorize_url="https://podio.com/oauth/authorize",
-        token_url="https://api.podio.com/oauth/token",
+        token_url="https://api.podio.com/oauth/token/v2",
         scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
-        expires_in=28800,
+        body_format="json", expires_in=28800, api_token=("Authorization", "OAuth2 "),
         token_fields={"token_type": "bearer", "ref": {"type": "user", "id": 1234567}},
         documents=(Document("https://api.podio.com/user/status", {
             "user": {"user_id": 1234567, "mail": "ada@acme.test", "status": "active"},

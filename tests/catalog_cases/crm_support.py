@@ -219,7 +219,9 @@ CASES: tuple[ProviderCase, ...] = (
         account=("https://us-49467.api.gong.io", "https://us-49467.api.gong.io"),
         extras={"api_base_url": "https://us-49467.api.gong.io"},
         proxy=("calls", "https://us-49467.api.gong.io/v2/calls"),
-        token_error=TokenError(json={"error": "invalid_grant"}, says="expired or was already used"),
+        token_error=TokenError(json={"error": "invalid_grant",
+                                     "error_description": "Token has been expired or revoked."},
+                               says="expired or was already used"),
     ),
     ProviderCase(
         slug="capsule-crm",

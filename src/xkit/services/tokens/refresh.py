@@ -137,9 +137,22 @@ class TokenDeps:
         return self.provider_timeout + self.lease
 
 
+def refresh_margin(authorization: GrantRecord, min_validity: dt.timedelta) -> dt.timedelta:
+    """How long before expiry this grant's access token is renewed: ``min_validity``, but
+    never more than half the token's own lifetime (issued at ``last_refreshed_at``, which
+    every stored token sets). A provider whose tokens live 30 seconds would otherwise have
+    every fetch renew under a 300-second margin; capped, a token is reused for its first
+    half and renewed once in its second."""
+    expires, issued = authorization.expires_at, authorization.last_refreshed_at
+    if expires is None or issued is None or expires <= issued:
+        return min_validity
+    return min(min_validity, (expires - issued) / 2)
+
+
 def needs_refresh(authorization: GrantRecord, min_validity: dt.timedelta) -> bool:
     return (
-        authorization.expires_at is not None and authorization.expires_at < utcnow() + min_validity
+        authorization.expires_at is not None
+        and authorization.expires_at < utcnow() + refresh_margin(authorization, min_validity)
     )
 
 
@@ -188,6 +201,7 @@ async def fresh_authorization(
                 deps,
                 force=force,
                 refreshed_since=seen_refresh,
+                margin=refresh_margin(authorization, deps.min_validity),
             ):
                 return await deps.in_flight.shielded(
                     _refresh_metered(deps, authorization_id, owner)
@@ -260,9 +274,12 @@ async def _take_lease(
     *,
     force: bool,
     refreshed_since: dt.datetime | None,
+    margin: dt.timedelta,
 ) -> bool:
     """One conditional UPDATE: free (or expired) lease, still active, and still in need of a
-    refresh — re-checked inside the UPDATE, so a refresh that committed a moment ago wins."""
+    refresh — re-checked inside the UPDATE, so a refresh that committed a moment ago wins.
+    ``margin`` is the token's own (:func:`refresh_margin`); a token stored since has a later
+    expiry, which the re-check sees."""
     now = utcnow()
     if force:  # still needed = nobody refreshed since we looked
         still_needed = (
@@ -273,7 +290,7 @@ async def _take_lease(
     else:
         still_needed = and_(
             Authorization.expires_at.is_not(None),
-            Authorization.expires_at < now + deps.min_validity,
+            Authorization.expires_at < now + margin,
         )
     result = await session.execute(
         update(Authorization)

@@ -23,6 +23,18 @@ TTL = 6  # seconds: reused for the first 3, re-requested once after
 
 
 @pytest.fixture
+def server(default_margin_server: XkitServer) -> XkitServer:
+    """xkit as it runs by default: a token is reused for the first half of its lifetime."""
+    return default_margin_server
+
+
+@pytest.fixture
+def api(platform: PlatformCredentials, server: XkitServer) -> Iterator[httpx.Client]:
+    with platform.client(server) as client:
+        yield client
+
+
+@pytest.fixture
 def oidc(oidc_provider: OidcProvider) -> Iterator[OidcProvider]:
     """The provider issuing short-lived tokens for this test, and back to its default after."""
     default = oidc_provider.settings()["access_token_ttl"]
@@ -70,14 +82,14 @@ def _introspect(oidc: OidcProvider, client: dict[str, Any], token: str) -> dict[
 
 
 def test_tokens_are_fetched_cached_and_re_requested_once_near_expiry(
-    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    api: httpx.Client, platform: PlatformCredentials, server: XkitServer,
     oidc: OidcProvider,
 ) -> None:
     client = _machine_client(oidc)
     connector = _connector(api, oidc, client)
     assert connector["auth_type"] == "client_credentials" and connector["ready"]
 
-    page = _connect(xkit_server, platform, "tenant-a")
+    page = _connect(server, platform, "tenant-a")
     assert page.status_code == 200, page.text
     assert "Connected" in page.text
     assert _issued(oidc) == 1  # connecting asked for the first token
@@ -109,7 +121,7 @@ def test_tokens_are_fetched_cached_and_re_requested_once_near_expiry(
     assert _introspect(oidc, client, tokens.pop())["active"] is True
 
     # The Python SDK reads it like any other connection.
-    with Xkit(xkit_server.url, platform.publishable_key, platform.secret_key) as sdk:
+    with Xkit(server.url, platform.publishable_key, platform.secret_key) as sdk:
         through_sdk = sdk.get_connection("tenant-a", "acme-m2m")
     assert through_sdk.access_token in {a.json()["authorization"]["access_token"]
                                         for a in answers}
@@ -117,12 +129,12 @@ def test_tokens_are_fetched_cached_and_re_requested_once_near_expiry(
 
 
 def test_a_wrong_secret_fails_the_connect_with_a_clear_message(
-    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    api: httpx.Client, platform: PlatformCredentials, server: XkitServer,
     oidc: OidcProvider,
 ) -> None:
     client = _machine_client(oidc)
     _connector(api, oidc, client, secret="not-the-secret")
-    page = _connect(xkit_server, platform, "tenant-b")
+    page = _connect(server, platform, "tenant-b")
     assert page.status_code == 400, page.text
     assert "client ID and secret" in page.text
     assert "not-the-secret" not in page.text
@@ -135,12 +147,12 @@ def test_a_wrong_secret_fails_the_connect_with_a_clear_message(
 
 
 def test_a_secret_changed_at_the_provider_answers_a_clear_error_when_renewing(
-    api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
+    api: httpx.Client, platform: PlatformCredentials, server: XkitServer,
     oidc: OidcProvider,
 ) -> None:
     client = _machine_client(oidc)
     _connector(api, oidc, client)
-    assert _connect(xkit_server, platform, "tenant-c").status_code == 200
+    assert _connect(server, platform, "tenant-c").status_code == 200
     changed = api.patch("/api/platform/connectors/acme-m2m",
                         json={"client_secret": "rotated-elsewhere"})
     assert changed.status_code == 200, changed.text

@@ -90,28 +90,30 @@ def test_template_token_extras_reach_the_oauth_client() -> None:
 
 
 def test_a_token_shorter_lived_than_the_margin_is_reused_for_its_first_half(
-    api: httpx.Client,
     platform: PlatformCredentials,
-    xkit_server: XkitServer,
+    default_margin_server: XkitServer,
     oidc_provider: OidcProvider,
 ) -> None:
     """30-second tokens under the default 300-second margin: without the cap by the token's
-    own lifetime, each of these fetches would be a refresh."""
+    own lifetime (XKIT_TOKEN_MIN_VALIDITY_SHARE, a half by default), each of these fetches
+    would be a refresh."""
+    server = default_margin_server
     default = oidc_provider.settings()["access_token_ttl"]
     oidc_provider.configure(access_token_ttl=30)
     try:
-        connected_to_oidc_provider(api, xkit_server, platform, oidc_provider, "brief")
-        oidc_provider.reset_stats()
-        path = "/api/platform/contexts/brief/connections/acme-idp"
-        first = api.get(path).json()["authorization"]
-        for _ in range(3):
-            assert api.get(path).json()["authorization"]["access_token"] == \
-                first["access_token"]
-        assert oidc_provider.refresh_count() == 0
+        with platform.client(server) as api:
+            connected_to_oidc_provider(api, server, platform, oidc_provider, "brief")
+            oidc_provider.reset_stats()
+            path = "/api/platform/contexts/brief/connections/acme-idp"
+            first = api.get(path).json()["authorization"]
+            for _ in range(3):
+                assert api.get(path).json()["authorization"]["access_token"] == \
+                    first["access_token"]
+            assert oidc_provider.refresh_count() == 0
 
-        time.sleep(15.5)  # past half of its 30 seconds
-        renewed = [api.get(path).json()["authorization"]["access_token"] for _ in range(4)]
-        assert len(set(renewed)) == 1 and renewed[0] != first["access_token"]
-        assert oidc_provider.refresh_count() == 1
+            time.sleep(15.5)  # past half of its 30 seconds
+            renewed = [api.get(path).json()["authorization"]["access_token"] for _ in range(4)]
+            assert len(set(renewed)) == 1 and renewed[0] != first["access_token"]
+            assert oidc_provider.refresh_count() == 1
     finally:
         oidc_provider.configure(access_token_ttl=default)

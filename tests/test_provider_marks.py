@@ -27,9 +27,9 @@ from xkit.providers.schema import ProviderTemplate
 TEMPLATES = ProviderRegistry.load().all()
 SVG = "{http://www.w3.org/2000/svg}"
 #: Brands Simple Icons does not carry (removed at the brand's request): our glyph instead.
-WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
-                "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
-                "salesforce", "slack"}
+WITHOUT_LOGO = {"microsoft-teams", "oauth2", "oauth2-client-credentials", "onedrive",
+                "outlook-calendar", "outlook-calendar-admin", "outlook-email",
+                "outlook-email-admin", "pipedrive", "salesforce", "slack"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

@@ -164,3 +164,43 @@ def test_a_secret_changed_at_the_provider_answers_a_clear_error_when_renewing(
     assert error["code"] == "provider_refused"
     assert "client ID and secret" in error["message"]
     assert "rotated-elsewhere" not in fetched.text
+
+
+def test_a_backend_connects_a_tenant_through_the_collect_step_without_a_browser(
+    api: httpx.Client, platform: PlatformCredentials, server: XkitServer,
+    oidc: OidcProvider,
+) -> None:
+    """The per-connection value is typed (here: sent by the backend with a context token);
+    a refusal leaves the collect step open, so it can be corrected and sent again."""
+    client = _machine_client(oidc)
+    created = api.post("/api/platform/connectors", json={
+        "provider": "tenant-m2m", "client_id": client["client_id"],
+        "client_secret": "wrong", "settings": {"token_url": oidc.token_url}})
+    assert created.status_code == 201, created.text
+    user = new_end_user(server, platform, "tenant-d")
+    authorization = user.api("POST", "/connections", json={"connector": "tenant-m2m"}
+                             ).json()["authorization"]["id"]
+
+    refused = user.api("POST", f"/authorizations/{authorization}/collect",
+                       json={"fields": {"tenant": "acme-eu"}})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == {
+        **refused.json()["error"], "code": "invalid_client",
+        "message": "Tenant M2M refused this app's credentials for that tenant."}
+    assert "wrong" not in refused.text
+    assert _issued(oidc) == 0
+
+    fixed = api.patch("/api/platform/connectors/tenant-m2m",
+                      json={"client_secret": client["client_secret"]})
+    assert fixed.status_code == 200, fixed.text
+    accepted = user.api("POST", f"/authorizations/{authorization}/collect",
+                        json={"fields": {"tenant": "acme-eu"}})
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "active"
+
+    fetched = api.get("/api/platform/contexts/tenant-d/connections/tenant-m2m")
+    assert fetched.status_code == 200, fetched.text
+    grant = fetched.json()["authorization"]
+    assert grant["display_label"] == "Tenant: acme-eu"
+    assert _introspect(oidc, client, grant["access_token"])["active"] is True
+    assert _issued(oidc) == 1

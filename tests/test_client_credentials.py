@@ -204,3 +204,62 @@ def test_a_backend_connects_a_tenant_through_the_collect_step_without_a_browser(
     assert grant["display_label"] == "Tenant: acme-eu"
     assert _introspect(oidc, client, grant["access_token"])["active"] is True
     assert _issued(oidc) == 1
+
+
+def test_the_platform_api_connects_a_context_with_no_browser_at_all(
+    api: httpx.Client, platform: PlatformCredentials, oidc: OidcProvider,
+) -> None:
+    client = _machine_client(oidc)
+    _connector(api, oidc, client)
+    assert api.post("/api/platform/connectors", json={
+        "provider": "tenant-m2m", "client_id": client["client_id"],
+        "client_secret": client["client_secret"],
+        "settings": {"token_url": oidc.token_url}}).status_code == 201
+    assert api.post("/api/platform/contexts",
+                    json={"context": {"external_id": "tenant-e"}}).status_code == 201
+    base = "/api/platform/contexts/tenant-e/connections"
+
+    made = api.post(base, json={"connector": "acme-m2m"})
+    assert made.status_code == 201, made.text
+    assert made.json()["connection"]["status"] == "connected"
+    assert "access_token" not in made.text
+    with_tenant = api.post(base, json={"connector": "tenant-m2m",
+                                       "fields": {"tenant": "acme-us"}})
+    assert with_tenant.status_code == 201, with_tenant.text
+    assert _issued(oidc) == 2
+    grant = api.get(f"{base}/tenant-m2m").json()["authorization"]
+    assert grant["display_label"] == "Tenant: acme-us"
+    assert _introspect(oidc, client, grant["access_token"])["active"] is True
+
+    typo = api.post(base, json={"connector": "tenant-m2m", "fields": {"tenant": "Not Valid"}})
+    assert typo.status_code == 422 and typo.json()["error"]["code"] == "invalid_field"
+    assert typo.json()["error"]["details"]["field"] == "tenant"
+    extra = api.post(base, json={"connector": "acme-m2m", "fields": {"tenant": "x"}})
+    assert extra.status_code == 422 and extra.json()["error"]["code"] == "nothing_to_collect"
+    nobody = api.post("/api/platform/contexts/no-such-context/connections",
+                      json={"connector": "acme-m2m"})
+    assert nobody.status_code == 404
+
+    api.patch("/api/platform/connectors/acme-m2m", json={"client_secret": "wrong"})
+    refused = api.post(base, json={"connector": "acme-m2m"})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["code"] == "invalid_client"
+    assert "client ID and secret" in refused.json()["error"]["message"]
+    assert "wrong" not in refused.text
+
+
+def test_a_connector_whose_users_sign_in_cannot_be_connected_from_the_backend(
+    api: httpx.Client, platform: PlatformCredentials, server: XkitServer,
+    oidc: OidcProvider,
+) -> None:
+    created = api.post("/api/platform/connectors", json={
+        "provider": "oauth2", "slug": "signs-in", "client_id": "c", "client_secret": "s",
+        "settings": {"authorize_url": oidc.authorize_url, "token_url": oidc.token_url}})
+    assert created.status_code == 201, created.text
+    api.post("/api/platform/contexts", json={"context": {"external_id": "tenant-f"}})
+    refused = api.post("/api/platform/contexts/tenant-f/connections",
+                       json={"connector": "signs-in"})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "browser_required"
+    listed = api.get("/api/platform/contexts/tenant-f/connections").json()["connections"]
+    assert listed == []  # nothing was started

@@ -207,7 +207,7 @@ def test_a_backend_connects_a_tenant_through_the_collect_step_without_a_browser(
 
 
 def test_the_platform_api_connects_a_context_with_no_browser_at_all(
-    api: httpx.Client, platform: PlatformCredentials, oidc: OidcProvider,
+    api: httpx.Client, platform: PlatformCredentials, server: XkitServer, oidc: OidcProvider,
 ) -> None:
     client = _machine_client(oidc)
     _connector(api, oidc, client)
@@ -230,6 +230,13 @@ def test_the_platform_api_connects_a_context_with_no_browser_at_all(
     grant = api.get(f"{base}/tenant-m2m").json()["authorization"]
     assert grant["display_label"] == "Tenant: acme-us"
     assert _introspect(oidc, client, grant["access_token"])["active"] is True
+
+    with Xkit(server.url, platform.publishable_key, platform.secret_key) as sdk:
+        sdk.create_context("tenant-g")
+        through_sdk = sdk.connect("tenant-g", "tenant-m2m", fields={"tenant": "acme-jp"})
+        assert through_sdk.status == "connected"
+        assert sdk.get_connection("tenant-g", "tenant-m2m").access_token
+    assert _issued(oidc) == 3
 
     typo = api.post(base, json={"connector": "tenant-m2m", "fields": {"tenant": "Not Valid"}})
     assert typo.status_code == 422 and typo.json()["error"]["code"] == "invalid_field"

@@ -410,7 +410,10 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str,
                 except ProviderError as exc:
                     last_error = exc
                     if exc.grant_revoked:
-                        if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
+                        # Only a refresh token can be used up; a grant without one (client
+                        # credentials, a service account) asked again, and was refused.
+                        if (maybe_used and authorization.refresh_token is not None
+                                and (exc.oauth_error or exc.code) == "invalid_grant"):
                             return await _finish_interrupted(session, view, authorization)
                         code, message = template.describe_error(
                             exc.oauth_error or exc.code, exc.description

@@ -30,7 +30,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 #: Brands Simple Icons does not carry (removed at the brand's request): our glyph instead.
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
-                "salesforce", "slack"} | catalog_cases.WITHOUT_LOGO
+                "salesforce", "slack", "oauth2-client-credentials"} | catalog_cases.WITHOUT_LOGO
 WITHOUT_LOGO |= {"campaign-monitor", "constant-contact", "deel", "eventbrite",  # marketing,
                  "klaviyo", "lever", "linkedin", "microsoft-advertising", "workday"}  # HR, data
 # developer tools and project management (tests/catalog_cases/devtools_projects.py)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.catalog_cases import commerce_finance
 from tests.support.browser import PASSWORD, create_admin, screenshot
 from tests.support.flow import new_end_user
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
@@ -30,6 +31,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
                 "salesforce", "slack"}
+WITHOUT_LOGO |= commerce_finance.WITHOUT_LOGO
 
 
 def _template(**mark: Any) -> ProviderTemplate:

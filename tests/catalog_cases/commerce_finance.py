@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from tests.provider_case import Document, ProviderCase, TokenError
 
+#: This family's brands that Simple Icons does not carry: their marks are our category glyph.
+WITHOUT_LOGO = frozenset({
+    "docusign", "ecwid", "freeagent", "freshbooks", "gocardless", "lightspeed-retail",
+    "mercado-libre", "mollie", "netsuite", "pandadoc", "ramp", "wave", "zettle",
+})
+
 RFC_INVALID_GRANT = {
     "error": "invalid_grant",
     "error_description": "The provided authorization grant is invalid, expired, revoked, does "
@@ -301,38 +307,14 @@ CASES: tuple[ProviderCase, ...] = (
                                says="Your Wave access has expired or was revoked"),
     ),
     ProviderCase(
-        slug="etsy",
-        settings={"keystring": "1aa2bb33c44d55eeeeee6fff"},
-        authorize_url="https://www.etsy.com/oauth/connect",
-        token_url="https://api.etsy.com/v3/public/oauth/token",
-        scopes=("listings_r",), scope_params={"scope": "shops_r listings_r"},
-        client_auth="client_secret_post",
-        token_fields={"token_type": "Bearer"},
-        documents=(
-            Document("https://openapi.etsy.com/v3/application/users/me",
-                     {"user_id": 12345678, "shop_id": 87654321}),
-            Document("https://openapi.etsy.com/v3/application/shops/87654321", {
-                "shop_id": 87654321, "user_id": 12345678, "shop_name": "AcmeCrafts",
-                "currency_code": "USD", "url": "https://www.etsy.com/shop/AcmeCrafts"}),
-        ),
-        account=("12345678", "AcmeCrafts"),
-        extras={"user_id": "12345678", "shop_id": "87654321", "shop_name": "AcmeCrafts"},
-        proxy=("shops/87654321/listings/active",
-               "https://openapi.etsy.com/v3/application/shops/87654321/listings/active"),
-        proxy_headers={"x-api-key": "1aa2bb33c44d55eeeeee6fff"},
-        token_error=TokenError({"error": "invalid_grant",
-                                "error_description": "code has expired"},
-                               says="Your Etsy access has expired or was revoked"),
-    ),
-    ProviderCase(
         slug="ecwid",
         authorize_url="https://my.ecwid.com/api/oauth/authorize",
         token_url="https://my.ecwid.com/api/oauth/token",
         scopes=("read_catalog",), scope_params={"scope": "read_store_profile read_catalog"},
         pkce=False, client_auth="client_secret_post", refresh_token=False, expires_in=None,
         token_fields={"token_type": "bearer", "scope": "read_store_profile read_catalog",
-                      "store_id": 1003, "email": "owner@acme.test"},
-        account=("1003", "owner@acme.test"), extras={"store_id": "1003"},
+                      "store_id": 1003},
+        account=("1003", "1003"), extras={"store_id": "1003"},
         proxy=("products", "https://app.ecwid.com/api/v3/1003/products"),
         token_error=TokenError({"error": "invalid_grant",
                                 "error_description": "Invalid authorization code"},
@@ -386,7 +368,7 @@ CASES: tuple[ProviderCase, ...] = (
     ProviderCase(
         slug="gumroad",
         authorize_url="https://gumroad.com/oauth/authorize",
-        token_url="https://api.gumroad.com/oauth/token",
+        token_url="https://gumroad.com/oauth/token",
         scopes=("view_sales",), scope_params={"scope": "view_profile view_sales"},
         pkce=False, client_auth="client_secret_post", refresh_token=False, expires_in=None,
         token_fields={"token_type": "bearer", "scope": "view_profile view_sales"},
@@ -441,5 +423,26 @@ CASES: tuple[ProviderCase, ...] = (
         token_error=TokenError({"error": "invalid_grant",
                                 "error_description": "Invalid authorization code"},
                                says="Your Zettle access has expired or was revoked"),
+    ),
+    ProviderCase(
+        slug="zoho-invoice",
+        collect={"accounts_host": "accounts.zoho.in"},
+        authorize_url="https://accounts.zoho.in/oauth/v2/auth",
+        token_url="https://accounts.zoho.in/oauth/v2/token",
+        scopes=("ZohoInvoice.invoices.READ",),
+        scope_params={"scope": "ZohoInvoice.settings.READ,ZohoInvoice.invoices.READ"},
+        authorize_params={"access_type": "offline", "prompt": "consent"},
+        pkce=False, client_auth="client_secret_post",
+        token_fields={"token_type": "Bearer", "api_domain": "https://www.zohoapis.in"},
+        api_token=("Authorization", "Zoho-oauthtoken "),
+        documents=(Document("https://www.zohoapis.in/invoice/v3/organizations", {
+            "code": 0, "message": "success", "organizations": [{
+                "organization_id": "60001234567", "name": "Acme Studio",
+                "is_default_org": True, "currency_code": "INR"}]}),),
+        account=("60001234567", "Acme Studio"),
+        extras={"api_domain": "https://www.zohoapis.in", "organization_id": "60001234567"},
+        proxy=("invoices", "https://www.zohoapis.in/invoice/v3/invoices"),
+        token_error=TokenError({"error": "invalid_client"}, status=200,
+                               says="isn't known in that Zoho data centre"),
     ),
 )

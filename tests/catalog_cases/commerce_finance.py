@@ -445,4 +445,26 @@ CASES: tuple[ProviderCase, ...] = (
         token_error=TokenError({"error": "invalid_client"}, status=200,
                                says="isn't known in that Zoho data centre"),
     ),
+    ProviderCase(
+        slug="stripe-connect",
+        authorize_url="https://connect.stripe.com/oauth/authorize",
+        token_url="https://connect.stripe.com/oauth/token",
+        scopes=("read_write",), scope_params={"scope": "read_write"},
+        pkce=False, client_auth="client_secret_post", refresh_token=False, expires_in=None,
+        token_fields={"token_type": "bearer", "scope": "read_write", "livemode": False,
+                      "stripe_user_id": "acct_1032D82eZvKYlo2C",
+                      "stripe_publishable_key": "pk_test_51AcmePublishable",
+                      "refresh_token": "rt_1032D82eZvKYlo2C"},
+        documents=(Document("https://api.stripe.com/v1/account", {
+            "id": "acct_1032D82eZvKYlo2C", "object": "account", "email": "ada@acme.test",
+            "business_profile": {"name": "Acme Goods"},
+            "settings": {"dashboard": {"display_name": "Acme"}}}),),
+        account=("acct_1032D82eZvKYlo2C", "Acme"),
+        extras={"stripe_user_id": "acct_1032D82eZvKYlo2C", "livemode": False},
+        proxy=("charges", "https://api.stripe.com/v1/charges"),
+        token_error=TokenError({"error": "invalid_grant",
+                                "error_description": "Authorization code does not exist: "
+                                                     "ac_1Gq2dE3KQm0ve7Q"},
+                               says="That Stripe connection link expired"),
+    ),
 )

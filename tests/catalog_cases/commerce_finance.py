@@ -6,8 +6,9 @@ from tests.provider_case import Document, ProviderCase, TokenError
 
 #: This family's brands that Simple Icons does not carry: their marks are our category glyph.
 WITHOUT_LOGO = frozenset({
-    "docusign", "ecwid", "freeagent", "freshbooks", "gocardless", "lightspeed-retail",
-    "mercado-libre", "mollie", "netsuite", "pandadoc", "ramp", "wave", "zettle",
+    "docusign", "ecwid", "exact-online", "freeagent", "freshbooks", "gocardless",
+    "lightspeed-retail", "mercado-libre", "mollie", "netsuite", "pandadoc", "ramp", "wave",
+    "zettle",
 })
 
 RFC_INVALID_GRANT = {
@@ -467,5 +468,24 @@ CASES: tuple[ProviderCase, ...] = (
                                 "error_description": "Authorization code does not exist: "
                                                      "ac_1Gq2dE3KQm0ve7Q"},
                                says="That Stripe connection link expired"),
+    ),
+    ProviderCase(
+        slug="exact-online",
+        collect={"exact_host": "start.exactonline.nl"},
+        authorize_url="https://start.exactonline.nl/api/oauth2/auth",
+        token_url="https://start.exactonline.nl/api/oauth2/token",
+        scopes=(), scope_params={}, pkce=False, client_auth="client_secret_post",
+        expires_in=600, token_fields={"token_type": "bearer"},
+        documents=(Document("https://start.exactonline.nl/api/v1/current/Me", {"d": {
+            "results": [{"UserID": "a3c1f2e4-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                         "CurrentDivision": 3031568, "Email": "ada@acme.test",
+                         "FullName": "Ada Lovelace", "Language": "NL-NL"}]}}),),
+        account=("a3c1f2e4-5b6d-4e7f-8a9b-0c1d2e3f4a5b", "ada@acme.test"),
+        extras={"division": "3031568"},
+        proxy=("salesinvoice/SalesInvoices",
+               "https://start.exactonline.nl/api/v1/3031568/salesinvoice/SalesInvoices"),
+        proxy_headers={"accept": "application/json"},
+        token_error=TokenError({"error": "invalid_grant"},
+                               says="Your Exact Online access has expired or was revoked"),
     ),
 )

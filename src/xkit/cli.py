@@ -552,6 +552,20 @@ def providers_show(slug: str) -> None:
     typer.echo(json.dumps(describe_template(template), indent=2))
 
 
+@providers_app.command("check")
+def providers_check(
+    files: Annotated[list[Path], typer.Argument(help="Template files (.yaml) to check.")],
+) -> None:
+    """Check template files before installing them: every problem with its file, line and
+    field; exit status 1 if there is any."""
+    from xkit.providers.check import check_files, report
+
+    lines = report(check_files(files))
+    for line, problem in lines:
+        typer.echo(line, err=problem)
+    raise typer.Exit(1 if any(problem for _, problem in lines) else 0)
+
+
 def _registry() -> ProviderRegistry:
     from xkit.providers.registry import ProviderRegistry, TemplateError
 

@@ -95,3 +95,11 @@ def test_two_files_with_one_slug_clash_with_each_other(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "other/acme-boards.yaml:" in result.stderr
     assert "'acme-boards' is also the slug of acme-boards.yaml" in result.stderr
+
+
+def test_a_template_must_cite_its_sources(tmp_path: Path) -> None:
+    source = "sources:\n  - https://developer.atlassian.com/cloud/trello/guides/rest-api/authorization/\n"
+    unsourced = _copy(tmp_path, "trello", "acme-boards", (source, ""))
+    result = _check(tmp_path, unsourced)
+    assert result.returncode == 1
+    assert "acme-boards.yaml:" in result.stderr and ": sources: is required" in result.stderr

@@ -833,7 +833,8 @@ class ProviderTemplate(_Model):
     docs_url: HttpsUrl
     auth_type: AuthType
     sources: list[HttpsUrl] = Field(
-        [], description="the provider's pages this template was written from, cited")
+        min_length=1, description="the provider's pages this template was written from, "
+                                  "cited (at least one: nothing in a template is unsourced)")
     unconfirmed: dict[OneLine, OneLine] = Field(
         {}, description="what the sources did not confirm (a field or topic: why), so that "
                         "nothing guessed passes for checked")

@@ -23,12 +23,18 @@ from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.provider_cases import CASES, CASES_BY_SLUG, ProviderCase
 from tests.support.database import raw_dump
 from tests.support.flow import back_at_xkit, new_end_user, with_opener
-from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
+from tests.support.xkit import (
+    PlatformCredentials,
+    XkitEnvironment,
+    XkitServer,
+    contributor_template_dirs,
+    create_platform,
+)
 from xkit.oauth import OAuthClient
 from xkit.providers.registry import ProviderRegistry
 from xkit.providers.schema import ProviderTemplate
 
-REGISTRY = ProviderRegistry.load()
+REGISTRY = ProviderRegistry.load(contributor_template_dirs())  # built in, and being added
 OAUTH_TEMPLATES = [t for t in REGISTRY.all() if t.auth_type == "oauth2"]
 APP_ORIGIN = "https://app.example.test"
 

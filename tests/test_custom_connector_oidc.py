@@ -68,12 +68,18 @@ def _connect(server: XkitServer, platform: PlatformCredentials,
     return listed[0], asked
 
 
-def _dashboard_panel(environment: XkitEnvironment, server: XkitServer,
-                     platform: PlatformCredentials) -> str:
+def _dashboard(environment: XkitEnvironment, server: XkitServer,
+               platform: PlatformCredentials) -> Dashboard:
     email = f"dev-{secrets.token_hex(4)}@example.test"
     create_admin(environment, email, platform_slugs=(platform.slug,))
-    with Dashboard(server) as dashboard:
-        dashboard.log_in(email)
+    dashboard = Dashboard(server)
+    dashboard.log_in(email)
+    return dashboard
+
+
+def _dashboard_panel(environment: XkitEnvironment, server: XkitServer,
+                     platform: PlatformCredentials) -> str:
+    with _dashboard(environment, server, platform) as dashboard:
         found = dashboard.get(f"/admin/p/{platform.slug}/contexts", params={"q": "ada"}).text
         link = re.search(rf'href="(/admin/p/{platform.slug}/contexts/[^"]+)"', found)
         assert link, found
@@ -118,11 +124,15 @@ def test_without_prompt_consent_it_connects_and_warns_that_no_refresh_token_came
 
 def test_with_prompt_consent_as_an_extra_parameter_a_refresh_token_comes_and_renews(
         api: httpx.Client, platform: PlatformCredentials, xkit_server: XkitServer,
-        strict_provider: OidcProvider) -> None:
+        xkit_environment: XkitEnvironment, strict_provider: OidcProvider) -> None:
     created = _connector(api, xkit_server, platform, strict_provider,
                          extra_authorize_params="prompt=consent")
     assert created.status_code == 201, created.text
     assert created.json()["settings"]["extra_authorize_params"] == "prompt=consent"
+    with _dashboard(xkit_environment, xkit_server, platform) as dashboard:  # shown, editable
+        page = dashboard.get(f"/admin/p/{platform.slug}/connectors/{CONNECTOR}/settings").text
+    assert "Extra authorization parameters" in page and "Extra token parameters" in page
+    assert 'name="setting.extra_authorize_params" type="text" value="prompt=consent"' in page
     log_before = len(xkit_server.output())
     connection, asked = _connect(xkit_server, platform, strict_provider)
 

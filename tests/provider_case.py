@@ -114,6 +114,15 @@ def microsoft(slug: str, tenant: str, scopes: tuple[str, ...],
                              "userPrincipalName": "megan@contoso.test"}),),
         account=("48d31887-5fad-4d73-a9f5-3c356e68a038", "megan@contoso.test"),
         proxy=proxy,
+        # A code used twice: RFC 6749's error, and in error_description the AADSTS code the
+        # template's message is keyed on.
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": ("AADSTS54005: OAuth2 Authorization code was already redeemed, "
+                                   "please retry with a new valid code or use an existing refresh "
+                                   "token."),
+             "error_codes": [54005]},
+            says="That sign-in link was already used"),
     )
 
 
@@ -125,4 +134,8 @@ def google(slug: str, scope: str, proxy_path: str, upstream: str) -> ProviderCas
         client_auth="client_secret_post", id_token_claims=GOOGLE_ID,
         account=("110248495921238986420", "ada@example.com"),
         proxy=(proxy_path, upstream),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Bad Request"},
+            says="Access to your Google account has expired or was revoked"),
     )

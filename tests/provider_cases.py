@@ -37,6 +37,10 @@ CASES: tuple[ProviderCase, ...] = (
                             {"sub": "u-1", "email": "ada@custom-oauth.test"}),),
         account=("u-1", "ada@custom-oauth.test"),
         proxy=("notes", "https://api.custom-oauth.test/v1/notes"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "The authorization code is invalid or has expired."},
+            says="Access to your account has expired or was revoked"),
     ),
     ProviderCase(
         slug="outlook-email",
@@ -96,6 +100,10 @@ CASES += (
         extras={"team_id": "T9TK3CUKW", "bot_user_id": "U0KRQLJ9H", "authed_user_id": "U1234"},
         extras_present=("user_token",),
         proxy=("chat.postMessage", "https://slack.com/api/chat.postMessage"),
+        token_error=TokenError(
+            {"ok": False,
+             "error": "invalid_code"},
+            says="That sign-in link was already used or expired", status=200),
     ),
     ProviderCase(
         slug="slack", variant="user-only",
@@ -124,6 +132,12 @@ CASES += (
         account=("1", "octocat"),
         proxy=("repos/octocat/hello-world", "https://api.github.com/repos/octocat/hello-world"),
         proxy_headers={"x-github-api-version": "2022-11-28"},
+        token_error=TokenError(
+            {"error": "bad_verification_code",
+             "error_description": "The code passed is incorrect or expired.",
+             "error_uri": ("https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth"
+                           "-app-access-token-request-errors/#bad-verification-code")},
+            says="That sign-in link was already used or expired", status=200),
     ),
     ProviderCase(
         slug="gitlab",
@@ -136,6 +150,12 @@ CASES += (
                             {"id": 42, "username": "ada", "email": "ada@example.test"}),),
         account=("42", "ada"),
         proxy=("projects", "https://gitlab.example.test/api/v4/projects"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": ("The provided authorization grant is invalid, expired, revoked,"
+                                   " does not match the redirection URI used in the authorization "
+                                   "request, or was issued to another client.")},
+            says="Access to your GitLab account has expired or was revoked"),
     ),
 )
 
@@ -161,6 +181,10 @@ CASES += (
         extras={"instance_url": SALESFORCE_INSTANCE, "organization_id": "00Dxx0000001gPLEAY"},
         proxy=("services/data/v62.0/sobjects",
                f"{SALESFORCE_INSTANCE}/services/data/v62.0/sobjects"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "expired authorization code"},
+            says="Your Salesforce access has expired or was revoked"),
     ),
     ProviderCase(
         slug="hubspot",
@@ -174,6 +198,11 @@ CASES += (
             "uiDomain": "app.hubspot.com"}),),
         account=("62515", "app.hubspot.com"), extras={"hub_id": "62515"},
         proxy=("crm/v3/objects/contacts", "https://api.hubapi.com/crm/v3/objects/contacts"),
+        token_error=TokenError(
+            {"message": "Invalid input (details will vary based on the error)",
+             "correlationId": "aeb5f871-7f07-4993-9211-075dc63e7cbf",
+             "category": "VALIDATION_ERROR"},
+            says="HubSpot didn't accept this sign-in, which may have expired or been used already"),
     ),
     ProviderCase(
         slug="zendesk",
@@ -187,6 +216,13 @@ CASES += (
             "user": {"id": 35436, "name": "Ada", "email": "ada@acme.test"}}),),
         account=("35436", "ada@acme.test"),
         proxy=("tickets.json", "https://acme.zendesk.com/api/v2/tickets.json"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": ("The provided access grant is invalid, expired, or revoked "
+                                   "(e.g. invalid assertion, expired authorization token, bad "
+                                   "end-user password credentials, or mismatching authorization "
+                                   "code and redirection URI).")},
+            says="Your Zendesk access has expired or was revoked"),
     ),
     ProviderCase(
         slug="zoom",
@@ -198,6 +234,10 @@ CASES += (
             "display_name": "Ada"}),),
         account=("KDcuGIm1QgePTO8WbOqwIQ", "ada@example.test"),
         proxy=("users/me/meetings", "https://api.zoom.us/v2/users/me/meetings"),
+        token_error=TokenError(
+            {"reason": "Invalid authorization code",
+             "error": "invalid_request"},
+            says="Zoom refused the sign-in request"),
     ),
     ProviderCase(
         slug="dropbox",
@@ -215,6 +255,10 @@ CASES += (
         account=("dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc", "ada@example.test"),
         extras={"account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc"},
         proxy=("files/list_folder", "https://api.dropboxapi.com/2/files/list_folder"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "code doesn't exist or has expired"},
+            says="Your Dropbox access has expired or was revoked"),
     ),
     ProviderCase(
         slug="box",
@@ -226,6 +270,10 @@ CASES += (
             "type": "user", "id": "11446498", "login": "ada@example.test", "name": "Ada"}),),
         account=("11446498", "ada@example.test"),
         proxy=("folders/0/items", "https://api.box.com/2.0/folders/0/items"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Auth code doesn't exist or is invalid for the client"},
+            says="Your Box access has expired or was revoked"),
     ),
 )
 
@@ -250,6 +298,10 @@ CASES += (
         extras={"bot_id": "3c90c3cc-0d44-4b50-8888-8dd25736052a", "workspace_name": "Acme"},
         proxy=("search", "https://api.notion.com/v1/search"),
         proxy_headers={"notion-version": "2025-09-03"},
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Invalid code."},
+            says="Your Notion access has expired or was revoked"),
     ),
     ProviderCase(
         slug="asana",
@@ -261,6 +313,10 @@ CASES += (
                                "email": "gsanchez@example.com"}},
         account=("4673218951", "gsanchez@example.com"),
         proxy=("workspaces", "https://app.asana.com/api/1.0/workspaces"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "The code has expired or is invalid."},
+            says="Your Asana access has expired or was revoked"),
     ),
     ProviderCase(
         slug="pipedrive",
@@ -274,6 +330,10 @@ CASES += (
         account=("123", "ada@acme.test"),
         extras={"api_domain": "https://acme.pipedrive.com", "company_id": "456"},
         proxy=("api/v2/deals", "https://acme.pipedrive.com/api/v2/deals"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Invalid grant: authorization_code is invalid"},
+            says="Your Pipedrive access has expired or was revoked"),
     ),
     ProviderCase(
         slug="mailchimp",
@@ -290,6 +350,9 @@ CASES += (
         account=("41233", "ada@acme.test"),
         extras={"dc": "us19", "api_endpoint": "https://us19.api.mailchimp.com"},
         proxy=("lists", "https://us19.api.mailchimp.com/3.0/lists"),
+        token_error=TokenError(
+            {"error": "invalid_grant"},
+            says="Mailchimp no longer accepts this sign-in"),
     ),
     ProviderCase(
         slug="jira",
@@ -310,6 +373,10 @@ CASES += (
                 "sites": [JIRA_SITE]},
         proxy=("rest/api/3/myself",
                f"https://api.atlassian.com/ex/jira/{JIRA_SITE['id']}/rest/api/3/myself"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Invalid authorization code"},
+            says="Your Atlassian access has expired or was revoked", status=403),
     ),
     ProviderCase(
         slug="linear",
@@ -325,6 +392,10 @@ CASES += (
         account=("2c0a2b3e-1c3d-4d41-9d3b-1e5a6f0b7c8d", "ada@acme.test"),
         extras={"organization_id": "org-1", "organization_url_key": "acme"},
         proxy=("graphql", "https://api.linear.app/graphql"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Invalid authorization code"},
+            says="Your Linear access has expired or was revoked"),
     ),
 )
 
@@ -346,6 +417,10 @@ CASES += (
         account=("991267460", "ada@acme.test"),
         extras={"workspace_id": "abc123de", "workspace_name": "Acme"},
         proxy=("conversations", "https://api.intercom.io/conversations"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "The authorization code is invalid."},
+            says="Intercom no longer accepts this sign-in"),
     ),
     ProviderCase(
         slug="airtable",
@@ -358,6 +433,10 @@ CASES += (
             "scopes": ["data.records:read", "user.email:read"]}),),
         account=("usrL2PNC5o3H4lBEi", "ada@acme.test"),
         proxy=("meta/bases", "https://api.airtable.com/v0/meta/bases"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "The authorization code is invalid or has expired."},
+            says="Your Airtable access has expired or was revoked"),
     ),
     ProviderCase(
         slug="quickbooks",
@@ -376,6 +455,9 @@ CASES += (
         extras={"realm_id": "4620816365272861640", "company_name": "Acme Sandbox"},
         proxy=("query", "https://sandbox-quickbooks.api.intuit.com/v3/company/"
                         "4620816365272861640/query"),
+        token_error=TokenError(
+            {"error": "invalid_grant"},
+            says="Your QuickBooks access has expired or was revoked"),
     ),
     ProviderCase(
         slug="xero",
@@ -392,6 +474,9 @@ CASES += (
         extras={"tenant_id": XERO_TENANT["tenantId"], "tenants": [XERO_TENANT]},
         proxy=("api.xro/2.0/Invoices", "https://api.xero.com/api.xro/2.0/Invoices"),
         proxy_headers={"xero-tenant-id": XERO_TENANT["tenantId"]},
+        token_error=TokenError(
+            {"error": "invalid_grant"},
+            says="Your Xero access has expired or was revoked"),
     ),
     ProviderCase(
         slug="shopify",
@@ -409,6 +494,10 @@ CASES += (
         account=("548380009", "acme-store.myshopify.com"),
         proxy=("2025-01/products.json",
                "https://acme-store.myshopify.com/admin/api/2025-01/products.json"),
+        token_error=TokenError(
+            {"error": "invalid_request",
+             "error_description": "The authorization code was not found or was already used"},
+            says="Shopify refused the sign-in request"),
     ),
     ProviderCase(
         slug="calendly",
@@ -421,6 +510,12 @@ CASES += (
             "uri": CALENDLY_USER, "name": "Ada", "email": "ada@acme.test"}}),),
         account=(CALENDLY_USER, "ada@acme.test"), extras={"owner": CALENDLY_USER},
         proxy=("event_types", "https://api.calendly.com/event_types"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": ("The provided authorization grant is invalid, expired, revoked,"
+                                   " does not match the redirection URI used in the authorization "
+                                   "request, or was issued to another client.")},
+            says="Your Calendly access has expired or was revoked"),
     ),
     ProviderCase(
         slug="webflow",
@@ -433,6 +528,10 @@ CASES += (
             "lastName": "Lovelace"}),),
         account=("5e4b7a2c6b1f2a0012345678", "ada@acme.test"),
         proxy=("sites", "https://api.webflow.com/v2/sites"),
+        token_error=TokenError(
+            {"error": "invalid_grant",
+             "error_description": "Invalid authorization code"},
+            says="Webflow no longer accepts this sign-in"),
     ),
 )
 

@@ -227,7 +227,9 @@ def test_a_query_placed_key_goes_into_the_url_not_a_header() -> None:
     template = ProviderTemplate.model_validate({
         "slug": "acme", "name": "Acme", "description": "Acme's API.",
         "mark": {"text": "AC", "background": "#112233"}, "categories": ["crm"],
-        "docs_url": "https://docs.acme.test", "auth_type": "api_key",
+        "docs_url": "https://docs.acme.test",
+        "sources": ["https://docs.acme.test"],
+        "auth_type": "api_key",
         "collect": [{"name": "api_key", "label": "API key", "type": "secret"}],
         "api_key": {"placement": "query", "name": "api_key", "value": "{api_key}"},
         "account": {"url": "https://acme.test/me", "id": "id"}})

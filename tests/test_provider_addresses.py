@@ -89,6 +89,7 @@ description: A CRM on the operator's own network.
 mark: {{text: "LC", background: "#4b5563"}}
 categories: [crm]
 docs_url: https://example.com/docs
+sources: [https://example.com/docs]
 auth_type: oauth2
 oauth2:
   authorize_url: "https://localhost:{port}/authorize"

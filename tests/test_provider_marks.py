@@ -44,7 +44,9 @@ WITHOUT_LOGO |= {"acuity-scheduling", "google-contacts", "microsoft-bookings", "
 def _template(**mark: Any) -> ProviderTemplate:
     return ProviderTemplate.model_validate({
         "slug": "acme", "name": "Acme", "description": "Acme's API.", "mark": mark,
-        "categories": ["chat"], "docs_url": "https://docs.acme.test", "auth_type": "api_key",
+        "categories": ["chat"], "docs_url": "https://docs.acme.test",
+        "sources": ["https://docs.acme.test"],
+        "auth_type": "api_key",
         "collect": [{"name": "api_key", "label": "API key", "type": "secret"}],
         "api_key": {"name": "Authorization", "value": "Bearer {api_key}"},
         "account": {"url": "https://acme.test/me", "id": "id"}})

@@ -22,7 +22,9 @@ def quirky(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "slug": "acme", "name": "Acme", "description": "Acme's API.",
         "mark": {"text": "AC", "background": "#112233"}, "categories": ["crm"],
-        "docs_url": "https://docs.acme.test/oauth", "auth_type": "oauth2",
+        "docs_url": "https://docs.acme.test/oauth",
+        "sources": ["https://docs.acme.test/oauth"],
+        "auth_type": "oauth2",
         "oauth2": {
             "authorize_url": "https://acme.test/oauth/authorize",
             "token_url": "https://acme.test/oauth/token",

@@ -552,6 +552,52 @@ def providers_show(slug: str) -> None:
     typer.echo(json.dumps(describe_template(template), indent=2))
 
 
+@providers_app.command("check")
+def providers_check(
+    files: Annotated[list[Path], typer.Argument(help="Template files (.yaml) to check.")],
+) -> None:
+    """Check template files before installing them: every problem with its file, line and
+    field; exit status 1 if there is any."""
+    from xkit.providers.check import check_files, report
+
+    lines = report(check_files(files))
+    for line, problem in lines:
+        typer.echo(line, err=problem)
+    raise typer.Exit(1 if any(problem for _, problem in lines) else 0)
+
+
+@providers_app.command("table")
+def providers_table(
+    write: Annotated[Path | None, typer.Option(
+        "--write", help="Replace the table between the catalog markers of this Markdown file "
+                        "(docs/providers.md) instead of printing it.")] = None,
+) -> None:
+    """The built-in templates as the Markdown catalog table of docs/providers.md."""
+    from xkit.providers import catalog_table
+    from xkit.providers.registry import (
+        BUILTIN_TEMPLATES_DIR,
+        ProviderRegistry,
+        TemplateError,
+        load_template_dir,
+    )
+
+    try:
+        registry = ProviderRegistry(t for _, t in load_template_dir(BUILTIN_TEMPLATES_DIR))
+    except TemplateError as exc:
+        _fail(f"invalid provider template: {exc}")
+        raise
+    table = catalog_table.render(registry.all())
+    if write is None:
+        typer.echo(table, nl=False)
+        return
+    try:
+        document = write.read_text(encoding="utf-8")
+        write.write_text(catalog_table.replace_between_markers(document, table), encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        _fail(f"{write}: {exc}")
+    typer.echo(f"{write}: catalog table of {len(registry)} templates written")
+
+
 def _registry() -> ProviderRegistry:
     from xkit.providers.registry import ProviderRegistry, TemplateError
 

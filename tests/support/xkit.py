@@ -98,6 +98,14 @@ class XkitEnvironment:
             return pool.submit(lambda: asyncio.run(_run())).result()
 
 
+def contributor_template_dirs() -> list[Path]:
+    """The directories of templates not yet built in that a contributor is testing, from
+    ``XKIT_PROVIDERS_DIRS`` as they ran pytest (docs/providers.md, "Adding a provider"): the
+    test servers load them, and ``tests/test_provider_flows.py`` runs their cases."""
+    value = os.environ.get("XKIT_PROVIDERS_DIRS", "")
+    return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+
+
 def installation_settings(certificates: TestCertificates) -> dict[str, str]:
     """What every test installation sets beyond the basics."""
     return {
@@ -113,7 +121,8 @@ def installation_settings(certificates: TestCertificates) -> dict[str, str]:
         "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",
         "XKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
         # test-only templates (e.g. one with collect fields)
-        "XKIT_PROVIDERS_DIRS": str(Path(__file__).parent.parent / "data" / "templates"),
+        "XKIT_PROVIDERS_DIRS": os.pathsep.join(str(d) for d in (
+            Path(__file__).parent.parent / "data" / "templates", *contributor_template_dirs())),
         # the worker: retries within a second or two instead of over a day, and a pause
         # after four failures instead of thirteen
         "XKIT_WORKER_POLL_SECONDS": "0.1",

@@ -23,6 +23,17 @@ class ConnectorRef(BaseModel):
     name: str
 
 
+class ConnectionWarning(BaseModel):
+    """Something about a working grant the developer should fix before it bites."""
+
+    code: str = Field(..., examples=["no_refresh_token"],
+                      description="no_refresh_token: offline_access was asked for, but the "
+                                  "provider issued no refresh token, so the connection lapses "
+                                  "with its access token (OpenID Connect providers want "
+                                  "prompt=consent)")
+    message: str = Field(..., description="What happened and what to change, for the developer")
+
+
 class PublicAuthorization(BaseModel):
     """Where a connection's grant stands; never a credential."""
 
@@ -33,6 +44,9 @@ class PublicAuthorization(BaseModel):
     error_message: str | None = Field(..., description="A plain message for the end user")
     display_label: str | None = Field(..., description="The account, e.g. its e-mail address")
     granted_scopes: list[str]
+    warnings: list[ConnectionWarning] = Field(
+        ..., description="Set when a connect succeeded short of something (see the code); "
+                         "empty otherwise. A reconnect decides them again.")
 
 
 class PublicConnection(BaseModel):

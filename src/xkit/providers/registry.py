@@ -89,7 +89,7 @@ def load_template_file(path: Path) -> ProviderTemplate:
     except (OSError, UnicodeDecodeError) as exc:
         raise TemplateError(f"{name}: cannot be read: {exc}") from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: builds no objects
+        data = yaml.load(text, Loader=StrictLoader)  # a SafeLoader: builds no objects
     except yaml.YAMLError as exc:
         raise TemplateError(f"{name}: is not valid YAML: {_one_line(str(exc))}") from None
     if data is None:
@@ -107,12 +107,12 @@ def load_template_file(path: Path) -> ProviderTemplate:
     return template
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader, except that a key given twice is an error, not a silent
     overwrite (two ``token_url`` lines would otherwise keep only the last)."""
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     loader.flatten_mapping(node)
     seen: set[Any] = set()
     for key_node, _ in node.value:
@@ -124,7 +124,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[An
     return loader.construct_mapping(node)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 _PLAIN_MESSAGES = {
     "missing": "is required but missing",
@@ -134,8 +134,14 @@ _PLAIN_MESSAGES = {
 
 
 def _describe(error: ErrorDetails) -> str:
-    """One pydantic error as ``path: message``, with the path of a :class:`FieldError`
-    appended to its model's location."""
+    """One pydantic error as ``path: message``."""
+    path, message = located(error)
+    return f"{path or '(top level)'}: {message}"
+
+
+def located(error: ErrorDetails) -> tuple[str, str]:
+    """One pydantic error as (dotted path of the field at fault, plain message): the path of
+    a :class:`FieldError` is appended to its model's location."""
     location = [str(part) for part in error["loc"]]
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, FieldError):
@@ -148,7 +154,7 @@ def _describe(error: ErrorDetails) -> str:
     else:
         message = _PLAIN_MESSAGES.get(error["type"], error["msg"])
         message = message.removeprefix("Value error, ")
-    return f"{'.'.join(location) or '(top level)'}: {message}"
+    return ".".join(location), message
 
 
 def _one_line(text: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Self, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_plus, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -172,6 +172,35 @@ def check_https_url(value: str) -> str:
 
 HttpsUrl = Annotated[str, AfterValidator(check_https_url)]
 
+#: What a ``params`` setting may not name: everything xkit sends itself in either request.
+RESERVED_EXTRA_PARAMS = RESERVED_AUTHORIZE_PARAMS | RESERVED_TOKEN_PARAMS
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.:\[\]-]{1,100}")
+
+
+def parse_params(value: str) -> dict[str, str]:
+    """A ``params`` setting's value — ``prompt=consent&audience=https%3A%2F%2Fapi.test``, as in
+    a URL query — as names and values; ValueError naming the first bad or reserved name.
+
+    A developer types these on a Custom OAuth 2.0 connector for what a provider wants beyond
+    RFC 6749 (OpenID Connect's ``prompt=consent``, an ``audience``); the parameters xkit sends
+    itself stay out of reach, because changing them would break the flow or its security.
+    """
+    found: dict[str, str] = {}
+    for pair in filter(None, value.split("&")):
+        name, equals, text = pair.partition("=")
+        name, text = unquote_plus(name), unquote_plus(text)
+        if not equals or not _PARAM_NAME.fullmatch(name):
+            raise ValueError(f"{_shorten(pair)!r} is not name=value (write them as in a URL "
+                             "query: prompt=consent&max_age=0)")
+        if name in RESERVED_EXTRA_PARAMS:
+            raise ValueError(f"{name!r} is set by xkit and cannot be changed")
+        if name in found:
+            raise ValueError(f"{name!r} is given twice")
+        if _CONTROL.search(text):
+            raise ValueError(f"the value of {name!r} must not contain control characters")
+        found[name] = text
+    return found
+
 
 # --------------------------------------------------------------------------------------------
 # Placeholders: "{name}" inside template strings
@@ -315,7 +344,7 @@ class Setting(_InputField):
     accepts a test emulator's ``127.0.0.1:8443``.
     """
 
-    type: Literal["host", "choice", "string", "url"] = "string"
+    type: Literal["host", "choice", "string", "url", "params"] = "string"
     default: str | None = None
 
     @model_validator(mode="after")
@@ -345,6 +374,8 @@ class Setting(_InputField):
             value = check_host(value)
         elif self.type == "url":
             value = check_https_url(value)
+        elif self.type == "params":
+            parse_params(value)
         return self._check_common(value, choice=self.type == "choice")
 
 
@@ -552,6 +583,10 @@ class OAuth2Spec(_Model):
     scope_separator: str = Field(" ", min_length=1, max_length=1)
     authorize_params: dict[str, str] = {}
     token_params: dict[str, str] = {}
+    authorize_params_setting: Name | None = Field(
+        None, description="a params setting whose name=value pairs join the authorize URL")
+    token_params_setting: Name | None = Field(
+        None, description="a params setting whose name=value pairs join every token request")
     refresh_token_expected: bool = True
     token_extras: list[str] = Field(
         [], description="token response fields to keep and hand to backends (instance_url)")
@@ -853,7 +888,8 @@ class ProviderTemplate(_Model):
     docs_url: HttpsUrl
     auth_type: AuthType
     sources: list[HttpsUrl] = Field(
-        [], description="the provider's pages this template was written from, cited")
+        min_length=1, description="the provider's pages this template was written from, "
+                                  "cited (at least one: nothing in a template is unsourced)")
     unconfirmed: dict[OneLine, OneLine] = Field(
         {}, description="what the sources did not confirm (a field or topic: why), so that "
                         "nothing guessed passes for checked")
@@ -890,6 +926,7 @@ class ProviderTemplate(_Model):
         self._check_scopes()
         self._check_placeholders()
         self._check_token_auth_method()
+        self._check_params_settings()
         self._check_admin_consent()
         self._check_credentials_are_verified()
         self._check_setup_guide()
@@ -1087,6 +1124,18 @@ class ProviderTemplate(_Model):
                     raise FieldError(path, f"setting {name} offers {option.value!r}, which is "
                                            f"not one of {', '.join(TOKEN_AUTH_METHODS)}")
 
+    def _check_params_settings(self) -> None:
+        """``authorize_params_setting`` and ``token_params_setting`` name params settings."""
+        if not self.oauth2:
+            return
+        for key in ("authorize_params_setting", "token_params_setting"):
+            name = getattr(self.oauth2, key)
+            if name is None:
+                continue
+            setting = next((s for s in self.settings if s.name == name), None)
+            if setting is None or setting.type != "params":
+                raise FieldError(f"oauth2.{key}", f"{name!r} must name a params setting")
+
     def _check_admin_consent(self) -> None:
         if not self.admin_consent:
             return
@@ -1275,8 +1324,10 @@ class ProviderTemplate(_Model):
                                    self.render_text(spec.token_auth_method, settings)),
             pkce=spec.pkce,
             scope_separator=spec.scope_separator,
-            authorize_params=self._params(spec.authorize_params, settings),
-            token_params=self._params(spec.token_params, settings),
+            authorize_params={**self._typed_params(spec.authorize_params_setting, settings),
+                              **self._params(spec.authorize_params, settings)},
+            token_params={**self._typed_params(spec.token_params_setting, settings),
+                          **self._params(spec.token_params, settings)},
             token_extras=tuple(spec.token_extras),
             token_request_format=spec.token_request_format,
             scope_in_token_request=spec.scope_in_token_request,
@@ -1358,6 +1409,12 @@ class ProviderTemplate(_Model):
             except ValueError:
                 return "{" + name + "}"
         return re.sub(r"\{([a-z][a-z0-9_]*)\}", lambda m: value_of(m.group(1)), self.setup_guide)
+
+    def _typed_params(self, name: str | None, settings: Mapping[str, str]) -> dict[str, str]:
+        """The parameters a developer typed in a params setting (checked again: a value
+        stored before a name became reserved is refused here, not sent)."""
+        value = settings.get(name) if name else None
+        return parse_params(value) if value else {}
 
     def _params(self, params: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
         """Extra parameters; one whose placeholder has no value is left out."""

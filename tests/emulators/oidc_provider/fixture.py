@@ -278,6 +278,7 @@ class OidcProvider(TlsTestService):
     def configure(self, **settings: Any) -> dict[str, Any]:
         """``access_token_ttl``, ``refresh_token_ttl`` (seconds, for tokens issued from now on),
         ``offline_access_requires_prompt`` (the library's strict OIDC behaviour),
+        ``refresh_token_requires_offline_access`` (no refresh token for a grant without it),
         ``refresh_answer_delay_ms`` / ``refresh_answer_delay_count`` (hold refresh answers back
         after the rotation: the next N, or all while the count is None)."""
         return self._call("POST", "/settings", settings)

@@ -41,6 +41,10 @@ const settings = {
   // generic connector doesn't send it, so by default we add prompt=consent for such requests.
   // Set this to true to get the library's strict behaviour back.
   offline_access_requires_prompt: false,
+  // The library's default too: a refresh token only for a grant that holds offline_access.
+  // Off by default (every refresh_token client gets one); with the switch above it plays a
+  // provider that follows OIDC Core §11 to the letter, as the Custom OAuth 2.0 tests need.
+  refresh_token_requires_offline_access: false,
   // Hold successful refresh answers back this long *after* the refresh token was rotated, so a
   // test can kill the client inside the round trip: the provider has used the old token up and
   // the client never learns the new one. Applies to the next `refresh_answer_delay_count`
@@ -192,9 +196,10 @@ const provider = new Provider(issuer, {
     clientCredentials: { enabled: true },
   },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  // Every client allowed the refresh_token grant gets a refresh token, offline_access or not,
-  // and it does not die with the browser session.
-  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  // Every client allowed the refresh_token grant gets a refresh token, offline_access or not
+  // (unless refresh_token_requires_offline_access), and it does not die with the browser session.
+  issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
+    && (!settings.refresh_token_requires_offline_access || code.scopes.has('offline_access')),
   expiresWithSession: async () => false,
   // Always rotate. Presenting a rotated-out refresh token makes the library revoke the whole
   // grant (lib/actions/grants/refresh_token.js: "refresh token already used" -> revoke()).

@@ -79,13 +79,17 @@ class Authorization:
     error_message: str | None
     display_label: str | None
     granted_scopes: list[str]
+    #: Codes of what a working grant is short of (``no_refresh_token``); empty when nothing.
+    warnings: list[str] = field(default_factory=list)
 
     @classmethod
     def from_api(cls, body: dict[str, Any]) -> Authorization:
         return cls(id=body["id"], status=body["status"], error_code=body.get("error_code"),
                    error_message=body.get("error_message"),
                    display_label=body.get("display_label"),
-                   granted_scopes=list(body.get("granted_scopes") or []))
+                   granted_scopes=list(body.get("granted_scopes") or []),
+                   warnings=[str(w.get("code")) for w in body.get("warnings") or []
+                             if isinstance(w, dict)])
 
 
 @dataclass(frozen=True, kw_only=True)

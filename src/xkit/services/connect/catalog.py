@@ -12,6 +12,7 @@ from xkit.errors import NotFound
 from xkit.providers.marks import mark_path
 from xkit.providers.registry import ProviderRegistry
 from xkit.services.configuration.connectors import is_ready
+from xkit.services.connect import warnings
 from xkit.services.tokens.records import GrantRecord, ShownConnection
 
 
@@ -68,6 +69,7 @@ def public_authorization(authorization: GrantRecord | None) -> dict[str, Any] | 
         "error_message": authorization.error_message,
         "display_label": authorization.display_label,
         "granted_scopes": list(authorization.granted_scopes),
+        "warnings": warnings.of(authorization),
     }
 
 

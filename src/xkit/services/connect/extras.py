@@ -30,11 +30,14 @@ from xkit.oauth.errors import from_transport
 from xkit.outbound import AddressRefused
 from xkit.providers.schema import ExtraSpec, LookupSpec, ProviderTemplate
 from xkit.services.configuration.keyring import column_aad
+from xkit.services.connect.warnings import WARNINGS_KEY
 from xkit.services.tokens.records import GrantRecord, Sealed
 
 log = logging.getLogger("xkit.flow")
 
 ENCRYPTED_KEY = SECRET_EXTRAS_KEY
+#: Keys of ``authorizations.extras`` that are xkit's own bookkeeping, not the provider's values.
+_NOT_EXTRAS = frozenset({ENCRYPTED_KEY, WARNINGS_KEY})
 
 INCOMPLETE_MESSAGE = ("Signed in, but {provider} did not say everything this connection needs "
                       "({what}). Please try again.")
@@ -108,7 +111,7 @@ def refresh_from_token(keyring: Keyring, template: ProviderTemplate,
 
 def for_backend(keyring: Keyring, authorization: GrantRecord) -> dict[str, Any]:
     """The extras as the developer's backend receives them, secret ones decrypted."""
-    public = {k: v for k, v in authorization.extras.items() if k != ENCRYPTED_KEY}
+    public = {k: v for k, v in authorization.extras.items() if k not in _NOT_EXTRAS}
     return {**public, **_decrypted(keyring, authorization)}
 
 

@@ -55,7 +55,7 @@ from xkit.services.configuration.connectors import (
     is_ready,
     template_of,
 )
-from xkit.services.connect import browser_binding, extras
+from xkit.services.connect import browser_binding, extras, warnings
 from xkit.services.connect.browser_binding import BrowserBinding
 from xkit.services.tokens.authorization_values import effective_settings, encrypt_for
 from xkit.services.tokens.connections import ConnectionView, get_connection, latest_authorizations
@@ -445,6 +445,9 @@ async def _activate(session: AsyncSession, deps: FlowDeps, view: ConnectionView,
         authorization.granted_scopes = list(authorization.requested_scopes)
     if grant.extras:
         authorization.extras = {**authorization.extras, **grant.extras}
+    authorization.extras = warnings.keep(
+        authorization.extras, warnings.on_connect(authorization.requested_scopes, grant.tokens),
+        authorization_id=authorization.id, connector=view.connector.slug)
     authorization.status = ACTIVE
     authorization.error_code = authorization.error_message = None
     authorization.provider_account_id = account.id

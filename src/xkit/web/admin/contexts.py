@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from xkit.services.admin import dashboard
+from xkit.services.connect import warnings
 from xkit.services.tokens import backend_connections, connections
 from xkit.web.admin.pages import Page, page
 
@@ -24,7 +25,9 @@ async def context_detail(current: Page) -> Response:
     context = await dashboard.get_context_by_id(current.db, current.platform.id,
                                                 current.param("context_id"))
     views = await connections.list_context_connections(current.db, context)
-    rows = [(view, dashboard.connection_state(view)) for view in views]
+    rows = [(view, dashboard.connection_state(view),
+             warnings.of(view.authorization) if view.authorization else [])
+            for view in views]
     return await current.render("context.html", nav="contexts", context=context, rows=rows)
 
 

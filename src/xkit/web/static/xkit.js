@@ -532,6 +532,12 @@
     async _outcome(authorization, connection) {
       if (authorization.status !== "active") throw flowError(authorization, connection);
       const fresh = await this.getConnection({ id: connection.id });
+      // Connected, short of something the developer should fix (`no_refresh_token`): the
+      // connection carries it in `authorization.warnings`; the console says it once too.
+      const warnings = (fresh && fresh.authorization && fresh.authorization.warnings) || [];
+      for (const warning of warnings) {
+        if (global.console) global.console.warn(`xkit: ${warning.code}: ${warning.message}`);
+      }
       this._emit("connection:enable", fresh);
       return fresh;
     }

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser
 
+from tests.emulators.gmail.fixture import GmailEmulator
 from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.emulators.oauth_quirks.fixture import QuirkEmulator
 from tests.emulators.oidc_provider.fixture import OidcProvider
@@ -108,6 +109,28 @@ def microsoft(microsoft_emulator: MicrosoftEmulator) -> MicrosoftEmulator:
     """The Microsoft identity platform + Graph emulator, emptied for this test."""
     microsoft_emulator.reset()
     return microsoft_emulator
+
+
+@pytest.fixture(scope="session")
+def gmail(tmp_path_factory: pytest.TempPathFactory,
+          test_certificates: TestCertificates) -> Iterator[GmailEmulator]:
+    """Google's consent and token endpoints and the Gmail API (each test resets it)."""
+    running = GmailEmulator(test_certificates,
+                            log_path=tmp_path_factory.mktemp("gmail") / "gmail.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def google_server(xkit_environment: XkitEnvironment, gmail: GmailEmulator,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[XkitServer]:
+    """xkit with Google's real hosts answered by the Gmail emulator (the documented
+    XKIT_PROVIDER_CONNECT_TO setting), on the session's database."""
+    environment = dataclasses.replace(xkit_environment, extra={
+        **(xkit_environment.extra or {}), "XKIT_PROVIDER_CONNECT_TO": gmail.connect_to})
+    server = XkitServer(environment, tmp_path_factory.mktemp("gmail-xkit") / "xkit.log")
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from tests.emulators.gmail.fixture import GmailEmulator
-from tests.support.tls import make_test_certificates
 
 pytestmark = pytest.mark.database_independent
 
@@ -28,15 +27,6 @@ MODIFY = "https://www.googleapis.com/auth/gmail.modify"
 SEND = "https://www.googleapis.com/auth/gmail.send"
 METADATA = "https://www.googleapis.com/auth/gmail.metadata"
 PDF = b"%PDF-1.4 a tiny invoice"
-
-
-@pytest.fixture(scope="module")
-def gmail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GmailEmulator]:
-    directory = tmp_path_factory.mktemp("gmail")
-    running = GmailEmulator(make_test_certificates(directory / "certs"),
-                            log_path=directory / "gmail.log")
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ replies in the thread through xkit's mail API — against the Graph and Gmail em
 from __future__ import annotations
 
 import base64
-import dataclasses
 import email
 import email.policy
 import secrets
@@ -21,7 +20,6 @@ from tests.emulators.microsoft.fixture import MicrosoftEmulator
 from tests.support.browser import chromium
 from tests.support.devapp import DeveloperApp, developer_app
 from tests.support.flow import outlook_connector
-from tests.support.tls import TestCertificates
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
 from tests.test_xkit_js import catalog_card, connect_through_consent, open_page
 
@@ -72,25 +70,6 @@ def test_outlook_connected_in_chromium_then_read_send_and_reply(
     assert sent_items[0]["attachments"][0]["name"] == "contract.pdf"
     assert sent_items[1]["subject"] == "RE: Contract to sign"
     assert sent_items[1]["conversationId"] == contract["thread_id"]
-
-
-@pytest.fixture(scope="module")
-def gmail(tmp_path_factory: pytest.TempPathFactory,
-          test_certificates: TestCertificates) -> Iterator[GmailEmulator]:
-    running = GmailEmulator(test_certificates,
-                            log_path=tmp_path_factory.mktemp("gmail") / "gmail.log")
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def google_server(xkit_environment: XkitEnvironment, gmail: GmailEmulator,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[XkitServer]:
-    environment = dataclasses.replace(xkit_environment, extra={
-        **(xkit_environment.extra or {}), "XKIT_PROVIDER_CONNECT_TO": gmail.connect_to})
-    server = XkitServer(environment, tmp_path_factory.mktemp("gmail-xkit") / "xkit.log")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Outlook (``tests/test_mail_outlook.py``)."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import email
 import email.policy
 import secrets
@@ -18,32 +17,11 @@ import pytest
 
 from tests.emulators.gmail.fixture import GmailEmulator
 from tests.support.flow import back_at_xkit, new_end_user
-from tests.support.tls import TestCertificates
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer, create_platform
 
 PDF = b"%PDF-1.4 quarterly numbers"
 SCOPES = ["https://www.googleapis.com/auth/gmail.readonly",
           "https://www.googleapis.com/auth/gmail.send"]
-
-
-@pytest.fixture(scope="module")
-def gmail(tmp_path_factory: pytest.TempPathFactory,
-          test_certificates: TestCertificates) -> Iterator[GmailEmulator]:
-    running = GmailEmulator(test_certificates,
-                            log_path=tmp_path_factory.mktemp("gmail") / "gmail.log")
-    yield running
-    running.stop()
-
-
-@pytest.fixture(scope="module")
-def google_server(xkit_environment: XkitEnvironment, gmail: GmailEmulator,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[XkitServer]:
-    """xkit with Google's hosts answered by the Gmail emulator (the documented setting)."""
-    environment = dataclasses.replace(xkit_environment, extra={
-        **(xkit_environment.extra or {}), "XKIT_PROVIDER_CONNECT_TO": gmail.connect_to})
-    server = XkitServer(environment, tmp_path_factory.mktemp("gmail-xkit") / "xkit.log")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

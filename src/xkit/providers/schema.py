@@ -567,6 +567,24 @@ class ExtraSpec(_Model):
 PlaceholderField = Setting | CollectField | ExtraSpec
 
 
+def _check_token_request(method: str, token_params: dict[str, str], reserved: frozenset[str],
+                         error_code_pattern: str | None) -> None:
+    """What the oauth2 and client_credentials blocks check alike: how the client
+    authenticates, token parameters xkit sets itself, and the error code pattern."""
+    if method not in TOKEN_AUTH_METHODS and not _PLACEHOLDER.fullmatch(method):
+        raise FieldError("token_auth_method",
+                         f"must be one of {', '.join(TOKEN_AUTH_METHODS)} or a {{setting}}")
+    for key in token_params:
+        if key in reserved:
+            raise FieldError(f"token_params.{key}", "is set by xkit and cannot be changed")
+    if error_code_pattern is not None:
+        try:
+            _compiled(error_code_pattern)
+        except re.error as exc:
+            raise FieldError("error_code_pattern",
+                             f"is not a valid regular expression: {exc}") from None
+
+
 class OAuth2Spec(_Model):
     """The authorization-code flow's endpoints and the provider's quirks.
 
@@ -605,22 +623,11 @@ class OAuth2Spec(_Model):
 
     @model_validator(mode="after")
     def _parts_are_consistent(self) -> Self:
-        method = self.token_auth_method
-        if method not in TOKEN_AUTH_METHODS and not _PLACEHOLDER.fullmatch(method):
-            raise FieldError("token_auth_method",
-                             f"must be one of {', '.join(TOKEN_AUTH_METHODS)} or a {{setting}}")
+        _check_token_request(self.token_auth_method, self.token_params, RESERVED_TOKEN_PARAMS,
+                             self.error_code_pattern)
         for key in self.authorize_params:
             if key in RESERVED_AUTHORIZE_PARAMS:
                 raise FieldError(f"authorize_params.{key}", "is set by xkit and cannot be changed")
-        for key in self.token_params:
-            if key in RESERVED_TOKEN_PARAMS:
-                raise FieldError(f"token_params.{key}", "is set by xkit and cannot be changed")
-        if self.error_code_pattern is not None:
-            try:
-                _compiled(self.error_code_pattern)
-            except re.error as exc:
-                raise FieldError("error_code_pattern",
-                                 f"is not a valid regular expression: {exc}") from None
         seen_params: set[str] = set()
         for index, scope_param in enumerate(self.scope_params):
             where = f"scope_params.{index}.param"
@@ -738,19 +745,8 @@ class ClientCredentialsSpec(_Model):
 
     @model_validator(mode="after")
     def _parts_are_consistent(self) -> Self:
-        method = self.token_auth_method
-        if method not in TOKEN_AUTH_METHODS and not _PLACEHOLDER.fullmatch(method):
-            raise FieldError("token_auth_method",
-                             f"must be one of {', '.join(TOKEN_AUTH_METHODS)} or a {{setting}}")
-        for key in self.token_params:
-            if key in RESERVED_CLIENT_CREDENTIALS_PARAMS:
-                raise FieldError(f"token_params.{key}", "is set by xkit and cannot be changed")
-        if self.error_code_pattern is not None:
-            try:
-                _compiled(self.error_code_pattern)
-            except re.error as exc:
-                raise FieldError("error_code_pattern",
-                                 f"is not a valid regular expression: {exc}") from None
+        _check_token_request(self.token_auth_method, self.token_params,
+                             RESERVED_CLIENT_CREDENTIALS_PARAMS, self.error_code_pattern)
         return self
 
 

@@ -21,6 +21,7 @@ common case only reads.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
@@ -258,15 +259,17 @@ async def _fetch(deps: TokenDeps, target: Target, secret: str, publishable_key: 
     raise AssertionError("unreachable")
 
 
-_DRIVER_STATEMENTS: dict[tuple[int, Dialect], DriverStatement] = {}
+# By engine's dialect (let go with it), then by statement (_BY_CONNECTOR, _BY_ID).
+_DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[int, DriverStatement]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _on_driver(statement: Select[Any], dialect: Dialect) -> DriverStatement:
     """``statement`` compiled for ``dialect``, once."""
-    key = (id(statement), dialect)
-    found = _DRIVER_STATEMENTS.get(key)
+    compiled = _DRIVER_STATEMENTS.setdefault(dialect, {})
+    found = compiled.get(id(statement))
     if found is None:
-        found = _DRIVER_STATEMENTS[key] = DriverStatement(statement, dialect)
+        found = compiled[id(statement)] = DriverStatement(statement, dialect)
     return found
 
 

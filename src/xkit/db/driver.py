@@ -52,7 +52,7 @@ async def fetch_all(engine: AsyncEngine, statement: DriverStatement,
                     params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
     """The statement's rows, read outside any transaction on a pooled connection."""
     values = [params[name] for name in statement.names]
-    pooled = await engine.raw_connection()
+    pooled = await _checkout(engine)
     try:
         driver: Any = pooled.driver_connection
         rows: Sequence[Sequence[Any]] = await driver.fetch(statement.sql, *values)
@@ -61,6 +61,21 @@ async def fetch_all(engine: AsyncEngine, statement: DriverStatement,
         _raise_as_sqlalchemy(engine, pooled, statement, values, error)
     finally:
         await greenlet_spawn(pooled.close)  # back to the pool, as SQLAlchemy hands it back
+
+
+async def _checkout(engine: AsyncEngine) -> Any:
+    """A pooled connection; failing to open one is a ``DBAPIError`` with no statement, as
+    ``engine.connect()`` raises it (the pool's own ``raw_connection`` leaves the driver's
+    error unwrapped)."""
+    dialect = engine.dialect
+    dbapi_error: Any = dialect.loaded_dbapi.Error
+    try:
+        return await engine.raw_connection()
+    except dbapi_error as error:
+        raise DBAPIError.instance(
+            None, None, error, dbapi_error, hide_parameters=engine.sync_engine.hide_parameters,
+            connection_invalidated=dialect.is_disconnect(error, None, None),
+            dialect=dialect) from error
 
 
 def _raise_as_sqlalchemy(engine: AsyncEngine, pooled: Any, statement: DriverStatement,

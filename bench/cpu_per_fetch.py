@@ -1,7 +1,7 @@
 """CPU per token fetch, in process: xkit's app and the baseline's, taking turns.
 
     python -m bench.cpu_per_fetch [--database sqlite|postgresql|both] [--requests 1000]
-                                  [--rounds 5] [--profile]
+                                  [--rounds 5] [--concurrency 1] [--profile]
 
 On a shared machine wrk's req/s measure the other tenants as much as xkit: when they keep
 both cores busy, each server gets a fifth of a core and the ratio is noise. This measures
@@ -73,17 +73,23 @@ async def _lifespan(app: Asgi) -> Callable[[], Awaitable[None]]:
     return stop
 
 
-async def _cpu_us(app: Asgi, secret: str, requests: int) -> float:
+async def _cpu_us(app: Asgi, secret: str, requests: int, concurrency: int = 1) -> float:
+    """CPU per fetch, ``concurrency`` fetches in flight at a time (each of that many tasks
+    fetching one after the other), as a server with that many clients runs them."""
     paths = [f"/api/platform/contexts/{CONTEXT_PREFIX}{random.randrange(CONNECTIONS)}"
              f"/connections/{CONNECTOR}" for _ in range(requests)]
+
+    async def client(share: list[str]) -> None:
+        for path in share:
+            await _get(app, path, secret)
+
     started = time.process_time()
-    for path in paths:
-        await _get(app, path, secret)
+    await asyncio.gather(*(client(paths[n::concurrency]) for n in range(concurrency)))
     return (time.process_time() - started) / requests * 1e6
 
 
 def measure(database: str, *, requests: int, rounds: int, profile: bool,
-            work_dir: Path) -> dict[str, list[float]]:
+            work_dir: Path, concurrency: int = 1) -> dict[str, list[float]]:
     """Microseconds of CPU per fetch, per round, for xkit and the baseline."""
     with bench_database(database, work_dir) as url:
         installation = asyncio.run(seed(url, work_dir / "data", connections=CONNECTIONS))
@@ -121,8 +127,8 @@ def measure(database: str, *, requests: int, rounds: int, profile: bool,
                                     else None)
                         if profiler:
                             profiler.enable()
-                        found[name].append(
-                            await _cpu_us(apps[name], installation.secret_key, requests))
+                        found[name].append(await _cpu_us(
+                            apps[name], installation.secret_key, requests, concurrency))
                         if profiler:
                             profiler.disable()
                             text = io.StringIO()
@@ -142,6 +148,8 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--requests", type=int, default=1_000, help="per round and app")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="fetches in flight at a time (as wrk's connections)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     print(machine_description())
@@ -150,14 +158,15 @@ def main() -> None:
     for database in databases:
         with tempfile.TemporaryDirectory(prefix="xkit-bench-") as tmp:
             found = measure(database, requests=args.requests, rounds=args.rounds,
-                            profile=args.profile, work_dir=Path(tmp))
+                            profile=args.profile, work_dir=Path(tmp),
+                            concurrency=args.concurrency)
         xkit, baseline = statistics.median(found["xkit"]), statistics.median(found["baseline"])
         paired = sorted(b / x for x, b in zip(found["xkit"], found["baseline"], strict=True))
         rows.append([database, f"{xkit:,.0f}", f"{baseline:,.0f}", f"{baseline / xkit:.2f}",
                      f"{paired[0]:.2f}–{paired[-1]:.2f}"])
     print_table(f"CPU per token fetch, in process, median of {args.rounds} rounds of "
-                f"{args.requests:,} (baseline / xkit is the throughput ratio of a CPU-bound "
-                "server)",
+                f"{args.requests:,}, {args.concurrency} at a time (baseline / xkit is the "
+                "throughput ratio of a CPU-bound server)",
                 ["database", "xkit µs", "baseline µs", "baseline / xkit", "per round"], rows)
 
 

@@ -12,19 +12,25 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event
 
+from tests.support.database import backend
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
 from xkit.app import create_app
+from xkit.db import driver
 from xkit.runtime import Runtime
+from xkit.services.tokens import fetch as token_fetch
 
 TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
 ROUTE = "/api/platform/contexts/{external_id}/connections/{connector_slug}"
 
 
 def _fetch_counting(environment: XkitEnvironment, platform: PlatformCredentials,
-                    paths: list[str]) -> list[tuple[int, dict[str, Any], list[str]]]:
-    """Each path fetched through xkit's app, with the SQL statements each one ran."""
+                    paths: list[str], *, count: bool = True,
+                    ) -> list[tuple[int, dict[str, Any], list[str]]]:
+    """Each path fetched through xkit's app, with the SQL statements each one ran (none
+    counted, and none listened to, with ``count=False``)."""
     async def work(runtime: Runtime) -> list[tuple[int, dict[str, Any], list[str]]]:
         app = create_app(runtime=runtime)
         app.state.runtime = runtime  # what the lifespan does
@@ -38,6 +44,10 @@ def _fetch_counting(environment: XkitEnvironment, platform: PlatformCredentials,
         async with httpx.AsyncClient(transport=transport, base_url="http://xkit.test",
                                      auth=platform.basic_auth) as http:
             for path in paths:
+                if not count:
+                    response = await http.get(path)
+                    answers.append((response.status_code, response.json(), []))
+                    continue
                 event.listen(runtime.engine.sync_engine, "before_cursor_execute", note)
                 try:
                     response = await http.get(path)
@@ -68,6 +78,37 @@ def test_a_fresh_token_fetch_runs_one_statement(
     status, body, statements = no_context
     assert (status, body["error"]["code"]) == (404, "context_not_found")
     assert len(statements) == 1, statements
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="asyncpg's own fetch")
+def test_on_postgresql_the_fresh_fetch_runs_on_the_driver_with_the_same_answers(
+    api: httpx.Client, connected: dict[str, str], platform: PlatformCredentials,
+    xkit_environment: XkitEnvironment, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing listening to SQLAlchemy's statements, the fetch's one statement runs on
+    asyncpg itself (xkit.db.driver): the same answers, 404s included, as SQLAlchemy's run."""
+    first = api.get(TOKEN_PATH)  # refreshes the 200-second token: now it is fresh
+    assert first.status_code == 200, first.text
+    paths = [TOKEN_PATH, f"/api/platform/connections/{first.json()['connection']['id']}",
+             "/api/platform/contexts/nobody/connections/outlook-email",
+             "/api/platform/contexts/user-1/connections/no-such-connector",
+             "/api/platform/connections/no-such-id"]
+    on_driver: list[str] = []
+
+    async def counted(engine: Any, statement: Any, params: Any) -> Any:
+        on_driver.append(statement.sql)
+        return await driver.fetch_all(engine, statement, params)
+
+    monkeypatch.setattr(token_fetch, "fetch_all", counted)
+    by_driver = _fetch_counting(xkit_environment, platform, paths, count=False)
+    assert len(on_driver) == len(paths)
+    by_sqlalchemy = _fetch_counting(xkit_environment, platform, paths)
+    assert len(on_driver) == len(paths)  # a statement listener: SQLAlchemy runs it, traced
+    assert [(status, body) for status, body, _ in by_driver] == [
+        (status, body) for status, body, _ in by_sqlalchemy]
+    assert [status for status, _, _ in by_driver] == [200, 200, 404, 404, 404]
+    assert by_driver[0][1]["authorization"]["access_token"] == first.json()[
+        "authorization"]["access_token"]
 
 
 def test_a_real_request_is_answered_by_the_route(

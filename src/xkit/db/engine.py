@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from sqlalchemy.util import await_
+from sqlalchemy.util.queue import Full
 
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 5
@@ -47,7 +48,14 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
     again at the back. With more requests in flight than connections (16 on a pool of 15),
     that gave p99 latencies of half a second and more for a p50 of 13 ms
     (bench/api_routes.py). A semaphore of the pool's size in front of it queues requests in
-    order instead (asyncio's semaphore lets no newcomer overtake a waiter)."""
+    order instead (asyncio's semaphore lets no newcomer overtake a waiter).
+
+    An overflow connection handed back while others wait for a turn is kept for the next of
+    them. SQLAlchemy's pool closes it whenever the pool's ``pool_size`` connections are
+    already back, which under sustained load (more requests in flight than ``pool_size``)
+    happens many times a second: 15–50 new PostgreSQL connections per 2,000 token fetches at
+    16 and 64 in flight, each a server process forked and a handshake on both sides. Once no
+    one waits, the pool shrinks back to ``pool_size`` as before."""
 
     # Log under SQLAlchemy's own namespace, which is quiet unless asked (echo_pool), as the
     # pool this one extends does; under xkit's, every dispose would be an INFO line.
@@ -60,6 +68,9 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
         self._turns = asyncio.Semaphore(self.size() + max(self._max_overflow, 0))
         # Records out with a turn (not in record.info: checkout may clear that).
         self._holding: set[ConnectionPoolEntry] = set()
+        # Overflow connections handed back while others waited, kept for them (the queue
+        # holds pool_size at most).
+        self._spare: list[ConnectionPoolEntry] = []
 
     def _do_get(self) -> ConnectionPoolEntry:
         self.waiting += 1
@@ -73,7 +84,7 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
         finally:
             self.waiting -= 1
         try:
-            record = super()._do_get()
+            record = self._spare.pop() if self._spare else super()._do_get()
         except BaseException:
             self._turns.release()
             raise
@@ -84,10 +95,29 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
         held = record in self._holding
         self._holding.discard(record)
         try:
-            super()._do_return_conn(record)
+            if self.waiting:
+                try:
+                    self._pool.put(record, False)
+                except Full:
+                    self._spare.append(record)  # the next waiter's: not closed, not reopened
+            else:
+                super()._do_return_conn(record)  # into the queue, or closed past pool_size
+                while self._spare:  # nobody waits: back to pool_size, as SQLAlchemy's pool
+                    super()._do_return_conn(self._spare.pop())
         finally:
             if held:
                 self._turns.release()
+
+    def checkedin(self) -> int:
+        return super().checkedin() + len(self._spare)
+
+    def checkedout(self) -> int:
+        return super().checkedout() - len(self._spare)
+
+    def dispose(self) -> None:
+        while self._spare:
+            self._spare.pop().close()
+        super().dispose()
 
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:

@@ -21,14 +21,17 @@ common case only reads.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, select
+from sqlalchemy.engine import Dialect
 
 from xkit import metrics
 from xkit.crypto import fingerprint
+from xkit.db.driver import DriverStatement, fetch_all, runs_on_driver
 from xkit.db.models import ApiKey, Authorization, Connection, Connector, Context
 from xkit.errors import NotFound, Unauthorized
 from xkit.services.configuration import api_keys
@@ -257,6 +260,20 @@ async def _fetch(deps: TokenDeps, target: Target, secret: str, publishable_key: 
     raise AssertionError("unreachable")
 
 
+# By engine's dialect (let go with it), then by statement (_BY_CONNECTOR, _BY_ID).
+_DRIVER_STATEMENTS: weakref.WeakKeyDictionary[Dialect, dict[int, DriverStatement]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _on_driver(statement: Select[Any], dialect: Dialect) -> DriverStatement:
+    """``statement`` compiled for ``dialect``, once."""
+    compiled = _DRIVER_STATEMENTS.setdefault(dialect, {})
+    found = compiled.get(id(statement))
+    if found is None:
+        found = compiled[id(statement)] = DriverStatement(statement, dialect)
+    return found
+
+
 async def _rows(deps: TokenDeps, target: Target, digest: str) -> list[Fetched]:
     """The one statement, on a bare pooled connection (no ORM session): the connection goes
     back to the pool before any decrypting."""
@@ -268,6 +285,8 @@ async def _rows(deps: TokenDeps, target: Target, digest: str) -> list[Fetched]:
     if deps.reads is None:
         async with deps.sessions() as session:
             found = (await session.execute(statement, params)).all()
+    elif runs_on_driver(deps.reads):  # PostgreSQL: asyncpg's own fetch (xkit.db.driver)
+        found = await fetch_all(deps.reads, _on_driver(statement, deps.reads.dialect), params)
     else:
         async with deps.reads.connect() as connection:
             found = (await connection.execute(statement, params)).all()

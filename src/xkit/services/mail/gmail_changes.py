@@ -22,7 +22,7 @@ from xkit.services.mail.changes import Changes, CursorExpired, Seen
 from xkit.services.mail.gmail import READ, read_error
 
 DEFAULT_FOLDERS = ("INBOX",)
-BASE = "gmail/v1/users/me"
+BASE = "users/me"
 HEADERS = ("From", "Subject", "Date")
 MAX_PAGES = 50
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,21 @@ def xkit_server(
     xkit_environment: XkitEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[XkitServer]:
     server = XkitServer(xkit_environment, tmp_path_factory.mktemp("logs") / "xkit-serve.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def default_margin_server(
+    xkit_environment: XkitEnvironment, xkit_server: XkitServer,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[XkitServer]:
+    """A second server of the same installation that caps the token margin at half the
+    token's lifetime, as xkit does by default (the suite's servers don't: see
+    installation_settings)."""
+    environment = dataclasses.replace(xkit_environment, extra={
+        **(xkit_environment.extra or {}), "XKIT_TOKEN_MIN_VALIDITY_SHARE": "0.5"})
+    server = XkitServer(environment, tmp_path_factory.mktemp("logs") / "xkit-serve-capped.log")
     yield server
     server.stop()
 

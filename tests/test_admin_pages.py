@@ -163,6 +163,21 @@ def test_a_service_account_key_is_pasted_checked_and_never_shown_again(
     assert "No app credentials needed" in dashboard.get(str(trello.headers["location"])).text
 
 
+def test_a_client_credentials_connector_asks_for_the_app_credentials_and_no_callback_url(
+        dashboard: Dashboard, base: str, api: httpx.Client) -> None:
+    preview = dashboard.get(f"{base}/connectors/new/paypal").text
+    assert "client ID and secret" in preview and 'id="callback-url"' not in preview
+    added = dashboard.submit(f"{base}/connectors/new", data={"provider": "paypal"})
+    page_path = str(added.headers["location"])
+    page = dashboard.get(page_path).text
+    assert "App credentials" in page and 'id="callback-url"' not in page
+    assert "Register the callback URL" not in page
+    saved = dashboard.submit(page_path, data={"client_id": "AbC-paypal-app",
+                                              "client_secret": "paypal-secret"})
+    assert saved.status_code == 303, saved.text
+    assert api.get("/api/platform/connectors/paypal").json()["ready"] is True
+
+
 def test_catalog_settings_keep_what_was_typed_and_render_markdown_safely(
         dashboard: Dashboard, outlook: str, api: httpx.Client) -> None:
     hostile = ("**Bold** <script>alert(1)</script> <img src=x onerror=alert(2)> "

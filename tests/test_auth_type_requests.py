@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -138,6 +139,67 @@ def test_app_tokens_come_from_the_client_credentials_grant_for_the_tenant(
     assert {k: v[0] for k, v in parse_qs(request.content.decode()).items()} == {
         "grant_type": "client_credentials", "scope": "https://graph.microsoft.com/.default",
         "client_id": "app-123", "client_secret": "s3cret"}
+
+
+# -- client credentials ------------------------------------------------------------------------
+
+
+def _form(request: httpx.Request) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+
+
+def _basic(request: httpx.Request) -> str:
+    return base64.b64decode(request.headers["authorization"].removeprefix("Basic ")).decode()
+
+
+def test_paypal_asks_its_environments_token_url_with_basic_credentials(
+        recorded: tuple[httpx.AsyncClient, list[httpx.Request]]) -> None:
+    http, seen = recorded
+    ctx = context("paypal", settings={"api_host": "api-m.paypal.com"}, http=http)
+    tokens = asyncio.run(auth_type_of(ctx.template).renew(ctx))
+    assert tokens.access_token == "at" and tokens.refresh_token is None
+    assert str(seen[0].url) == "https://api-m.paypal.com/v1/oauth2/token"
+    assert _form(seen[0]) == {"grant_type": "client_credentials"}  # no scope: the app's
+    assert _basic(seen[0]) == "app-123:s3cret"
+
+
+def test_zoom_server_to_server_sends_its_own_grant_type_and_the_account_id(
+        recorded: tuple[httpx.AsyncClient, list[httpx.Request]]) -> None:
+    http, seen = recorded
+    ctx = context("zoom-server-to-server", settings={"account_id": "Wk9PTV9BQ0NPVU5UX0lE"},
+                  http=http)
+    asyncio.run(auth_type_of(ctx.template).renew(ctx))
+    assert str(seen[0].url) == "https://zoom.us/oauth/token"
+    assert _form(seen[0]) == {"grant_type": "account_credentials",
+                              "account_id": "Wk9PTV9BQ0NPVU5UX0lE"}
+    assert _basic(seen[0]) == "app-123:s3cret"
+
+
+def test_box_asks_for_the_connections_enterprise_with_credentials_in_the_body(
+        recorded: tuple[httpx.AsyncClient, list[httpx.Request]]) -> None:
+    http, seen = recorded
+    ctx = context("box-client-credentials", http=http)
+    ctx = dataclasses.replace(ctx, settings={**ctx.settings, "enterprise_id": "575619"})
+    asyncio.run(auth_type_of(ctx.template).renew(ctx))
+    assert str(seen[0].url) == "https://api.box.com/oauth2/token"
+    assert "authorization" not in seen[0].headers
+    assert _form(seen[0]) == {"grant_type": "client_credentials", "client_id": "app-123",
+                              "client_secret": "s3cret", "box_subject_type": "enterprise",
+                              "box_subject_id": "575619"}
+
+
+def test_the_custom_template_sends_the_connectors_scopes_and_audience(
+        recorded: tuple[httpx.AsyncClient, list[httpx.Request]]) -> None:
+    http, seen = recorded
+    ctx = context("oauth2-client-credentials", scopes=["read:orders", "write:orders"],
+                  settings={"token_url": "https://auth.acme.test/oauth/token",
+                            "audience": "https://api.acme.test",
+                            "token_auth_method": "client_secret_post"}, http=http)
+    asyncio.run(auth_type_of(ctx.template).renew(ctx))
+    assert _form(seen[0]) == {"grant_type": "client_credentials",
+                              "scope": "read:orders write:orders",
+                              "audience": "https://api.acme.test",
+                              "client_id": "app-123", "client_secret": "s3cret"}
 
 
 # -- API keys and Basic ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ SCOPES: dict[str, str] = {
     "GET /api/platform/contexts/{external_id}": "victim",
     "DELETE /api/platform/contexts/{external_id}": "victim",
     "GET /api/platform/contexts/{external_id}/connections": "victim",
+    "POST /api/platform/contexts/{external_id}/connections": "victim",
     "GET /api/platform/contexts/{external_id}/connections/{connector_slug}": "victim",
     "GET /api/platform/connections": "own",
     "GET /api/platform/connections/{connection_id}": "victim",
@@ -102,6 +103,7 @@ BODIES: dict[str, Any] = {
                                        "jwks_url": "http://127.0.0.1:9/intruder"},
     "PATCH /api/platform/jwt-issuers/{issuer_id}": {"jwks_url": "http://127.0.0.1:9/hijacked"},
     "POST /p/{platform_slug}/api/platform_user/connections": {"connector": "outlook-email"},
+    "POST /api/platform/contexts/{external_id}/connections": {"connector": "outlook-email"},
     "POST /p/{platform_slug}/api/platform_user/session": {"user_jwt": "not.a.jwt"},
     "POST /p/{platform_slug}/api/platform_user/authorizations/{authorization_id}/collect":
         {"fields": {"tenant": "contoso.onmicrosoft.com"}},

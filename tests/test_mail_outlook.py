@@ -6,6 +6,10 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -153,3 +157,35 @@ def test_the_python_sdk_reads_and_sends_mail(
             xkit.update_mail(connection_id, numbers.id, read=True)
         assert refused.value.code == "mail_scope_missing"
     assert microsoft.sent_mail(connected["user_id"])[-1]["message"]["subject"] == "Numbers"
+
+
+def test_the_mail_guides_examples_run_as_written(
+        mail: str, platform: PlatformCredentials, xkit_server: XkitServer,
+        microsoft: MicrosoftEmulator, connected: dict[str, str]) -> None:
+    """docs/mail.md's curl commands and Python, with this server's URL and keys filled in."""
+    guide = (Path(__file__).parent.parent / "docs" / "mail.md").read_text()
+    shell = "\n".join(part.split("```", 1)[0] for part in guide.split("```bash\n")[1:])
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", shell], capture_output=True,
+                         text=True, timeout=60, env={
+                             **os.environ, "XKIT_URL": xkit_server.url,
+                             "XKIT_PUBLISHABLE_KEY": platform.publishable_key,
+                             "XKIT_SECRET_KEY": platform.secret_key,
+                             "CONNECTION": mail.split("/")[-2]})
+    assert ran.returncode == 0, ran.stderr
+    assert '"subject":"Re: Lunch?"' in ran.stdout
+    assert microsoft.sent_mail(connected["user_id"])[-1]["message"]["subject"] == "Hello"
+
+    example = "\n".join(part.split("```", 1)[0] for part in guide.split("```python\n")[1:])
+    example = (example.replace("http://127.0.0.1:8000", xkit_server.url)
+               .replace("xkit_pk_…", platform.publishable_key)
+               .replace("xkit_sk_…", platform.secret_key).replace('"user-42"', '"user-1"'))
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "docs/mail.md", "exec"), namespace)
+    assert namespace["unread_subjects"]() == ["Re: Lunch?", "Quarterly numbers"]
+    numbers = next(m for m in namespace["xkit"].list_mail(namespace["connection"]).messages
+                   if m.subject == "Quarterly numbers")
+    namespace["forward_first_attachment"](numbers.id, "grace@contoso.test")
+    forwarded = microsoft.sent_mail(connected["user_id"])[-1]["message"]
+    assert forwarded["subject"] == "Fwd: Quarterly numbers"
+    assert base64.b64decode(forwarded["attachments"][0]["contentBytes"]) == PDF
+    namespace["xkit"].close()

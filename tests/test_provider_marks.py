@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests import catalog_cases
 from tests.support.browser import PASSWORD, create_admin, screenshot
 from tests.support.flow import new_end_user
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
@@ -29,7 +30,15 @@ SVG = "{http://www.w3.org/2000/svg}"
 #: Brands Simple Icons does not carry (removed at the brand's request): our glyph instead.
 WITHOUT_LOGO = {"microsoft-teams", "oauth2", "onedrive", "outlook-calendar",
                 "outlook-calendar-admin", "outlook-email", "outlook-email-admin", "pipedrive",
-                "salesforce", "slack"}
+                "salesforce", "slack", "oauth2-client-credentials"} | catalog_cases.WITHOUT_LOGO
+WITHOUT_LOGO |= {"campaign-monitor", "constant-contact", "deel", "eventbrite",  # marketing,
+                 "klaviyo", "lever", "linkedin", "microsoft-advertising", "workday"}  # HR, data
+# developer tools and project management (tests/catalog_cases/devtools_projects.py)
+WITHOUT_LOGO |= {"aha", "azure-devops", "harvest", "heroku", "hubstaff", "launchdarkly", "monday",
+                 "smartsheet", "wrike"}
+# The communication family's brands that the Simple Icons set lacks.
+WITHOUT_LOGO |= {"acuity-scheduling", "google-contacts", "microsoft-bookings", "microsoft-excel",
+                 "microsoft-todo", "onenote", "outlook-contacts", "ringcentral", "sharepoint"}
 
 
 def _template(**mark: Any) -> ProviderTemplate:

@@ -401,14 +401,25 @@ def test_a_missing_operator_directory_is_an_error(tmp_path: Path) -> None:
 # -- every template, whatever its auth type --------------------------------------------------
 
 
+# What templates without a provider case (those that never redirect) cannot do without:
+# (settings, collect answers).
+WITHOUT_CASE: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "oauth2-client-credentials": ({"token_url": "https://auth.acme.test/oauth/token"}, {}),
+    "zoom-server-to-server": ({"account_id": "Wk9PTV9BQ0NPVU5UX0lE"}, {}),
+    "box-client-credentials": ({}, {"enterprise_id": "575619"}),
+}
+
+
 @pytest.mark.parametrize("template", ProviderRegistry.load().all(), ids=lambda t: t.slug)
 def test_every_template_renders_its_urls_and_guide_with_default_settings(
         template: ProviderTemplate) -> None:
     """With its defaults — and, where its provider case gives them, the settings and answers
     the template cannot do without (the custom template's endpoints, a collected host)."""
     case = CASES_BY_SLUG.get(template.slug)
-    settings = {**template.resolve_settings(case.settings if case else {}),
-                **(template.resolve_collected(case.collect) if case else {})}
+    given, answers = WITHOUT_CASE.get(template.slug, ({}, {}))
+    settings = {**template.resolve_settings(case.settings if case else given),
+                **(template.resolve_collected(case.collect if case else answers)
+                   if case or answers else {})}
     if template.oauth2:
         endpoints = template.oauth2_endpoints(settings)
         assert endpoints.authorize_url.startswith("https://")
@@ -419,6 +430,9 @@ def test_every_template_renders_its_urls_and_guide_with_default_settings(
         assert template.render_text(template.admin_consent.scope, tenant).endswith("/.default")
     if template.jwt_bearer:
         assert template.render(template.jwt_bearer.token_url, settings).startswith("https://")
+    if template.client_credentials:
+        endpoints = template.client_credentials_endpoints(settings)
+        assert endpoints.token_url.startswith("https://") and not endpoints.authorize_url
     for url in (template.api_base_url(settings), template.account_url(settings)):
         assert url is None or url.startswith("https://")
     assert all(scope.description for scope in template.scopes)
@@ -459,6 +473,23 @@ _KEYED = {"collect": [{"name": "api_key", "label": "API key", "type": "secret"}]
     (_of_type("jwt_bearer", jwt_bearer={"token_url": "https://acme.test/token",
                                         "assertion_lifetime_seconds": 7200}),
      "jwt_bearer.assertion_lifetime_seconds", ""),
+    (_of_type("client_credentials"), "client_credentials", "is required"),
+    (_of_type("client_credentials", client_credentials={"token_url": "http://acme.test/t"}),
+     "client_credentials.token_url", "https://"),
+    (_of_type("client_credentials", client_credentials={
+        "token_url": "https://acme.test/t", "token_params": {"grant_type": "password"}}),
+     "client_credentials.token_params.grant_type", "set by xkit"),
+    (_of_type("client_credentials", client_credentials={
+        "token_url": "https://{tenant}.acme.test/t"}),
+     "client_credentials.token_url", "unknown placeholder {tenant}"),
+    (_of_type("client_credentials", client_credentials={
+        "token_url": "https://acme.test/t", "token_auth_method": "private_key_jwt"}),
+     "client_credentials.token_auth_method", "client_secret_basic"),
+    (_of_type("client_credentials", client_credentials={
+        "token_url": "https://acme.test/t", "grant_type": "two words"}),
+     "client_credentials.grant_type", ""),
+    (minimal(client_credentials={"token_url": "https://acme.test/t"}),
+     "client_credentials", "does not apply to auth_type oauth2"),
 ])
 def test_auth_type_blocks_are_checked_when_loaded(
         tmp_path: Path, data: dict[str, Any], field: str, says: str) -> None:
@@ -467,6 +498,24 @@ def test_auth_type_blocks_are_checked_when_loaded(
         load_template_file(path)
     message = str(caught.value)
     assert f" {field}: " in message and says in message, message
+
+
+def test_a_client_credentials_template_places_a_collected_value_in_its_token_request(
+        tmp_path: Path) -> None:
+    data = _of_type("client_credentials", client_credentials={
+        "token_url": "https://{subdomain}.acme.test/oauth/token",
+        "token_params": {"account": "{account}", "audience": "{audience}"}},
+        settings=[{"name": "audience", "label": "Audience"}],
+        collect=[{"name": "subdomain", "label": "Subdomain", "pattern": "[a-z0-9-]+"},
+                 {"name": "account", "label": "Account"}])
+    template = load_template_file(write(tmp_path, data, "acme.yaml"))
+    values = template.resolve_collected({"subdomain": "shop", "account": "a/1 b"})
+    endpoints = template.client_credentials_endpoints(values)
+    assert endpoints.token_url == "https://shop.acme.test/oauth/token"
+    assert endpoints.token_params == {"account": "a/1 b"}  # no audience set: left out
+    assert endpoints.token_auth_method == "client_secret_basic"
+    with pytest.raises(ValueError, match="subdomain"):
+        template.client_credentials_endpoints({"subdomain": "evil.test/x", "account": "a"})
 
 
 def test_an_admin_consent_template_names_the_tenant_in_its_token_url(tmp_path: Path) -> None:

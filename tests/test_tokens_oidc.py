@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -85,3 +87,33 @@ def test_template_token_extras_reach_the_oauth_client() -> None:
     )
     connector.client_secret = keyring.encrypt("s", aad=client_secret_aad("c1"))
     assert oauth_client(template, connector, keyring).extras_to_keep == ("instance_url",)
+
+
+def test_a_token_shorter_lived_than_the_margin_is_reused_for_its_first_half(
+    platform: PlatformCredentials,
+    default_margin_server: XkitServer,
+    oidc_provider: OidcProvider,
+) -> None:
+    """30-second tokens under the default 300-second margin: without the cap by the token's
+    own lifetime (XKIT_TOKEN_MIN_VALIDITY_SHARE, a half by default), each of these fetches
+    would be a refresh."""
+    server = default_margin_server
+    default = oidc_provider.settings()["access_token_ttl"]
+    oidc_provider.configure(access_token_ttl=30)
+    try:
+        with platform.client(server) as api:
+            connected_to_oidc_provider(api, server, platform, oidc_provider, "brief")
+            oidc_provider.reset_stats()
+            path = "/api/platform/contexts/brief/connections/acme-idp"
+            first = api.get(path).json()["authorization"]
+            for _ in range(3):
+                assert api.get(path).json()["authorization"]["access_token"] == \
+                    first["access_token"]
+            assert oidc_provider.refresh_count() == 0
+
+            time.sleep(15.5)  # past half of its 30 seconds
+            renewed = [api.get(path).json()["authorization"]["access_token"] for _ in range(4)]
+            assert len(set(renewed)) == 1 and renewed[0] != first["access_token"]
+            assert oidc_provider.refresh_count() == 1
+    finally:
+        oidc_provider.configure(access_token_ttl=default)

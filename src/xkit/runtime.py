@@ -100,6 +100,7 @@ class Runtime:
             http=self.provider_http,
             uses=self.uses,
             min_validity=dt.timedelta(seconds=self.settings.token_min_validity_seconds),
+            min_validity_share=self.settings.token_min_validity_share,
             provider_timeout=dt.timedelta(seconds=self.settings.provider_timeout_seconds),
             reads=(self.engine if self.settings.is_sqlite else
                    self.engine.execution_options(isolation_level="AUTOCOMMIT")),

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # proxy, webhooks; each off unless the operator allows it.
     provider_allow_private_networks: bool = False
     token_min_validity_seconds: int = Field(default=300, ge=0, le=3600)
+    # ...but never more than this share of the token's own lifetime: a 30-second token is
+    # reused for its first 15 seconds instead of refreshed on every fetch. 1 = no cap.
+    token_min_validity_share: float = Field(default=0.5, gt=0, le=1)
     proxy_allow_private_networks: bool = False
     sandbox: bool = False
     proxy_max_body_bytes: int = Field(default=26_214_400, ge=1024)

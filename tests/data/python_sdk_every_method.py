@@ -65,6 +65,8 @@ def with_sync(xkit: Xkit, body: bytes, headers: dict[str, str]) -> None:
     by_id: ConnectionWithToken = xkit.get_connection_by_id(connection.id)
     token: str = xkit.get_access_token("user-42", "outlook-email")
     listed: list[Connection] = xkit.list_connections("user-42")
+    machine: Connection = xkit.connect("user-42", "box-client-credentials",
+                                       fields={"enterprise_id": "575619"})
     page: ConnectionPage = xkit.list_platform_connections(status="error", limit=50)
     cursor: str | None = page.next_cursor
     everyone: list[str] = [c.context for c in xkit.iter_connections(connector="outlook-email")]
@@ -104,8 +106,8 @@ def with_sync(xkit: Xkit, body: bytes, headers: dict[str, str]) -> None:
     xkit.delete_context("user-42")
     Xkit.verify_webhook(body, headers.get("Xkit-Signature"), rotated.signing_secret)
     event: WebhookEvent = Xkit.construct_event(body, headers, secret)
-    print(token_expires, fetched, expires, token, listed, cursor, everyone, contexts, users,
-          response, size,
+    print(token_expires, fetched, expires, token, listed, machine, cursor, everyone, contexts,
+          users, response, size,
           attempted, connectors, outlook, hooks, hook, changed, resumed, again, event)
     xkit.close()
 
@@ -117,6 +119,7 @@ async def with_async(client: AsyncXkit, body: bytes, headers: dict[str, str]) ->
     by_id: ConnectionWithToken = await client.get_connection_by_id(connection.id)
     token: str = await client.get_access_token("user-42", "outlook-email")
     listed: list[Connection] = await client.list_connections("user-42")
+    machine: Connection = await client.connect("user-42", "paypal")
     page: ConnectionPage = await client.list_platform_connections(context="user-42")
     everyone: list[str] = [c.id async for c in client.iter_connections(status="connected")]
     contexts: ContextPage = await client.list_contexts(limit=20)
@@ -150,8 +153,8 @@ async def with_async(client: AsyncXkit, body: bytes, headers: dict[str, str]) ->
     await client.delete_context("user-42")
     AsyncXkit.verify_webhook(body, headers.get("Xkit-Signature"), rotated.signing_secret)
     event: WebhookEvent = AsyncXkit.construct_event(body, headers, created.signing_secret)
-    print(context, fetched, token, listed, page, everyone, contexts, users, response, size,
-          deleted, connectors,
+    print(context, fetched, token, listed, machine, page, everyone, contexts, users, response,
+          size, deleted, connectors,
           outlook, hooks, hook, changed, resumed, again, event)
     await client.aclose()
 

@@ -30,13 +30,15 @@ _SETUP_LINK = re.compile(r"(https?://\S+/admin/setup\?token=[A-Za-z0-9_-]+)")
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium (Debian's package, never a downloaded build)."""
+def chromium(*extra_args: str) -> Iterator[Any]:
+    """A headless Chromium (Debian's package, never a downloaded build); ``extra_args`` go
+    after the usual ones (``--host-resolver-rules=…`` to reach a provider's real host name at
+    its emulator, say)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                             args=CHROMIUM_ARGS)
+                                             args=[*CHROMIUM_ARGS, *extra_args])
         try:
             yield browser
         finally:

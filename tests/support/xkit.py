@@ -103,6 +103,11 @@ def installation_settings(certificates: TestCertificates) -> dict[str, str]:
     return {
         "XKIT_CA_BUNDLE": str(certificates.ca_cert),
         "XKIT_PROVIDER_TIMEOUT_SECONDS": "5",
+        # Tests make xkit refresh by issuing tokens shorter-lived than the 300 s margin (an
+        # Outlook token of 200 s, an oidc-provider one of 60 s); without the cap by the
+        # token's own lifetime each fetch of one refreshes. test_client_credentials.py and
+        # test_tokens_oidc.py run a server with the default share to test the cap itself.
+        "XKIT_TOKEN_MIN_VALIDITY_SHARE": "1",
         # the emulators and webhook receivers listen on 127.0.0.1; production refuses that
         "XKIT_PROVIDER_ALLOW_PRIVATE_NETWORKS": "true",
         "XKIT_PROXY_ALLOW_PRIVATE_NETWORKS": "true",

@@ -135,12 +135,16 @@ class OAuthClient:
             http, {"grant_type": "refresh_token", "refresh_token": refresh_token}
         )
 
-    async def client_credentials(self, http: httpx.AsyncClient, *, scope: str) -> TokenSet:
+    async def client_credentials(self, http: httpx.AsyncClient, *, scope: str | None,
+                                 grant_type: str = "client_credentials") -> TokenSet:
         """RFC 6749 section 4.4: a token for the app itself. No refresh token comes back;
-        when this one nears expiry, ask again."""
-        return await self._token_request(
-            http, {"grant_type": "client_credentials", "scope": scope}
-        )
+        when this one nears expiry, ask again. ``scope`` None (or empty) sends none: the
+        provider grants what the app is configured with. ``grant_type`` is for providers
+        that named the same grant their own way (Zoom's ``account_credentials``)."""
+        form = {"grant_type": grant_type}
+        if scope:
+            form["scope"] = scope
+        return await self._token_request(http, form)
 
     async def revoke(
         self, http: httpx.AsyncClient, *, token: str, token_type_hint: str = "refresh_token"

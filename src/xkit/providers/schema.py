@@ -38,7 +38,8 @@ from xkit.providers.marks import contrast_color, simple_icon
 # Building blocks
 # --------------------------------------------------------------------------------------------
 
-AuthType = Literal["oauth2", "oauth2_admin_consent", "api_key", "basic", "jwt_bearer"]
+AuthType = Literal["oauth2", "oauth2_admin_consent", "api_key", "basic", "jwt_bearer",
+                   "client_credentials"]
 TokenAuthMethod = Literal["client_secret_post", "client_secret_basic"]
 TOKEN_AUTH_METHODS: tuple[TokenAuthMethod, ...] = ("client_secret_post", "client_secret_basic")
 
@@ -49,7 +50,10 @@ AUTH_TYPE_BLOCKS: dict[str, tuple[str, ...]] = {
     "api_key": ("api_key",),
     "basic": ("basic",),
     "jwt_bearer": ("jwt_bearer",),
+    "client_credentials": ("client_credentials",),
 }
+#: Every auth type's own block, in the order the loader checks them.
+AUTH_BLOCKS = ("oauth2", "admin_consent", "api_key", "basic", "jwt_bearer", "client_credentials")
 
 #: Parameters xkit itself sends; a template overriding them could break the flow or its security.
 RESERVED_AUTHORIZE_PARAMS = frozenset({
@@ -59,6 +63,10 @@ RESERVED_AUTHORIZE_PARAMS = frozenset({
 RESERVED_TOKEN_PARAMS = frozenset({
     "client_id", "client_secret", "code", "code_verifier", "grant_type", "redirect_uri",
     "refresh_token",
+})
+#: What the client credentials grant sends itself (the scope comes from the connector's).
+RESERVED_CLIENT_CREDENTIALS_PARAMS = frozenset({
+    "client_id", "client_secret", "grant_type", "scope",
 })
 
 _SLUG_RE = r"^[a-z0-9][a-z0-9-]*$"
@@ -671,6 +679,46 @@ class JwtBearerSpec(_Model):
     assertion_lifetime_seconds: int = Field(3600, ge=60, le=3600)
 
 
+class ClientCredentialsSpec(_Model):
+    """RFC 6749 section 4.4, for machine-to-machine APIs: the connector's client ID and secret
+    get tokens for the app itself, per connection, re-requested when they near expiry (there
+    is no refresh token).
+
+    Per-tenant values (Zoom's account id, a tenant's subdomain) are collect fields or settings
+    placed in ``token_url`` or ``token_params``. ``grant_type`` is ``client_credentials``
+    unless the provider named its own (Zoom's ``account_credentials``). The connector's scopes,
+    if any, go in ``scope`` joined by ``scope_separator``; none means no ``scope`` parameter
+    (the provider grants what the app was configured with).
+    """
+
+    token_url: str
+    grant_type: str = Field("client_credentials", pattern=r"^[A-Za-z0-9_.:/-]{1,100}$")
+    token_auth_method: str = "client_secret_basic"
+    scope_separator: str = Field(" ", min_length=1, max_length=1)
+    token_params: dict[str, str] = {}
+    token_request_format: Literal["form", "json"] = Field(
+        "form", description="json: the token endpoint wants a JSON body")
+    error_code_pattern: str | None = Field(
+        None, description="finds a provider-specific code inside error_description")
+
+    @model_validator(mode="after")
+    def _parts_are_consistent(self) -> Self:
+        method = self.token_auth_method
+        if method not in TOKEN_AUTH_METHODS and not _PLACEHOLDER.fullmatch(method):
+            raise FieldError("token_auth_method",
+                             f"must be one of {', '.join(TOKEN_AUTH_METHODS)} or a {{setting}}")
+        for key in self.token_params:
+            if key in RESERVED_CLIENT_CREDENTIALS_PARAMS:
+                raise FieldError(f"token_params.{key}", "is set by xkit and cannot be changed")
+        if self.error_code_pattern is not None:
+            try:
+                _compiled(self.error_code_pattern)
+            except re.error as exc:
+                raise FieldError("error_code_pattern",
+                                 f"is not a valid regular expression: {exc}") from None
+        return self
+
+
 _HOP_BY_HOP_HEADERS = frozenset({
     "connection", "content-length", "host", "keep-alive", "proxy-authorization", "te",
     "trailer", "transfer-encoding", "upgrade",
@@ -818,6 +866,7 @@ class ProviderTemplate(_Model):
     api_key: ApiKeySpec | None = None
     basic: BasicSpec | None = None
     jwt_bearer: JwtBearerSpec | None = None
+    client_credentials: ClientCredentialsSpec | None = None
 
     scopes: list[Scope] = []
     default_scopes: list[str] = []
@@ -854,7 +903,7 @@ class ProviderTemplate(_Model):
         for block in wanted:
             if getattr(self, block) is None:
                 raise FieldError(block, f"is required when auth_type is {self.auth_type}")
-        for block in ("oauth2", "admin_consent", "api_key", "basic", "jwt_bearer"):
+        for block in AUTH_BLOCKS:
             if getattr(self, block) is not None and block not in wanted:
                 raise FieldError(block, f"does not apply to auth_type {self.auth_type}")
 
@@ -872,7 +921,8 @@ class ProviderTemplate(_Model):
 
     def _check_scopes(self) -> None:
         names = [scope.name for scope in self.scopes]
-        separator = self.oauth2.scope_separator if self.oauth2 else " "
+        separator = (self.oauth2.scope_separator if self.oauth2 else
+                     self.client_credentials.scope_separator if self.client_credentials else " ")
         resources = {scope.resource for scope in self.scopes if scope.resource}
         if self.account and self.account.resource and self.account.resource not in resources:
             raise FieldError("account.resource", f"no scope is for {self.account.resource!r}")
@@ -929,6 +979,11 @@ class ProviderTemplate(_Model):
             yield "jwt_bearer.token_url", self.jwt_bearer.token_url, True, True
             if self.jwt_bearer.audience is not None:
                 yield "jwt_bearer.audience", self.jwt_bearer.audience, False, True
+        if self.client_credentials:
+            spec = self.client_credentials
+            yield "client_credentials.token_url", spec.token_url, True, True
+            for key, value in spec.token_params.items():
+                yield f"client_credentials.token_params.{key}", value, False, False
         if self.api:
             yield "api.base_url", self.api.base_url, True, False
             for key, value in self.api.headers.items():
@@ -1016,21 +1071,21 @@ class ProviderTemplate(_Model):
                              "needs an OAuth token; this auth type has none")
 
     def _check_token_auth_method(self) -> None:
-        if not self.oauth2 or self.oauth2.token_auth_method in TOKEN_AUTH_METHODS:
-            return
-        name = self.oauth2.token_auth_method[1:-1]
-        setting = next((s for s in self.settings if s.name == name), None)
-        if setting is None or setting.type != "choice":
-            raise FieldError("oauth2.token_auth_method",
-                             f"{{{name}}} must name a choice setting")
-        if not setting.always_has_value:
-            raise FieldError("oauth2.token_auth_method",
-                             f"{{{name}}} may be empty; make it required or give it a default")
-        for option in setting.options:
-            if option.value not in TOKEN_AUTH_METHODS:
-                raise FieldError("oauth2.token_auth_method",
-                                 f"setting {name} offers {option.value!r}, which is not one of "
-                                 f"{', '.join(TOKEN_AUTH_METHODS)}")
+        for block in (self.oauth2, self.client_credentials):
+            if block is None or block.token_auth_method in TOKEN_AUTH_METHODS:
+                continue
+            path = f"{'oauth2' if block is self.oauth2 else 'client_credentials'}.token_auth_method"
+            name = block.token_auth_method[1:-1]
+            setting = next((s for s in self.settings if s.name == name), None)
+            if setting is None or setting.type != "choice":
+                raise FieldError(path, f"{{{name}}} must name a choice setting")
+            if not setting.always_has_value:
+                raise FieldError(path, f"{{{name}}} may be empty; make it required or give it "
+                                       "a default")
+            for option in setting.options:
+                if option.value not in TOKEN_AUTH_METHODS:
+                    raise FieldError(path, f"setting {name} offers {option.value!r}, which is "
+                                           f"not one of {', '.join(TOKEN_AUTH_METHODS)}")
 
     def _check_admin_consent(self) -> None:
         if not self.admin_consent:
@@ -1082,7 +1137,8 @@ class ProviderTemplate(_Model):
         if isinstance(chosen, str):
             raise ValueError("scopes must be a list of scope names, not a single string")
         known = set(self.scope_names)
-        separator = self.oauth2.scope_separator if self.oauth2 else " "
+        separator = (self.oauth2.scope_separator if self.oauth2 else
+                     self.client_credentials.scope_separator if self.client_credentials else " ")
         for scope in chosen:
             if not isinstance(scope, str) or not _SCOPE_TOKEN.fullmatch(scope):
                 raise ValueError(f"{_shorten(str(scope))!r} is not a valid scope name")
@@ -1129,7 +1185,8 @@ class ProviderTemplate(_Model):
         """Requested scopes as sent: the ``scope`` value, and the parameters of
         ``oauth2.scope_params`` (``{"user_scope": "search:read"}``) with prefixes removed.
         Parameters with no scope are left out."""
-        separator = self.oauth2.scope_separator if self.oauth2 else " "
+        separator = (self.oauth2.scope_separator if self.oauth2 else
+                     self.client_credentials.scope_separator if self.client_credentials else " ")
         main: list[str] = []
         others: dict[str, list[str]] = {}
         for scope in requested:
@@ -1232,6 +1289,25 @@ class ProviderTemplate(_Model):
                                                    for p in spec.scope_params if p.granted)),
         )
 
+    def client_credentials_endpoints(self, settings: Mapping[str, str]) -> OAuth2Endpoints:
+        """The token endpoint and options of a client credentials connector with these
+        settings (and a connection's collected values): there is no authorize URL."""
+        if self.client_credentials is None:
+            raise ValueError(f"{self.name} does not use the client credentials grant")
+        spec = self.client_credentials
+        return OAuth2Endpoints(
+            authorize_url="",
+            token_url=self.render(spec.token_url, settings),
+            revoke_url=None,
+            token_auth_method=cast(TokenAuthMethod,
+                                   self.render_text(spec.token_auth_method, settings)),
+            pkce=False,
+            scope_separator=spec.scope_separator,
+            authorize_params={},
+            token_params=self._params(spec.token_params, settings),
+            token_request_format=spec.token_request_format,
+        )
+
     def api_base_url(self, settings: Mapping[str, str]) -> str | None:
         """Where the proxy sends this connector's calls; None when the proxy cannot be used."""
         return self.render_optional(self.api.base_url if self.api else None, settings)
@@ -1327,7 +1403,8 @@ class ProviderTemplate(_Model):
         Providers like Microsoft put a precise code in ``error_description`` (``AADSTS70008``)
         behind a generic ``error`` (``invalid_grant``); ``oauth2.error_code_pattern`` finds it.
         """
-        pattern = self.oauth2.error_code_pattern if self.oauth2 else None
+        block = self.oauth2 or self.client_credentials
+        pattern = block.error_code_pattern if block else None
         if pattern and description:
             match = _compiled(pattern).search(description)
             if match:

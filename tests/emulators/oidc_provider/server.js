@@ -187,6 +187,9 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
     introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
     userinfo: { enabled: true },
+    // RFC 6749 §4.4, for xkit's client_credentials auth type: a client registered with
+    // grant_types ['client_credentials'] gets tokens for itself, scoped by its `scope`.
+    clientCredentials: { enabled: true },
   },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   // Every client allowed the refresh_token grant gets a refresh token, offline_access or not,
@@ -199,6 +202,7 @@ const provider = new Provider(issuer, {
   ttl: {
     AccessToken: () => settings.access_token_ttl,
     RefreshToken: () => settings.refresh_token_ttl,
+    ClientCredentials: () => settings.access_token_ttl, // app tokens live as user tokens do
     AuthorizationCode: 60,
     IdToken: 3600,
     Interaction: 3600,

@@ -80,6 +80,16 @@ def list_context_connections(external_id: str) -> Call[list[ListedConnection]]:
                 lambda body: [ListedConnection.from_api(c) for c in body["connections"]])
 
 
+def connect(external_id: str, connector: str,
+            fields: dict[str, str] | None) -> Call[ListedConnection]:
+    body: dict[str, Any] = {"connector": connector}
+    if fields:
+        body["fields"] = fields
+    # Not retried: a second try after a lost answer would connect again.
+    return Call("POST", path("contexts", external_id, "connections"),
+                ListedConnection.from_api, json=body)
+
+
 def connections_page(connector: str | None, status: str | None, context: str | None,
                      limit: int | None, cursor: str | None) -> Call[ConnectionPage]:
     params = drop_none({"connector": connector, "status": status, "context": context,

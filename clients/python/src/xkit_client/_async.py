@@ -167,6 +167,14 @@ class AsyncXkit:
         """Only the access token; :class:`ReconnectRequired` when the connection has none."""
         return _token_of(await self.get_connection(external_id, connector))
 
+    async def connect(self, external_id: str, connector: str, *,
+                      fields: dict[str, str] | None = None) -> Connection:
+        """Connect the context with no browser, to a connector whose users never visit the
+        provider (client credentials, a service account, an API key): ``fields`` answers
+        its collect fields (an account ID). Active when it returns; refused values or
+        credentials raise, with the provider's code."""
+        return await self._run(_api.connect(external_id, connector, fields))
+
     async def list_connections(self, external_id: str) -> list[Connection]:
         """A context's connections, without tokens."""
         return await self._run(_api.list_context_connections(external_id))

@@ -4,10 +4,12 @@ from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from xkit.api.connection_schemas import (
     ConnectionDeleted,
     ConnectionWithToken,
+    ContextConnection,
     ContextConnectionList,
     PlatformConnectionList,
 )
@@ -15,6 +17,8 @@ from xkit.api.deps import CallerDep, RuntimeDep, SessionDep, parse_credentials
 from xkit.api.schemas import ErrorResponse
 from xkit.errors import InvalidInput
 from xkit.http.runtime import get_runtime
+from xkit.services.configuration import contexts
+from xkit.services.connect import from_backend
 from xkit.services.tokens import backend_connections
 from xkit.services.tokens import fetch as token_fetch
 
@@ -99,6 +103,38 @@ async def list_context_connections(
         session, caller.platform.id, external_id
     )
     return {"connections": found}
+
+
+class BackendConnect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    connector: str = Field(..., max_length=200, description="the connector's slug")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="answers to the connector's collect fields "
+                                          "(an account or enterprise ID)")
+
+
+@router.post(
+    "/contexts/{external_id}/connections",
+    status_code=201,
+    summary="Connect a context from your backend (client credentials, service accounts, "
+            "API keys): no browser",
+    response_model=ContextConnection,
+    response_model_exclude_unset=True,
+    responses={404: {"model": ErrorResponse, "description": "Unknown context or connector"},
+               409: {"model": ErrorResponse, "description": "browser_required: the user "
+                                                           "signs in at the provider"},
+               422: {"model": ErrorResponse, "description": "invalid_field, or the "
+                                                           "provider's code: refused"}},
+)
+async def connect_context(
+    external_id: str, body: BackendConnect, caller: CallerDep, runtime: RuntimeDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """The connection is active when this answers; fetch its token as any other."""
+    context = await contexts.get_context(session, caller.platform.id, external_id)
+    view = await from_backend.connect_context(session, runtime.flow_deps, caller.platform,
+                                              context, body.connector, body.fields)
+    return backend_connections.describe(view, None)
 
 
 @router.get(

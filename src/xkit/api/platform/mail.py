@@ -14,7 +14,7 @@ from xkit.api.platform.proxy import ProxyRoute
 from xkit.api.schemas import ErrorResponse
 from xkit.runtime import Runtime
 from xkit.services import mail
-from xkit.services.mail.calls import Mailbox
+from xkit.services.mail.calls import Mailbox, provider_shape
 from xkit.services.mail.models import (
     FolderList,
     ListQuery,
@@ -71,10 +71,13 @@ async def list_messages(
     cursor: Annotated[str | None, Query(max_length=4000)] = None,
 ) -> MessagePage:
     api, mailbox = await _open(runtime, session, caller, connection_id)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)  # a time without a zone is read as UTC
     moment = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None
-    return await api.list_messages(mailbox, ListQuery(
-        folder_id=folder, unread=unread, sender=sender, since=moment, query=q, limit=limit,
-        cursor=cursor))
+    query = ListQuery(folder_id=folder, unread=unread, sender=sender, since=moment, query=q,
+                      limit=limit, cursor=cursor)
+    with provider_shape():
+        return await api.list_messages(mailbox, query)
 
 
 @router.get(f"{PREFIX}/messages/{{message_id}}", response_model=MailMessage,
@@ -83,7 +86,8 @@ async def list_messages(
 async def get_message(connection_id: str, message_id: str, caller: CallerDep,
                       runtime: RuntimeDep, session: SessionDep) -> MailMessage:
     api, mailbox = await _open(runtime, session, caller, connection_id)
-    return await api.get_message(mailbox, message_id)
+    with provider_shape():
+        return await api.get_message(mailbox, message_id)
 
 
 @router.get(f"{PREFIX}/messages/{{message_id}}/raw", response_class=StreamingResponse,
@@ -94,8 +98,9 @@ async def get_message(connection_id: str, message_id: str, caller: CallerDep,
 async def raw_message(connection_id: str, message_id: str, caller: CallerDep,
                       runtime: RuntimeDep, session: SessionDep) -> StreamingResponse:
     api, mailbox = await _open(runtime, session, caller, connection_id)
-    return StreamingResponse(await api.raw_message(mailbox, message_id),
-                             media_type="message/rfc822")
+    with provider_shape():
+        body = await api.raw_message(mailbox, message_id)
+    return StreamingResponse(body, media_type="message/rfc822")
 
 
 @router.get(f"{PREFIX}/messages/{{message_id}}/attachments/{{attachment_id}}",
@@ -105,8 +110,9 @@ async def attachment(connection_id: str, message_id: str, attachment_id: str,
                      caller: CallerDep, runtime: RuntimeDep,
                      session: SessionDep) -> StreamingResponse:
     api, mailbox = await _open(runtime, session, caller, connection_id)
-    return StreamingResponse(await api.attachment(mailbox, message_id, attachment_id),
-                             media_type="application/octet-stream")
+    with provider_shape():
+        body = await api.attachment(mailbox, message_id, attachment_id)
+    return StreamingResponse(body, media_type="application/octet-stream")
 
 
 @router.post(f"{PREFIX}/messages", response_model=SentMessage, status_code=202,
@@ -114,7 +120,8 @@ async def attachment(connection_id: str, message_id: str, attachment_id: str,
 async def send(connection_id: str, message: OutgoingMessage, caller: CallerDep,
                runtime: RuntimeDep, session: SessionDep) -> SentMessage:
     api, mailbox = await _open(runtime, session, caller, connection_id)
-    return await api.send(mailbox, message)
+    with provider_shape():
+        return await api.send(mailbox, message)
 
 
 @router.patch(f"{PREFIX}/messages/{{message_id}}", response_model=MailMessage,
@@ -123,7 +130,8 @@ async def send(connection_id: str, message: OutgoingMessage, caller: CallerDep,
 async def change(connection_id: str, message_id: str, wanted: MessageChange,
                  caller: CallerDep, runtime: RuntimeDep, session: SessionDep) -> MailMessage:
     api, mailbox = await _open(runtime, session, caller, connection_id)
-    return await api.change(mailbox, message_id, wanted)
+    with provider_shape():
+        return await api.change(mailbox, message_id, wanted)
 
 
 @router.get(f"{PREFIX}/folders", response_model=FolderList, responses=ERRORS,
@@ -131,4 +139,5 @@ async def change(connection_id: str, message_id: str, wanted: MessageChange,
 async def folders(connection_id: str, caller: CallerDep, runtime: RuntimeDep,
                   session: SessionDep) -> FolderList:
     api, mailbox = await _open(runtime, session, caller, connection_id)
-    return FolderList(folders=await api.folders(mailbox))
+    with provider_shape():
+        return FolderList(folders=await api.folders(mailbox))

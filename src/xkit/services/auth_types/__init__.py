@@ -7,6 +7,8 @@
 ``api_key``               a key the end user pastes, in a header or query (:mod:`.api_key`)
 ``basic``                 HTTP Basic from what the end user types (:mod:`.basic`)
 ``jwt_bearer``            a service account key signs assertions (:mod:`.jwt_bearer`)
+``client_credentials``    the connector's client ID and secret, per tenant, no sign-in
+                          (:mod:`.client_credentials`)
 ========================  ===================================================================
 """
 
@@ -27,11 +29,13 @@ from xkit.services.auth_types.base import (
     Grant,
 )
 from xkit.services.auth_types.basic import Basic
+from xkit.services.auth_types.client_credentials import ClientCredentials
 from xkit.services.auth_types.jwt_bearer import JwtBearer
 from xkit.services.auth_types.oauth2 import OAuth2
 
 AUTH_TYPES: dict[str, AuthType] = {
-    kind.name: kind for kind in (OAuth2(), AdminConsent(), ApiKey(), Basic(), JwtBearer())
+    kind.name: kind for kind in (OAuth2(), AdminConsent(), ApiKey(), Basic(), JwtBearer(),
+                                 ClientCredentials())
 }
 
 

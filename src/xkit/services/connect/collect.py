@@ -43,6 +43,18 @@ async def submit_collected(
         raise InvalidInput(
             f"{template.name} asks for nothing before connecting", code="nothing_to_collect"
         )
+    resolved = checked_answers(template, values)
+    if not auth_type_of(template).redirects:
+        return await connect_without_redirect(session, deps, authorization, resolved)
+    authorization.collected = encrypt_for(deps.keyring, authorization, "collected",
+                                          json.dumps(resolved))
+    await session.commit()
+    return None
+
+
+def checked_answers(template: ProviderTemplate, values: dict[str, Any]) -> dict[str, str]:
+    """The answers as they will be kept, or :class:`InvalidInput` (``invalid_field``) naming
+    the first field at fault, with every field's problem in ``details.fields``."""
     answers = {k: str(v) for k, v in values.items()}
     problems = field_problems(template, answers)
     if problems:
@@ -51,17 +63,11 @@ async def submit_collected(
         raise InvalidInput(f"{label}: {problems[first]}", code="invalid_field",
                            details={"field": first, "fields": problems})
     try:
-        resolved = template.resolve_collected(answers)
+        return template.resolve_collected(answers)
     except ValueError:  # field_problems found nothing: an unknown field name
         known = ", ".join(f.name for f in template.collect)
         raise InvalidInput(f"{template.name} asks only for: {known}",
                            code="invalid_field") from None
-    if not auth_type_of(template).redirects:
-        return await connect_without_redirect(session, deps, authorization, resolved)
-    authorization.collected = encrypt_for(deps.keyring, authorization, "collected",
-                                          json.dumps(resolved))
-    await session.commit()
-    return None
 
 
 def field_problems(template: ProviderTemplate, values: dict[str, str]) -> dict[str, str]:

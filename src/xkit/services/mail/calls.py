@@ -9,9 +9,12 @@ error a backend can act on: a 403 names the scope the connector lacks, throttlin
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import ValidationError
 
 from xkit.errors import Conflict, Forbidden, InvalidInput, NotFound, XkitError
 from xkit.oauth.errors import parse_retry_after
@@ -69,8 +72,8 @@ class Mailbox:
     async def json(self, method: str, path: str, *, query: str = "", payload: Any = None,
                    raw: bytes | None = None, content_type: str | None = None,
                    headers: dict[str, str] | None = None, scope: str,
-                   read_error: Any) -> Any:
-        """Call and read a JSON answer (None for an empty 2xx); a failure raises the error
+                   read_error: Any) -> dict[str, Any]:
+        """Call and read a JSON object ({} for an empty 2xx); a failure raises the error
         ``read_error`` makes of the provider's body. ``scope`` is what the call needs."""
         body = raw if raw is not None else (
             json.dumps(payload).encode() if payload is not None else b"")
@@ -81,12 +84,15 @@ class Mailbox:
         content = await _read(response)
         if 200 <= response.status_code < 300:
             if not content.strip():
-                return None
+                return {}
             try:
-                return json.loads(content)
+                document = json.loads(content)
             except ValueError:
-                raise ProviderFailed("the mail provider answered something that is not "
-                                     "JSON") from None
+                document = None
+            if not isinstance(document, dict):
+                raise ProviderFailed("the mail provider answered something that is not a JSON "
+                                     "object")
+            return document
         raise failure(response, content, scope, read_error)
 
     async def stream(self, path: str, *, scope: str,
@@ -97,6 +103,17 @@ class Mailbox:
             return response, response.body
         content = await _read(response)
         raise failure(response, content, scope, read_error)
+
+
+@contextmanager
+def provider_shape() -> Iterator[None]:
+    """A provider's 2xx answer missing what its API documents (an id, a list where an object
+    should be) is the provider's failure, said as one, not a crash of xkit's."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, IndexError, ValidationError):
+        raise ProviderFailed("the mail provider answered in a shape its API does not "
+                             "document") from None
 
 
 async def _read(response: proxy.ProxyResponse) -> bytes:

@@ -85,7 +85,7 @@ def is_fresh(authorization: GrantRecord, deps: TokenDeps, force_refresh: bool = 
     return (
         authorization.status == ACTIVE
         and not force_refresh
-        and not needs_refresh(authorization, deps.min_validity)
+        and not needs_refresh(authorization, deps)
     )
 
 

@@ -114,6 +114,7 @@ class GrantRow:
     access_token: str | None
     token_type: str | None
     expires_at: dt.datetime | None
+    last_refreshed_at: dt.datetime | None  # when the token was issued: its lifetime
     extras: dict[str, Any]
     collected: str | None
     last_used_at: dt.datetime | None

@@ -18,7 +18,7 @@ from xkit.errors import Conflict
 from xkit.metrics import MeteredTransport
 from xkit.oauth import OAuthClient
 from xkit.outbound import OutboundPolicy, OutboundTransport
-from xkit.providers.schema import ProviderTemplate
+from xkit.providers.schema import OAuth2Endpoints, ProviderTemplate
 from xkit.services.configuration.keyring import decrypt_client_secret
 
 USER_AGENT = "xkit (+https://github.com/xkit)"
@@ -71,14 +71,18 @@ def create_provider_http(*, timeout_seconds: float, ca_bundle: Path | None,
 
 
 def oauth_client(template: ProviderTemplate, connector: Connector, keyring: Keyring,
-                 settings: Mapping[str, str] | None = None) -> OAuthClient:
+                 settings: Mapping[str, str] | None = None, *,
+                 endpoints: OAuth2Endpoints | None = None) -> OAuthClient:
     """The OAuth client for a connector: the template's endpoints with the connector's settings
-    (or ``settings``: those plus what the user typed in the collect step) and credentials."""
+    (or ``settings``: those plus what the user typed in the collect step) and credentials.
+    ``endpoints`` are other ones than the ``oauth2`` block's (the client credentials type's)."""
     client_secret = decrypt_client_secret(keyring, connector)
     if not connector.client_id or client_secret is None:
         raise Conflict(f"connector {connector.slug!r} has no client ID and secret yet",
                        code="connector_not_ready")
-    endpoints = template.oauth2_endpoints(connector.settings if settings is None else settings)
+    if endpoints is None:
+        endpoints = template.oauth2_endpoints(
+            connector.settings if settings is None else settings)
     return OAuthClient(
         client_id=connector.client_id,
         client_secret=client_secret,

@@ -119,6 +119,8 @@ class TokenDeps:
     http: httpx.AsyncClient
     uses: UseLedger
     min_validity: dt.timedelta
+    # The margin is at most this share of a token's own lifetime (see refresh_margin).
+    min_validity_share: float = 0.5
     # How long one call to the provider may take.
     provider_timeout: dt.timedelta = dt.timedelta(seconds=15)
     # Renewed by its holder's heartbeat: it only has to outlast a missed beat or two.
@@ -137,9 +139,23 @@ class TokenDeps:
         return self.provider_timeout + self.lease
 
 
-def needs_refresh(authorization: GrantRecord, min_validity: dt.timedelta) -> bool:
+def refresh_margin(authorization: GrantRecord, deps: TokenDeps) -> dt.timedelta:
+    """How long before expiry this grant's access token is renewed: ``deps.min_validity``,
+    but never more than ``deps.min_validity_share`` of the token's own lifetime (it was
+    issued at ``last_refreshed_at``, which storing a token sets). A provider whose tokens live
+    30 seconds would otherwise have every fetch renew under a 300-second margin; with the
+    default share of a half, a token is reused for its first half and renewed once in its
+    second."""
+    expires, issued = authorization.expires_at, authorization.last_refreshed_at
+    if expires is None or issued is None or expires <= issued:
+        return deps.min_validity
+    return min(deps.min_validity, (expires - issued) * deps.min_validity_share)
+
+
+def needs_refresh(authorization: GrantRecord, deps: TokenDeps) -> bool:
     return (
-        authorization.expires_at is not None and authorization.expires_at < utcnow() + min_validity
+        authorization.expires_at is not None
+        and authorization.expires_at < utcnow() + refresh_margin(authorization, deps)
     )
 
 
@@ -163,7 +179,7 @@ async def fresh_authorization(
     owner = secrets.token_hex(8)
     async with deps.sessions() as session:
         authorization = await _load(session, authorization_id)
-        if not force and not needs_refresh(authorization, deps.min_validity):
+        if not force and not needs_refresh(authorization, deps):
             return authorization
         seen_refresh = authorization.last_refreshed_at
         if rejected is not None and rejected.last_refreshed_at != seen_refresh:
@@ -175,7 +191,7 @@ async def fresh_authorization(
             authorization = await _load(session, authorization_id)
             await session.commit()  # waiters hold no transaction (nor pooled connection)
             if authorization.last_refreshed_at != seen_refresh or (
-                not force and not needs_refresh(authorization, deps.min_validity)
+                not force and not needs_refresh(authorization, deps)
             ):
                 return authorization  # someone else refreshed it: theirs is ours
             if _cooling_down(authorization):
@@ -188,6 +204,7 @@ async def fresh_authorization(
                 deps,
                 force=force,
                 refreshed_since=seen_refresh,
+                margin=refresh_margin(authorization, deps),
             ):
                 return await deps.in_flight.shielded(
                     _refresh_metered(deps, authorization_id, owner)
@@ -260,9 +277,12 @@ async def _take_lease(
     *,
     force: bool,
     refreshed_since: dt.datetime | None,
+    margin: dt.timedelta,
 ) -> bool:
     """One conditional UPDATE: free (or expired) lease, still active, and still in need of a
-    refresh — re-checked inside the UPDATE, so a refresh that committed a moment ago wins."""
+    refresh — re-checked inside the UPDATE, so a refresh that committed a moment ago wins.
+    ``margin`` is the token's own (:func:`refresh_margin`); a token stored since has a later
+    expiry, which the re-check sees."""
     now = utcnow()
     if force:  # still needed = nobody refreshed since we looked
         still_needed = (
@@ -273,7 +293,7 @@ async def _take_lease(
     else:
         still_needed = and_(
             Authorization.expires_at.is_not(None),
-            Authorization.expires_at < now + deps.min_validity,
+            Authorization.expires_at < now + margin,
         )
     result = await session.execute(
         update(Authorization)
@@ -390,7 +410,10 @@ async def _refresh_as_owner(deps: TokenDeps, authorization_id: str, owner: str,
                 except ProviderError as exc:
                     last_error = exc
                     if exc.grant_revoked:
-                        if maybe_used and (exc.oauth_error or exc.code) == "invalid_grant":
+                        # Only a refresh token can be used up; a grant without one (client
+                        # credentials, a service account) asked again, and was refused.
+                        if (maybe_used and authorization.refresh_token is not None
+                                and (exc.oauth_error or exc.code) == "invalid_grant"):
                             return await _finish_interrupted(session, view, authorization)
                         code, message = template.describe_error(
                             exc.oauth_error or exc.code, exc.description

@@ -156,7 +156,6 @@ async def _keep_alive(deps: TokenDeps, authorization_id: str) -> None:
     exactly-once check applies; when it has not (a long-lived access token), force it."""
     async with deps.sessions() as session:
         authorization = await session.get(Authorization, authorization_id)
-        force = authorization is not None and not needs_refresh(authorization,
-                                                                deps.min_validity)
+        force = authorization is not None and not needs_refresh(authorization, deps)
     await fresh_authorization(deps, authorization_id, force=force)
 

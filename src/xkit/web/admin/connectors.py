@@ -45,11 +45,19 @@ def uses_client_credentials(template: ProviderTemplate) -> bool:
     return auth_type_of(template).app_credentials == "client"
 
 
+def uses_callback(template: ProviderTemplate) -> bool:
+    """The provider sends users back to xkit, so its app registration needs the callback URL
+    (not for client credentials, where nobody visits the provider)."""
+    return uses_client_credentials(template) and auth_type_of(template).redirects
+
+
 def uses_service_account_key(template: ProviderTemplate) -> bool:
     return auth_type_of(template).app_credentials == "service_account_key"
 
 
 def _first_step(template: ProviderTemplate) -> str:
+    if uses_client_credentials(template) and not uses_callback(template):
+        return "Paste the app's client ID and secret below."
     if uses_client_credentials(template):
         return ("Register the callback URL with the provider, then paste the app's client ID "
                 "and secret below.")
@@ -60,6 +68,8 @@ def _first_step(template: ProviderTemplate) -> str:
 
 def _preview_step(template: ProviderTemplate) -> str:
     """What setting it up will take, said before anything exists."""
+    if uses_client_credentials(template) and not uses_callback(template):
+        return "You paste the app's client ID and secret into xkit."
     if uses_client_credentials(template):
         return ("You register the callback URL with the provider, then paste the app's client "
                 "ID and secret into xkit.")
@@ -99,6 +109,7 @@ async def _render_tab(current: Page, tab: str, connector: Connector,
         ready=template is not None and connectors.is_ready(connector, template),
         problem=None if template else sentence(connectors.provider_missing(connector)["message"]),
         needs_credentials=template is not None and uses_client_credentials(template),
+        needs_callback=template is not None and uses_callback(template),
         needs_key=template is not None and uses_service_account_key(template),
         connector_path=_connector_path(current, connector),
         callback_url=callback_url(current.public_url, current.platform.slug),
@@ -186,6 +197,7 @@ async def provider_preview(current: Page) -> Response:
         "provider_preview.html", nav="new_connector", template=template, scopes=scopes,
         first_step=_preview_step(template), callback_url=url,
         needs_credentials=uses_client_credentials(template),
+        needs_callback=uses_callback(template),
         guide=render_markdown(template.render_setup_guide(url, {})))
 
 

@@ -6,8 +6,10 @@ when one is killed mid-sync, none twice after the provider forgets the cursor.""
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -82,6 +84,7 @@ class Followed:
     connection_id: str
     receiver: WebhookReceiver
     secret: str
+    keys: tuple[str, str]  # the platform's publishable and secret keys
 
     @property
     def events_path(self) -> str:
@@ -124,7 +127,8 @@ def outlook(events_environment: XkitEnvironment, events_server: XkitServer,
         assert follow_provider(to_provider, microsoft).status_code == 200
         connection_id = api.get("/api/platform/contexts/user-1/connections/outlook-email"
                                 ).json()["connection"]["id"]
-        followed = Followed(api, connection_id, receiver, _subscribe(api, receiver))
+        followed = Followed(api, connection_id, receiver, _subscribe(api, receiver),
+                            platform.basic_auth)
         before = api.get(followed.events_path).json()
         assert before["enabled"] is False
         turned_on = api.put(followed.events_path, json={})
@@ -156,7 +160,8 @@ def gmail_box(events_environment: XkitEnvironment, events_server: XkitServer,
         assert back_at_xkit(consent.headers["location"], to_provider).status_code == 200
         connection_id = api.get("/api/platform/contexts/user-1/connections/gmail"
                                 ).json()["connection"]["id"]
-        followed = Followed(api, connection_id, receiver, _subscribe(api, receiver))
+        followed = Followed(api, connection_id, receiver, _subscribe(api, receiver),
+                            platform.basic_auth)
         turned_on = api.put(followed.events_path, json={"folders": ["INBOX"]})
         assert turned_on.status_code == 200, turned_on.text
         yield followed
@@ -278,6 +283,40 @@ def test_gmail_events_none_lost_none_twice_and_deletions(
         worker.stop()
     counted = followed.subjects()
     assert set(counted.values()) == {1} and len(counted) == 6, counted
+
+
+def _events_guide(fence: str) -> str:
+    """The code of one kind in docs/mail.md's Events section."""
+    guide = (Path(__file__).parent.parent / "docs" / "mail.md").read_text()
+    section = guide.split("\n## Events\n", 1)[1]
+    return "\n".join(part.split("```", 1)[0] for part in section.split(f"```{fence}\n")[1:])
+
+
+def test_the_guides_commands_turn_events_on_and_its_receiver_reads_them(
+        outlook: tuple[Followed, str], microsoft: MicrosoftEmulator,
+        events_environment: XkitEnvironment, events_server: XkitServer,
+        tmp_path: Path) -> None:
+    followed, user = outlook
+    assert followed.api.delete(followed.events_path).status_code == 200
+    ran = subprocess.run(["bash", "-euo", "pipefail", "-c", _events_guide("bash")],
+                         capture_output=True, text=True, timeout=60, env={
+                             **os.environ, "XKIT_URL": events_server.url,
+                             "XKIT_PUBLISHABLE_KEY": followed.keys[0],
+                             "XKIT_SECRET_KEY": followed.keys[1],
+                             "CONNECTION": followed.connection_id})
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.count('"enabled":true') == 2 and '"folders":["inbox"]' in ran.stdout
+    namespace: dict[str, Any] = {}
+    exec(compile(_events_guide("python"), "docs/mail.md", "exec"), namespace)
+    microsoft.add_message(user, subject="from the guide", body="x")
+    worker = _worker(events_environment, tmp_path / "worker.log")
+    try:
+        followed.wait_for({"from the guide"})
+    finally:
+        worker.stop()
+    delivery = followed.receiver.accepted()[0]
+    seen = namespace["on_mail_event"](delivery.body, delivery.headers, followed.secret)
+    assert seen["subject"] == "from the guide" and seen["id"]
 
 
 def test_mail_events_are_refused_for_a_connection_without_a_mailbox_and_turn_off(

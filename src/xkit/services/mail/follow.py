@@ -39,6 +39,9 @@ log = logging.getLogger("xkit.mail")
 FOLLOWERS: dict[str, Follower] = {"microsoft-graph": cast(Follower, graph_changes),
                                   "gmail": cast(Follower, gmail_changes)}
 MAX_FOLDERS = 10
+# The first sync lists mail received since the mailbox was followed, less this: a provider's
+# clock a little behind ours must not hide a message that arrived just after.
+FIRST_SYNC_SKEW = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,7 @@ async def sync(sessions: async_sessionmaker[AsyncSession], deps: TokenDeps, owne
     # was followed; a resync after an expired cursor, since the last sync less a margin.
     since = None
     if any(folder not in cursors for folder in folders) and "history_id" not in cursors:
-        since = synced_at or created_at
+        since = (synced_at or created_at) - FIRST_SYNC_SKEW
     try:
         try:
             changes = await follower.changes(mailbox, folders, cursors, since)

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
 from xkit.api.schemas import ErrorResponse
-from xkit.services.admin import audit
 from xkit.services.mail import follow
 
 router = APIRouter(tags=["mail"])
@@ -51,22 +50,14 @@ async def get_mail_events(connection_id: str, caller: CallerDep,
             summary="Follow the connection's mailbox: new mail becomes mail.received events")
 async def enable_mail_events(connection_id: str, body: MailEventsIn, caller: CallerDep,
                              runtime: RuntimeDep, session: SessionDep) -> MailEventsOut:
-    state = await follow.enable(session, runtime.token_deps, caller.platform.id,
-                                connection_id, body.folders)
-    audit.record(session, actor=caller.actor, action="mail_events.enabled",
-                 platform_id=caller.platform.id, target_type="connection",
-                 target_id=connection_id, details={"folders": state["folders"]})
-    await session.commit()
-    return MailEventsOut(**state)
+    return MailEventsOut(**await follow.enable(session, runtime.token_deps, caller.platform.id,
+                                               connection_id, body.folders,
+                                               actor=caller.actor))
 
 
 @router.delete(PATH, response_model=MailEventsOut, responses=ERRORS,
                summary="Stop following the connection's mailbox")
 async def disable_mail_events(connection_id: str, caller: CallerDep,
                               session: SessionDep) -> MailEventsOut:
-    await follow.disable(session, caller.platform.id, connection_id)
-    audit.record(session, actor=caller.actor, action="mail_events.disabled",
-                 platform_id=caller.platform.id, target_type="connection",
-                 target_id=connection_id)
-    await session.commit()
+    await follow.disable(session, caller.platform.id, connection_id, actor=caller.actor)
     return MailEventsOut(**follow.describe(None))

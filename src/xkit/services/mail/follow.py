@@ -25,6 +25,7 @@ from xkit.db.models import MailAnnounced, MailFollow
 from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 from xkit.errors import Conflict, InvalidInput, XkitError
+from xkit.services.admin import audit
 from xkit.services.mail import gmail_changes, graph_changes
 from xkit.services.mail.calls import Mailbox, MailThrottled
 from xkit.services.mail.changes import Changes, CursorExpired, Follower
@@ -86,10 +87,22 @@ async def status(session: AsyncSession, platform_id: str, connection_id: str) ->
     return describe(await session.get(MailFollow, connection_id))
 
 
+def supports_events(deps: TokenDeps, view: ConnectionView) -> bool:
+    template = deps.providers.get(view.connector.provider)
+    return template.mail is not None and template.mail.api in FOLLOWERS
+
+
+async def follows(session: AsyncSession, connection_ids: list[str]) -> dict[str, MailFollow]:
+    """The followed ones among ``connection_ids`` (the dashboard's context page)."""
+    found = await session.scalars(select(MailFollow).where(
+        MailFollow.connection_id.in_(connection_ids)))
+    return {f.connection_id: f for f in found.all()}
+
+
 async def enable(session: AsyncSession, deps: TokenDeps, platform_id: str, connection_id: str,
-                 folders: list[str] | None) -> dict[str, Any]:
-    """Follow the connection's mailbox from now on (no backfill); the caller commits. Enabling
-    again changes the folders: new ones are followed from now."""
+                 folders: list[str] | None, *, actor: str) -> dict[str, Any]:
+    """Follow the connection's mailbox from now on (no backfill), and commit. Enabling again
+    changes the folders: new ones are followed from now."""
     view = await connections.get_connection(session, platform_id, connection_id)
     follower = _follower(deps, view)
     wanted = [f.strip() for f in (folders or follower.DEFAULT_FOLDERS) if f.strip()]
@@ -110,14 +123,24 @@ async def enable(session: AsyncSession, deps: TokenDeps, platform_id: str, conne
         follow.synced_at = now
         follow.next_poll_at = now
     await session.flush()
-    return describe(follow)
+    state = describe(follow)
+    audit.record(session, actor=actor, action="mail_events.enabled", platform_id=platform_id,
+                 target_type="connection", target_id=connection_id,
+                 details={"folders": state["folders"]})
+    await session.commit()
+    return state
 
 
-async def disable(session: AsyncSession, platform_id: str, connection_id: str) -> None:
+async def disable(session: AsyncSession, platform_id: str, connection_id: str, *,
+                  actor: str) -> None:
+    """Stop following the mailbox and forget what was announced; commits."""
     await connections.get_connection(session, platform_id, connection_id)
     await session.execute(delete(MailFollow).where(MailFollow.connection_id == connection_id))
     await session.execute(delete(MailAnnounced)
                           .where(MailAnnounced.connection_id == connection_id))
+    audit.record(session, actor=actor, action="mail_events.disabled", platform_id=platform_id,
+                 target_type="connection", target_id=connection_id)
+    await session.commit()
 
 
 async def wake(session: AsyncSession, connection_id: str) -> None:

@@ -223,14 +223,15 @@ def test_outlook_a_worker_killed_mid_sync_loses_nothing(
     followed, user = outlook
     for n in range(8):
         microsoft.add_message(user, subject=f"before the kill {n}", body="x")
-    microsoft.configure(graph_latency_seconds=3.0)  # each Graph call takes 3 s
+    microsoft.configure(graph_latency_seconds=8.0)  # each Graph call takes 8 s
     try:
-        first = _worker(events_environment, tmp_path / "worker-1.log")
+        first = start_worker(events_environment, tmp_path / "worker-1.log",
+                             **MAIL_SETTINGS, XKIT_PROVIDER_TIMEOUT_SECONDS="30")
         deadline = time.monotonic() + 20
         while _follow_row(events_environment, followed.connection_id)["lease_owner"] is None:
             assert time.monotonic() < deadline, "the worker never leased the mailbox"
             time.sleep(0.05)
-        time.sleep(1.0)  # it waits on Graph's delta answer
+        time.sleep(0.5)  # it waits on Graph's delta answer
         first.stop(signal.SIGKILL)
         stranded = _follow_row(events_environment, followed.connection_id)
         assert stranded["lease_owner"] is not None and stranded["cursors"] == {}

@@ -35,7 +35,7 @@ from tests.support.xkit import (
 )
 from xkit.db.models import MailFollow
 from xkit.runtime import Runtime
-from xkit_client import verify_webhook
+from xkit_client import Xkit, verify_webhook
 
 # Polls every 0.2 s, idle backoff up to 1 s: a test sees mail within about a second.
 MAIL_SETTINGS = {"XKIT_MAIL_POLL_SECONDS": "0.2", "XKIT_MAIL_POLL_MAX_SECONDS": "1",
@@ -328,5 +328,10 @@ def test_mail_events_are_refused_for_a_connection_without_a_mailbox_and_turn_off
     off = followed.api.delete(followed.events_path)
     assert off.status_code == 200 and off.json()["enabled"] is False
     assert followed.api.get(followed.events_path).json()["enabled"] is False
+    with Xkit(str(followed.api.base_url).rstrip("/"), *followed.keys) as xkit:
+        on = xkit.enable_mail_events(followed.connection_id, folders=["inbox", "archive"])
+        assert on.enabled and on.folders == ["inbox", "archive"]
+        assert xkit.get_mail_events(followed.connection_id).folders == ["inbox", "archive"]
+        assert xkit.disable_mail_events(followed.connection_id).enabled is False
     missing = followed.api.put("/api/platform/connections/nope/mail/events", json={})
     assert missing.status_code == 404

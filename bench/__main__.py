@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 BENCHMARKS = ("token_fetch", "cpu_per_fetch", "api_routes", "scale", "stampede", "connect",
-              "webhook_workers", "workers")
+              "webhook_workers", "workers", "mail")
 
 
 def main() -> int:

@@ -531,6 +531,28 @@ def test_contexts_search_show_connections_without_tokens_and_disconnect(
     assert "Connection disconnected" in dashboard.get(f"{base}/audit").text
 
 
+def test_a_mailbox_connections_mail_events_are_turned_on_and_off_on_its_context_page(
+        dashboard: Dashboard, outlook: str, base: str, xkit_environment: XkitEnvironment,
+        platform: PlatformCredentials, api: httpx.Client) -> None:
+    ada = seed_connection(xkit_environment, platform, "user-42")
+    context_page = f"{base}/contexts/{ada['context_id']}"
+    assert "Mail events" in dashboard.get(context_page).text
+    action = f"{base}/connections/{ada['connection_id']}/mail-events"
+    turned_on = dashboard.submit(context_page, action,
+                                 data={"action": "on", "folders": "inbox, archive"})
+    assert turned_on.status_code == 303 and turned_on.headers["location"] == context_page
+    page = dashboard.get(context_page).text
+    assert "On for <code>inbox</code> <code>archive</code>" in page, page
+    events = api.get(f"/api/platform/connections/{ada['connection_id']}/mail/events").json()
+    assert events["enabled"] is True and events["folders"] == ["inbox", "archive"]
+    assert "Mail events turned on" in dashboard.get(f"{base}/audit").text
+
+    dashboard.submit(context_page, action, data={"action": "off"})
+    assert "Turn on" in dashboard.get(context_page).text
+    assert api.get(f"/api/platform/connections/{ada['connection_id']}/mail/events"
+                   ).json()["enabled"] is False
+
+
 def test_another_platforms_context_and_connection_are_not_found(
         dashboard: Dashboard, base: str, xkit_environment: XkitEnvironment,
         other_platform: PlatformCredentials, other_api: httpx.Client) -> None:

@@ -51,7 +51,8 @@ SCOPES: dict[str, str] = {
        for m, p in (("GET", "messages"), ("POST", "messages"), ("GET", "messages/{message_id}"),
                     ("PATCH", "messages/{message_id}"), ("GET", "messages/{message_id}/raw"),
                     ("GET", "messages/{message_id}/attachments/{attachment_id}"),
-                    ("GET", "folders"))},
+                    ("GET", "folders"), ("GET", "events"), ("PUT", "events"),
+                    ("DELETE", "events"))},
     "GET /api/platform/webhooks": "own",
     "POST /api/platform/webhooks": "own",
     "GET /api/platform/webhooks/{webhook_id}": "victim",
@@ -96,6 +97,7 @@ BODIES: dict[str, Any] = {
     "POST /api/platform/connections/{connection_id}/mail/messages": {
         "to": [{"address": "intruder@example.test"}], "subject": "hijacked"},
     "PATCH /api/platform/connections/{connection_id}/mail/messages/{message_id}": {"read": True},
+    "PUT /api/platform/connections/{connection_id}/mail/events": {"folders": ["inbox"]},
     "POST /api/platform/jwt-issuers": {"issuer": "https://login.victim.test",
                                        "audience": "intruder",
                                        "jwks_url": "http://127.0.0.1:9/intruder"},

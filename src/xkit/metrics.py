@@ -64,7 +64,7 @@ REFRESH_OUTCOMES = ("refreshed", "reconnect_required", "provider_unavailable",
                     "provider_refused", "gone", "error")
 PROVIDER_CALL_KINDS = ("token", "refresh", "account", "revoke", "proxy")
 DELIVERY_OUTCOMES = ("delivered", "retrying", "gave_up", "lease_lost")
-WORKER_LOOPS = ("deliveries", "upkeep", "housekeeping", "outbox")
+WORKER_LOOPS = ("deliveries", "upkeep", "housekeeping", "outbox", "mailboxes")
 
 # Error codes a failed connect flow is counted under: xkit's own, RFC 6749's, and those a
 # provider template declares (allow_error_codes); any other becomes "other", since a

@@ -85,6 +85,16 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=13, ge=1, le=50)
     webhook_allow_private_networks: bool = False
     webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+    # New-mail events (docs/mail.md#events): how often a followed mailbox is looked at, up
+    # to how long an idle one waits, how many mailboxes one worker syncs at once, how long it
+    # holds one, how long announced message ids are remembered (the duplicate bound), and how
+    # far back a resync after an expired cursor looks.
+    mail_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
+    mail_poll_max_seconds: float = Field(default=600.0, gt=0, le=24 * 3600)
+    mail_sync_concurrency: int = Field(default=20, ge=1, le=500)
+    mail_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
+    mail_announced_days: int = Field(default=14, ge=1, le=365)
+    mail_resync_margin_seconds: int = Field(default=3600, ge=0, le=7 * 24 * 3600)
     token_upkeep: bool = True
     token_upkeep_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     refresh_ahead_seconds: int = Field(default=900, ge=0, le=24 * 3600)

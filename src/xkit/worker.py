@@ -26,6 +26,7 @@ import httpx
 from xkit import metrics
 from xkit.runtime import Runtime
 from xkit.services.connect import flow as authorizations
+from xkit.services.mail import follow as mail_follow
 from xkit.services.tokens import upkeep as token_upkeep
 from xkit.services.tokens.provider_http import create_provider_http
 from xkit.services.webhooks import delivery as webhook_delivery
@@ -56,6 +57,14 @@ class Worker:
             retry_base=dt.timedelta(seconds=settings.webhook_retry_base_seconds),
             max_attempts=settings.webhook_max_attempts,
         )
+        self.mail_policy = mail_follow.SyncPolicy(
+            poll=dt.timedelta(seconds=settings.mail_poll_seconds),
+            poll_max=dt.timedelta(seconds=max(settings.mail_poll_max_seconds,
+                                              settings.mail_poll_seconds)),
+            lease=dt.timedelta(seconds=settings.mail_lease_seconds),
+            resync_margin=dt.timedelta(seconds=settings.mail_resync_margin_seconds),
+            announced_for=dt.timedelta(days=settings.mail_announced_days),
+        )
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until ``stopping`` is set, then finish what is in hand and return."""
@@ -64,7 +73,7 @@ class Worker:
                  ", token upkeep" if settings.token_upkeep else "")
         http = create_provider_http(timeout_seconds=settings.webhook_timeout_seconds,
                                     ca_bundle=settings.ca_bundle, policy=settings.webhook_policy)
-        loops = [self._deliveries(http, stopping),
+        loops = [self._deliveries(http, stopping), self._mailboxes(stopping),
                  self._every(HOUSEKEEPING_INTERVAL_SECONDS, self._housekeeping, stopping),
                  self._every(OUTBOX_STATS_INTERVAL_SECONDS, self._outbox, stopping)]
         if settings.token_upkeep:
@@ -75,6 +84,7 @@ class Worker:
         finally:
             try:
                 released = await webhook_delivery.release(self.runtime.sessions, self.id)
+                await mail_follow.release(self.runtime.sessions, self.id)
             except Exception as exc:  # the database is gone: the leases lapse on their own
                 log.warning("worker %s could not hand its leases back (%s)", self.id,
                             type(exc).__name__)
@@ -131,6 +141,57 @@ class Worker:
             log.error("delivery %s failed inside xkit: %s", delivery_id, type(exc).__name__,
                       exc_info=exc)
 
+    # -- followed mailboxes (new-mail events) --------------------------------------------------
+    async def _mailboxes(self, stopping: asyncio.Event) -> None:
+        """Keep up to ``mail_sync_concurrency`` mailbox syncs going; each mailbox is leased,
+        so it is synced by one worker at a time, and its lease lapses if this one dies."""
+        settings = self.runtime.settings
+        in_flight: set[asyncio.Task[None]] = set()
+        pause = settings.worker_poll_seconds
+        try:
+            while not stopping.is_set():
+                free = settings.mail_sync_concurrency - len(in_flight)
+                leased: list[str] = []
+                if free > 0:
+                    try:
+                        leased = await mail_follow.lease_due(
+                            self.runtime.sessions, self.id, limit=free,
+                            lease=self.mail_policy.lease)
+                        pause = settings.worker_poll_seconds
+                        metrics.worker_loop_succeeded("mailboxes")
+                    except Exception as exc:
+                        log.warning("worker %s cannot read the followed mailboxes (%s); "
+                                    "retrying in %.0f s", self.id, type(exc).__name__, pause)
+                        await _sleep(stopping, pause)
+                        pause = min(pause * 2, MAX_ERROR_PAUSE_SECONDS)
+                        continue
+                for connection_id in leased:
+                    task = asyncio.create_task(self._sync_mailbox(connection_id))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if leased and len(leased) == free:
+                    await _first_of(in_flight, stopping, timeout=None)
+                else:
+                    await _first_of(in_flight, stopping, timeout=settings.worker_poll_seconds)
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _sync_mailbox(self, connection_id: str) -> None:
+        settings = self.runtime.settings
+        try:
+            outcome = await mail_follow.sync(
+                self.runtime.sessions, self.runtime.token_deps, self.id, connection_id,
+                self.mail_policy, http=self.runtime.proxy_http,
+                allow_private=settings.proxy_allow_private_networks,
+                connect_to=settings.connect_to)
+        except Exception as exc:  # the lease lapses and the mailbox is looked at again
+            log.error("mailbox %s: sync failed inside xkit: %s", connection_id,
+                      type(exc).__name__, exc_info=exc)
+            return
+        if outcome.error:
+            log.info("mailbox %s: %s", connection_id, outcome.error)
+
     # -- tokens and housekeeping -------------------------------------------------------------
     async def _upkeep(self, stopping: asyncio.Event) -> None:
         refresh_ahead = dt.timedelta(seconds=self.runtime.settings.refresh_ahead_seconds)
@@ -150,6 +211,9 @@ class Worker:
         retention = dt.timedelta(days=self.runtime.settings.webhook_retention_days)
         async with self.runtime.sessions() as session:
             pruned = await webhook_delivery.prune_outbox(session, older_than=retention)
+            await mail_follow.prune_announced(
+                session, older_than=dt.timedelta(days=self.runtime.settings.mail_announced_days))
+            await session.commit()
             # Callbacks whose server died mid-way would otherwise wait forever.
             interrupted = await authorizations.end_interrupted_callbacks(session)
         if pruned:

@@ -24,6 +24,7 @@ from xkit_client import (
     CreatedWebhook,
     Delivery,
     MailAddress,
+    MailEvents,
     MailFolder,
     MailMessage,
     MailPage,
@@ -88,6 +89,10 @@ def with_sync(xkit: Xkit, body: bytes, headers: dict[str, str]) -> None:
     moved: MailMessage = xkit.update_mail(connection.id, first.id, read=True, folder="archive")
     folders: list[MailFolder] = xkit.list_mail_folders(connection.id)
     print(everything, rfc822, sent.id, replied.thread_id, moved.read, folders)
+    following: MailEvents = xkit.enable_mail_events(connection.id, folders=["inbox"])
+    followed: MailEvents = xkit.get_mail_events(connection.id)
+    stopped: MailEvents = xkit.disable_mail_events(connection.id)
+    print(following.folders, followed.synced_at, stopped.enabled)
     deleted: ConnectionDeleted = xkit.delete_connection(by_id.id)
     attempted: bool = deleted.revocation.attempted
     connectors: list[Connector] = xkit.list_connectors()
@@ -138,6 +143,10 @@ async def with_async(client: AsyncXkit, body: bytes, headers: dict[str, str]) ->
     moved: MailMessage = await client.update_mail(connection.id, first.id, read=False)
     folders: list[MailFolder] = await client.list_mail_folders(connection.id)
     print(everything, pdf, sent, moved, folders)
+    following: MailEvents = await client.enable_mail_events(connection.id)
+    followed: MailEvents = await client.get_mail_events(connection.id)
+    stopped: MailEvents = await client.disable_mail_events(connection.id)
+    print(following.folders, followed.last_error, stopped.enabled)
     deleted: ConnectionDeleted = await client.delete_connection(by_id.id)
     connectors: list[Connector] = await client.list_connectors()
     outlook: Connector = await client.get_connector("outlook-email")

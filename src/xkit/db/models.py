@@ -394,3 +394,43 @@ SECRET_EXTRAS_KEY = "_encrypted"
 ENCRYPTED_JSON_KEYS: tuple[tuple[type[Base], str, str], ...] = (
     (Authorization, "extras", SECRET_EXTRAS_KEY),
 )
+
+
+class MailFollow(Base):
+    """One mailbox whose new mail becomes webhook events (``mail.received`` …).
+
+    ``cursors`` holds the provider's change cursor per followed folder (Graph's deltaLink per
+    folder, Gmail's last historyId under ``"history_id"``); it is written in the same
+    transaction as the events it led to, so a worker that dies mid-sync loses nothing. The
+    worker takes the row with a lease, like a webhook delivery: one sync per mailbox at a time
+    (Graph allows 4 concurrent requests per mailbox), and a lease that lapses if it dies.
+    ``next_poll_at`` is when to look again: pushed back while the mailbox is idle or throttled,
+    set to now by anything that wants it looked at sooner (a push notification, later)."""
+
+    __tablename__ = "mail_follows"
+    __table_args__ = (Index("ix_mail_follows_due", "next_poll_at"),)
+    connection_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    platform_id: Mapped[str] = _platform_fk()
+    folders: Mapped[list[str]] = mapped_column(default=list)
+    cursors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_poll_at: Mapped[dt.datetime] = _created()
+    idle_polls: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None]
+    synced_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class MailAnnounced(Base):
+    """Messages already announced as ``mail.received``, per mailbox: what keeps a cursor
+    reset (a resync from a time window) from announcing them again. Pruned by age
+    (``XKIT_MAIL_ANNOUNCED_DAYS``), which is the documented bound on duplicates."""
+
+    __tablename__ = "mail_announced"
+    __table_args__ = (Index("ix_mail_announced_age", "announced_at"),)
+    connection_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    announced_at: Mapped[dt.datetime] = _created()

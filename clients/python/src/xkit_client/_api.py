@@ -21,6 +21,7 @@ from xkit_client.models import (
     CreatedWebhook,
     Delivery,
     MailAddress,
+    MailEvents,
     MailFolder,
     MailMessage,
     MailPage,
@@ -207,3 +208,17 @@ def update_mail(connection_id: str, message_id: str, read: bool | None,
 
 def mail_folders(connection_id: str) -> Call[list[MailFolder]]:
     return Call("GET", mail_path(connection_id, "folders"), MailFolder.list_from_api)
+
+
+def mail_events(connection_id: str) -> Call[MailEvents]:
+    return Call("GET", mail_path(connection_id, "events"), MailEvents.from_api)
+
+
+def enable_mail_events(connection_id: str, folders: list[str] | None) -> Call[MailEvents]:
+    # A PUT: sent twice, the mailbox is followed once.
+    return Call("PUT", mail_path(connection_id, "events"), MailEvents.from_api,
+                json=drop_none({"folders": folders}))
+
+
+def disable_mail_events(connection_id: str) -> Call[MailEvents]:
+    return Call("DELETE", mail_path(connection_id, "events"), MailEvents.from_api)

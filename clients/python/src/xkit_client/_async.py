@@ -37,6 +37,7 @@ from xkit_client.models import (
     CreatedWebhook,
     Delivery,
     MailAddress,
+    MailEvents,
     MailFolder,
     MailMessage,
     MailPage,
@@ -309,6 +310,20 @@ class AsyncXkit:
 
     async def list_mail_folders(self, connection_id: str) -> list[MailFolder]:
         return await self._run(_api.mail_folders(connection_id))
+
+    async def get_mail_events(self, connection_id: str) -> MailEvents:
+        """Whether the mailbox is followed for new-mail events (docs/mail.md#events)."""
+        return await self._run(_api.mail_events(connection_id))
+
+    async def enable_mail_events(self, connection_id: str, *,
+                           folders: list[str] | None = None) -> MailEvents:
+        """Follow the mailbox from now on: new mail becomes ``mail.received`` webhooks.
+        ``folders``: Outlook folder ids or well-known names, Gmail label ids (default: the
+        inbox)."""
+        return await self._run(_api.enable_mail_events(connection_id, folders))
+
+    async def disable_mail_events(self, connection_id: str) -> MailEvents:
+        return await self._run(_api.disable_mail_events(connection_id))
 
     # --- webhooks -----------------------------------------------------------------------------
 

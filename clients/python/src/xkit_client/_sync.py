@@ -36,6 +36,7 @@ from xkit_client.models import (
     CreatedWebhook,
     Delivery,
     MailAddress,
+    MailEvents,
     MailFolder,
     MailMessage,
     MailPage,
@@ -302,6 +303,20 @@ class Xkit:
 
     def list_mail_folders(self, connection_id: str) -> list[MailFolder]:
         return self._run(_api.mail_folders(connection_id))
+
+    def get_mail_events(self, connection_id: str) -> MailEvents:
+        """Whether the mailbox is followed for new-mail events (docs/mail.md#events)."""
+        return self._run(_api.mail_events(connection_id))
+
+    def enable_mail_events(self, connection_id: str, *,
+                           folders: list[str] | None = None) -> MailEvents:
+        """Follow the mailbox from now on: new mail becomes ``mail.received`` webhooks.
+        ``folders``: Outlook folder ids or well-known names, Gmail label ids (default: the
+        inbox)."""
+        return self._run(_api.enable_mail_events(connection_id, folders))
+
+    def disable_mail_events(self, connection_id: str) -> MailEvents:
+        return self._run(_api.disable_mail_events(connection_id))
 
     # --- webhooks -----------------------------------------------------------------------------
 

@@ -525,6 +525,25 @@ class MailFolder:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MailEvents:
+    """Whether a connection's mailbox is followed for ``mail.received``/``mail.deleted``
+    events, which folders (labels), and how its last sync went."""
+
+    enabled: bool
+    folders: list[str]
+    synced_at: dt.datetime | None
+    next_poll_at: dt.datetime | None
+    last_error: str | None
+
+    @classmethod
+    def from_api(cls, body: dict[str, Any]) -> MailEvents:
+        return cls(enabled=bool(body["enabled"]), folders=list(body.get("folders") or []),
+                   synced_at=_optional_time(body.get("synced_at")),
+                   next_poll_at=_optional_time(body.get("next_poll_at")),
+                   last_error=body.get("last_error"))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SentMail:
     """``id`` is None where the provider does not say (Outlook's sendMail)."""
 

@@ -8,6 +8,7 @@ from xkit.api.platform import (
     contexts,
     jwt_issuers,
     mail,
+    mail_events,
     platform,
     providers,
     proxy,
@@ -27,7 +28,8 @@ ROUTERS: tuple[tuple[APIRouter, str], ...] = (
     (connections.router, "/api/platform"),
     (platform.router, "/api"),
     *((module.router, "/api/platform")
-      for module in (providers, connectors, contexts, proxy, mail, webhooks, jwt_issuers)),
+      for module in (providers, connectors, contexts, proxy, mail, mail_events, webhooks,
+                     jwt_issuers)),
 )
 
 

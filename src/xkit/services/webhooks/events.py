@@ -22,8 +22,11 @@ CONNECTION_ENABLED = "connection.enabled"
 CONNECTION_DISABLED = "connection.disabled"
 CONNECTION_ERROR = "connection.error"
 CONNECTION_RECONNECTED = "connection.reconnected"
+# New mail in a followed mailbox (xkit.services.mail.follow, docs/mail.md#events).
+MAIL_RECEIVED = "mail.received"
+MAIL_DELETED = "mail.deleted"
 EVENT_TYPES = (CONNECTION_ENABLED, CONNECTION_DISABLED, CONNECTION_ERROR,
-               CONNECTION_RECONNECTED)
+               CONNECTION_RECONNECTED, MAIL_RECEIVED, MAIL_DELETED)
 
 
 def connection_payload(view: ConnectionView, *, status: str,

@@ -70,6 +70,8 @@ routes: list[PageRoute] = [
           name="context"),
     PageRoute(PLATFORM + "/connections/{connection_id}/disconnect", contexts.connection_disconnect,
           methods=GET_POST, name="connection_disconnect"),
+    PageRoute(PLATFORM + "/connections/{connection_id}/mail-events",
+          contexts.connection_mail_events, methods=POST, name="connection_mail_events"),
     PageRoute(PLATFORM + "/webhooks", webhooks.webhook_list, methods=GET_POST, name="webhooks"),
     PageRoute(WEBHOOK, webhooks.webhook_detail, methods=GET_POST, name="webhook"),
     PageRoute(WEBHOOK + "/resume", webhooks.webhook_resume, methods=POST, name="webhook_resume"),

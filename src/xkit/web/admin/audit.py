@@ -22,6 +22,8 @@ ACTION_LABELS = {
     "api_key.created": "API key created",
     "api_key.revoked": "API key revoked",
     "connection.deleted": "Connection disconnected",
+    "mail_events.enabled": "Mail events turned on",
+    "mail_events.disabled": "Mail events turned off",
 }
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from xkit.errors import XkitError
 from xkit.services.admin import dashboard
 from xkit.services.connect import warnings
+from xkit.services.mail import follow
 from xkit.services.tokens import backend_connections, connections
 from xkit.web.admin.pages import Page, page
 
@@ -29,6 +31,36 @@ async def context_detail(current: Page) -> Response:
              warnings.of(view.authorization) if view.authorization else [])
             for view in views]
     return await current.render("context.html", nav="contexts", context=context, rows=rows)
+    rows = [(view, dashboard.connection_state(view)) for view in views]
+    deps = current.runtime.token_deps
+    mail = {view.connection.id: follow.supports_events(deps, view) for view in views}
+    followed = await follow.follows(current.db, [view.connection.id for view in views])
+    return await current.render("context.html", nav="contexts", context=context, rows=rows,
+                                mail=mail, followed=followed)
+
+
+@page
+async def connection_mail_events(current: Page) -> Response:
+    """POST turns a mailbox connection's new-mail events on (with the folders given) or off,
+    as the Platform API's ``…/mail/events`` does."""
+    assert current.platform is not None
+    view = await connections.get_connection(current.db, current.platform.id,
+                                            current.param("connection_id"))
+    back = current.platform_path(f"/contexts/{view.context.id}")
+    if await current.field("action") == "off":
+        await follow.disable(current.db, current.platform.id, view.connection.id,
+                             actor=current.actor)
+        return current.redirect(back, notice="Mail events turned off.")
+    folders = [f for f in (await current.field("folders")).replace(",", " ").split() if f]
+    try:
+        state = await follow.enable(current.db, current.runtime.token_deps,
+                                    current.platform.id, view.connection.id, folders or None,
+                                    actor=current.actor)
+    except XkitError as exc:
+        await current.db.rollback()
+        return current.redirect(back, notice=f"Mail events not turned on: {exc.message}")
+    return current.redirect(back, notice="Mail events on for "
+                            + ", ".join(state["folders"]) + ".")
 
 
 @page

@@ -316,7 +316,7 @@ def test_the_first_secret_of_a_connector_added_from_the_list_is_audited_as_set(
 def test_a_connector_whose_template_is_gone_can_still_be_seen_and_deleted(
         dashboard: Dashboard, base: str, xkit_environment: XkitEnvironment,
         platform: PlatformCredentials, api: httpx.Client) -> None:
-    seed_connector_without_template(xkit_environment, platform)
+    connection_id = seed_connector_without_template(xkit_environment, platform)
     listing = dashboard.get(f"{base}/connectors")
     assert listing.status_code == 200 and "Provider missing" in listing.text
     for tab in ("", "/catalog", "/settings"):
@@ -327,6 +327,8 @@ def test_a_connector_whose_template_is_gone_can_still_be_seen_and_deleted(
     context_id = api.get("/api/platform/contexts/user-1").json()["id"]
     context_page = dashboard.get(f"{base}/contexts/{context_id}")
     assert context_page.status_code == 200 and "Old CRM" in context_page.text
+    mail = api.get(f"/api/platform/connections/{connection_id}/mail/messages")
+    assert mail.status_code == 409 and mail.json()["error"]["code"] == "mail_unsupported"
     deleted = dashboard.submit(f"{base}/connectors/crm/delete")
     assert deleted.status_code == 303
     assert "Old CRM deleted, with 1 connection." in dashboard.get(deleted.headers["location"]).text

@@ -45,6 +45,15 @@ class MailApi(Protocol):
 ADAPTERS: dict[str, MailApi] = {"microsoft-graph": graph, "gmail": gmail}
 
 
+def mail_api_of(deps: TokenDeps, view: connections.ConnectionView) -> str | None:
+    """The mailbox API the connection's template speaks; None when it has none, or when its
+    template is no longer loaded on this server (a connector outlives its template)."""
+    if view.connector.provider not in deps.providers:
+        return None
+    template = deps.providers.get(view.connector.provider)
+    return template.mail.api if template.mail is not None else None
+
+
 async def open_mailbox(session: AsyncSession, deps: TokenDeps, platform_id: str,
                        connection_id: str, *, http: object, allow_private: bool,
                        connect_to: object) -> tuple[MailApi, Mailbox]:
@@ -52,9 +61,9 @@ async def open_mailbox(session: AsyncSession, deps: TokenDeps, platform_id: str,
     its connector's provider has no mail API xkit speaks."""
     view = await connections.get_connection(session, platform_id, connection_id)
     await session.commit()
-    template = deps.providers.get(view.connector.provider)
-    if template.mail is None:
+    api = mail_api_of(deps, view)
+    if api is None:
         raise Conflict(f"{view.connector.name} connections have no mailbox xkit can read; the "
                        "mail API serves Outlook Email and Gmail connectors",
                        code="mail_unsupported")
-    return ADAPTERS[template.mail.api], Mailbox(deps, view, http, allow_private, connect_to)
+    return ADAPTERS[api], Mailbox(deps, view, http, allow_private, connect_to)

@@ -26,7 +26,7 @@ from xkit.db.results import rows_matched
 from xkit.db.types import utcnow
 from xkit.errors import Conflict, InvalidInput, XkitError
 from xkit.services.admin import audit
-from xkit.services.mail import gmail_changes, graph_changes
+from xkit.services.mail import gmail_changes, graph_changes, mail_api_of
 from xkit.services.mail.calls import Mailbox, MailThrottled
 from xkit.services.mail.changes import Changes, CursorExpired, Follower
 from xkit.services.tokens import connections
@@ -66,12 +66,12 @@ class Outcome:
 # -- turning events on and off ------------------------------------------------------------------
 
 def _follower(deps: TokenDeps, view: ConnectionView) -> Follower:
-    template = deps.providers.get(view.connector.provider)
-    if template.mail is None or template.mail.api not in FOLLOWERS:
+    api = mail_api_of(deps, view)
+    if api is None or api not in FOLLOWERS:
         raise Conflict(f"{view.connector.name} connections have no mailbox xkit can follow; "
                        "mail events serve Outlook Email and Gmail connectors",
                        code="mail_unsupported")
-    return FOLLOWERS[template.mail.api]
+    return FOLLOWERS[api]
 
 
 def describe(follow: MailFollow | None) -> dict[str, Any]:
@@ -88,8 +88,7 @@ async def status(session: AsyncSession, platform_id: str, connection_id: str) ->
 
 
 def supports_events(deps: TokenDeps, view: ConnectionView) -> bool:
-    template = deps.providers.get(view.connector.provider)
-    return template.mail is not None and template.mail.api in FOLLOWERS
+    return mail_api_of(deps, view) in FOLLOWERS
 
 
 async def follows(session: AsyncSession, connection_ids: list[str]) -> dict[str, MailFollow]:

@@ -30,8 +30,6 @@ async def context_detail(current: Page) -> Response:
     rows = [(view, dashboard.connection_state(view),
              warnings.of(view.authorization) if view.authorization else [])
             for view in views]
-    return await current.render("context.html", nav="contexts", context=context, rows=rows)
-    rows = [(view, dashboard.connection_state(view)) for view in views]
     deps = current.runtime.token_deps
     mail = {view.connection.id: follow.supports_events(deps, view) for view in views}
     followed = await follow.follows(current.db, [view.connection.id for view in views])

@@ -390,5 +390,6 @@ def test_the_same_tab_given_a_token_in_the_fragment_shows_the_catalog(
     with page.expect_navigation():
         page.evaluate("token => { location.hash = 'context_token=' + token; }", other)
     expect(page.locator('.card[data-connector="outlook-email"]')).to_be_visible()
+    page.wait_for_load_state()  # the page may still be settling its own navigation
     assert page.evaluate(f"sessionStorage.getItem('xkit:context_token:{platform.slug}')") == other
     page.context.close()

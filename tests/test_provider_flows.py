@@ -243,6 +243,17 @@ def test_every_case_shows_how_its_provider_refuses() -> None:
     (dataclasses.replace(CASES_BY_SLUG["zoom"], variant="wrong-auth",
                          client_auth="client_secret_post"),
      "invalid_client", "client ID or secret is wrong"),
+    (dataclasses.replace(
+        CASES_BY_SLUG["zoho-books"], variant="no-organisation",
+        documents=(dataclasses.replace(CASES_BY_SLUG["zoho-books"].documents[0], json={
+            "code": 0, "message": "success", "organizations": []}),)),
+     "missing_organization_id", "has no Zoho Books organisation yet"),
+    (dataclasses.replace(
+        CASES_BY_SLUG["zoho-books"], variant="foreign-api-domain",
+        token_fields={**CASES_BY_SLUG["zoho-books"].token_fields, "api_domain": "https://zoho.example.test"}),
+     "invalid_api_domain", "Check that you picked the right data centre"),
+    (dataclasses.replace(CASES_BY_SLUG["myob"], variant="no-company-file", callback_params={}),
+     "missing_business_id", "didn't pick a MYOB company file"),
 ], ids=lambda value: value.id if isinstance(value, ProviderCase) else None)
 def test_an_answer_the_template_cannot_use_ends_in_a_clear_error(
         case: ProviderCase, code: str, says: str, backend: httpx.Client,

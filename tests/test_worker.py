@@ -36,7 +36,7 @@ from xkit_client import verify_webhook
 @pytest.fixture
 def slow_receiver() -> Iterator[WebhookReceiver]:
     """Holds every request a moment, like a real backend writing to its database."""
-    with WebhookReceiver(hold_seconds=0.2) as started:
+    with WebhookReceiver(hold_seconds=0.5) as started:
         yield started
 
 
@@ -46,8 +46,11 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     outbox = seed_outbox(fresh_environment, slow_receiver.url, 60)
     first = start_worker(fresh_environment, tmp_path / "worker-1.log",
                          XKIT_WORKER_BATCH_SIZE="10")
-    slow_receiver.wait_until(lambda r: len(r.snapshot()) >= 15, what="the first deliveries")
-    first.stop(signal.SIGKILL)  # in the middle of its second batch
+    # Killed while the receiver holds the second batch: between two batches the worker holds
+    # no lease at all, and a kill there would not test what a lease is for.
+    slow_receiver.wait_until(lambda r: len(r.accepted()) >= 10 and r.in_flight() >= 5,
+                             what="the second batch in flight")
+    first.stop(signal.SIGKILL)
     stranded = delivery_states(fresh_environment, outbox.subscription_id)
     assert stranded["leased"] > 0, "the kill should leave leases behind"
     assert stranded["by_status"]["pending"] > 0

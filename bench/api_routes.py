@@ -45,7 +45,7 @@ CONCURRENCIES = (1, 16, 64)
 CONNECTIONS = 1_000
 BY_ID_SAMPLE = 200  # connection ids the by-id route picks from
 
-_COMMON = """
+COMMON_LUA = """
 wrk.headers["Authorization"] = "Bearer {secret}"
 local count = {count}
 local first = true
@@ -96,7 +96,7 @@ end
 )
 
 
-def _connection_ids(server: Server, installation: Installation) -> list[str]:
+def connection_ids(server: Server, installation: Installation) -> list[str]:
     headers = {"Authorization": f"Bearer {installation.secret_key}"}
     ids = []
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
@@ -114,10 +114,10 @@ def run(database: str, *, seconds: float, work_dir: Path) -> list[tuple[str, str
         env = production_environment(url, installation.encryption_keys, work_dir / "data")
         server = Server.xkit(env, work_dir / f"{database}-routes.log")
         try:
-            ids = _connection_ids(server, installation)
+            ids = connection_ids(server, installation)
             found = []
             for route in ROUTES:
-                lua = _COMMON.format(secret=installation.secret_key, count=CONNECTIONS,
+                lua = COMMON_LUA.format(secret=installation.secret_key, count=CONNECTIONS,
                                      seed=secrets.randbelow(10_000))
                 lua += route.request(installation, ids)
                 run_wrk_script(server.url, lua, concurrency=16, seconds=1,  # warm-up

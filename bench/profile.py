@@ -1,6 +1,9 @@
-"""Where a token fetch spends its time: ``xkit serve`` sampled by py-spy under wrk load.
+"""Where a route spends its time: ``xkit serve`` sampled by py-spy under wrk load.
 
-    python -m bench.profile [--database sqlite|postgresql] [--seconds 10] [--top 25]
+    python -m bench.profile [--database sqlite|postgresql] [--route "token fetch"]
+                            [--seconds 10] [--top 25]
+
+``--route`` names one of :mod:`bench.api_routes`' routes (the token fetch by default).
 
 Prints the functions with the most samples, inclusive (on the stack) and exclusive (running),
 and leaves a collapsed-stack file (for flamegraph.pl or speedscope) whose path it prints.
@@ -18,13 +21,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.seed import CONNECTOR, CONTEXT_PREFIX, seed
+from bench.api_routes import COMMON_LUA, ROUTES, connection_ids
+from bench.seed import seed
 from bench.support import (
     Server,
     bench_database,
     print_table,
     production_environment,
-    run_wrk,
+    run_wrk_script,
     vacuum_analyze,
 )
 
@@ -54,6 +58,7 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--route", choices=[r.name for r in ROUTES], default="token fetch")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--output", type=Path, default=Path("xkit-profile.collapsed"))
     args = parser.parse_args()
@@ -69,22 +74,23 @@ def main() -> None:
             env = production_environment(url, installation.encryption_keys, work / "data")
             server = Server.xkit(env, work / "xkit.log")
             try:
+                route = next(r for r in ROUTES if r.name == args.route)
+                lua = COMMON_LUA.format(secret=installation.secret_key,
+                                        count=installation.connections, seed=0)
+                lua += route.request(installation, connection_ids(server, installation))
                 sampler = subprocess.Popen(
                     [py_spy, "record", "--pid", str(server.pid), "--format", "raw",
                      "--rate", "200", "--duration", str(int(args.seconds) + 1),
                      "--output", str(args.output.resolve()), "--nonblocking"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(0.5)
-                result = run_wrk(server.url, secret=installation.secret_key,
-                                 path_prefix=f"/api/platform/contexts/{CONTEXT_PREFIX}",
-                                 path_suffix=f"/connections/{CONNECTOR}",
-                                 count=installation.connections, concurrency=args.concurrency,
-                                 seconds=args.seconds, server_pids=[server.pid],
-                                 script_dir=work)
+                result = run_wrk_script(server.url, lua, concurrency=args.concurrency,
+                                        seconds=args.seconds, server_pids=[server.pid],
+                                        script_dir=work)
                 sampler.wait(timeout=60)
             finally:
                 server.stop()
-    print(f"{result.rps:,.0f} req/s while sampled; collapsed stacks in {args.output}")
+    print(f"{args.route}: {result.rps:,.0f} req/s while sampled; collapsed stacks in {args.output}")
     summarize(args.output, args.top)
 
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError, InvalidRequestError, MissingGreenlet
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -21,23 +19,10 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 from sqlalchemy.util import await_
 from sqlalchemy.util.queue import Full
 
+from xkit.db import sqlite
+
 POSTGRES_POOL_SIZE = 10
 POSTGRES_MAX_OVERFLOW = 5
-
-
-class CountingQueuePool(AsyncAdaptedQueuePool):
-    """SQLAlchemy's async pool, counting the callers waiting for a connection (``waiting``,
-    sampled for /metrics: a pool too small for the load shows as waiters)."""
-
-    _sqla_logger_namespace = "sqlalchemy.pool.impl.CountingQueuePool"
-    waiting = 0
-
-    def _do_get(self) -> ConnectionPoolEntry:
-        self.waiting += 1
-        try:
-            return super()._do_get()
-        finally:
-            self.waiting -= 1
 
 
 class FifoQueuePool(AsyncAdaptedQueuePool):
@@ -121,21 +106,22 @@ class FifoQueuePool(AsyncAdaptedQueuePool):
 
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout so that the server,
-    the worker and CLI commands can share one file."""
+    """An async engine with a pool that hands connections out in arrival order; on SQLite,
+    connections that keep what cannot wait off the event loop (:mod:`xkit.db.sqlite`)."""
     if database_url.startswith("sqlite"):
-        _private_sqlite_files(database_url)
+        sqlite.private_files(database_url)
+        options.setdefault("async_creator", sqlite.connector_for(database_url))
         # Opening an aiosqlite connection starts a thread, opens the file and runs the
-        # pragmas below: measured at ~2.5 ms, most of a token fetch (bench/token_fetch.py).
-        # So connections are kept; the pool is generous because SQLite, not the pool, is
-        # what serialises writers, and a request holds a connection only while it queries.
-        options.setdefault("poolclass", CountingQueuePool)
+        # pragmas: measured at ~2.5 ms, most of a token fetch (bench/token_fetch.py). So
+        # connections are kept; the pool is generous because SQLite, not the pool, is what
+        # serialises writers, and a request holds a connection only while it queries.
+        options.setdefault("poolclass", FifoQueuePool)
         options.setdefault("pool_size", 8)
         options.setdefault("max_overflow", 24)
         options.setdefault("pool_timeout", 30)
         engine = create_async_engine(database_url, **options)
-        _configure_sqlite(engine)
-        _queue_sqlite_writers(engine)
+        sqlite.configure(engine)
+        sqlite.queue_writers(engine)
         return engine
     ping = options.pop("pool_pre_ping", True)
     options.setdefault("poolclass", FifoQueuePool)
@@ -178,78 +164,6 @@ def private_directory(path: Path) -> None:
     personal data and the key file decrypts it. An existing directory is left as the operator
     made it."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def _private_sqlite_files(database_url: str) -> None:
-    """Create the SQLite file with mode 0600 before SQLite does (it would use 0644 under the
-    usual umask), and take group and other access away from one made earlier. SQLite gives
-    its -wal and -shm files the database file's mode, so they follow."""
-    name = make_url(database_url).database
-    if not name or name == ":memory:" or name.startswith("file:"):
-        return
-    path = Path(name)
-    try:
-        private_directory(path.parent)
-        if not path.exists():
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            if file.exists() and file.stat().st_mode & 0o077:
-                file.chmod(0o600)
-    except OSError:  # not ours to create or change: SQLite reports what matters on connect
-        pass
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-
-# A write transaction on SQLite begins with its first data-changing statement (pysqlite runs
-# SELECTs before it in autocommit) and holds the database's one write lock until it ends.
-_WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
-_HOLDS_WRITE_TURN = "xkit_holds_write_turn"
-# Past this, a writer goes ahead and leaves the waiting to SQLite's busy timeout, as before.
-WRITE_TURN_WAIT_SECONDS = 10.0
-
-
-def _queue_sqlite_writers(engine: AsyncEngine) -> None:
-    """Writers of one process take turns in arrival order before SQLite's lock.
-
-    Left to SQLite, concurrent writers wait in its busy handler, which sleeps for growing
-    intervals (up to 100 ms) and wakes in no order: under 16 concurrent context creations,
-    p50 11 ms but p99 over a second (bench/api_routes.py). An asyncio lock, taken by a
-    connection at its transaction's first write and given back when the transaction ends,
-    lets each writer go as soon as the previous one is done. Other processes (a worker, the
-    CLI) still meet at SQLite's lock, and wait there as before."""
-    turn = asyncio.Lock()  # first come, first served: no newcomer overtakes a waiter
-
-    @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _take_turn(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if conn.info.get(_HOLDS_WRITE_TURN) or not _WRITE.match(statement):
-            return
-        try:
-            await_(asyncio.wait_for(turn.acquire(), WRITE_TURN_WAIT_SECONDS))
-        except (TimeoutError, MissingGreenlet):
-            return  # no turn: SQLite's own lock still serialises the writers
-        conn.info[_HOLDS_WRITE_TURN] = True
-
-    def _give_back(info: dict[str, Any]) -> None:
-        if info.pop(_HOLDS_WRITE_TURN, False):
-            turn.release()
-
-    event.listen(engine.sync_engine, "commit", lambda conn: _give_back(conn.info))
-    event.listen(engine.sync_engine, "rollback", lambda conn: _give_back(conn.info))
-    # A connection handed back or dropped with its transaction still open ends it too.
-    event.listen(engine.sync_engine.pool, "checkin",
-                 lambda _dbapi, record: _give_back(record.info))
-    event.listen(engine.sync_engine.pool, "invalidate",
-                 lambda _dbapi, record, _exc: _give_back(record.info))
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

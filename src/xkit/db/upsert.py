@@ -8,13 +8,15 @@ it in the insert itself means every caller succeeds, whichever one wins.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from xkit.db.results import rows_matched
+
+Row = TypeVar("Row", bound=DeclarativeBase)
 
 _INSERTS: dict[str, Callable[[type[DeclarativeBase]], postgresql.Insert | sqlite.Insert]] = {
     "postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -29,7 +31,25 @@ async def insert_if_absent(
 ) -> bool:
     """Insert a row of ``model`` unless one with the same ``unique`` columns exists; whether
     this call inserted it. Column defaults (ids, timestamps) apply as with the ORM."""
-    insert = _INSERTS[session.get_bind().dialect.name]
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
-    result = await session.execute(statement)
+    result = await session.execute(_insert(session, model, values, unique))
     return rows_matched(result) == 1
+
+
+async def insert_new(
+    session: AsyncSession,
+    model: type[Row],
+    values: Mapping[str, Any],
+    *,
+    unique: Sequence[str],
+) -> Row | None:
+    """As :func:`insert_if_absent`, in one statement with the row it inserted (``RETURNING``),
+    or None when one with the same ``unique`` columns was there already."""
+    statement = _insert(session, model, values, unique).returning(model)
+    inserted: Row | None = await session.scalar(statement)
+    return inserted
+
+
+def _insert(session: AsyncSession, model: type[DeclarativeBase], values: Mapping[str, Any],
+            unique: Sequence[str]) -> postgresql.Insert | sqlite.Insert:
+    insert = _INSERTS[session.get_bind().dialect.name]
+    return insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Context, Platform
-from xkit.db.upsert import insert_if_absent
+from xkit.db.upsert import insert_new
 from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.services.configuration.validation import check_text
 from xkit.services.cursors import decode_cursor, encode_cursor
@@ -46,12 +46,15 @@ async def upsert_context(
     """Create the context or update its name and attributes; returns (context, created).
 
     Backends call this on every page view of a user, often in parallel for a new user: the
-    insert settles the race in the database, so every caller gets the one context."""
+    insert settles the race in the database, so every caller gets the one context. A context
+    that exists with nothing to change is only read: no write, no wait for the write lock."""
     external_id = check_external_id(external_id)
     if external_name is not None:
         external_name = check_text(external_name, field="external_name", maximum=255)
-    for _attempt in range(2):  # a second try only if a concurrent delete won in between
-        created = await insert_if_absent(
+    context = await _find(session, platform.id, external_id)
+    created = False
+    if context is None:
+        context = await insert_new(
             session,
             Context,
             {
@@ -62,22 +65,25 @@ async def upsert_context(
             },
             unique=("platform_id", "external_id"),
         )
-        context = await session.scalar(
-            select(Context).where(
-                Context.platform_id == platform.id, Context.external_id == external_id
-            )
-        )
-        if context is not None:
-            break
-    else:
-        raise Conflict("the context was deleted while it was being saved; retry")
+        created = context is not None
+    if context is None:  # another request inserted it first
+        context = await _find(session, platform.id, external_id)
+        if context is None:
+            raise Conflict("the context was deleted while it was being saved; retry")
     if not created:
-        if external_name is not None:
+        if external_name is not None and external_name != context.external_name:
             context.external_name = external_name
-        if attributes:
+        if attributes and {**context.attributes, **attributes} != context.attributes:
             context.attributes = {**context.attributes, **attributes}
     await session.commit()
     return context, created
+
+
+async def _find(session: AsyncSession, platform_id: str, external_id: str) -> Context | None:
+    found: Context | None = await session.scalar(
+        select(Context).where(Context.platform_id == platform_id,
+                              Context.external_id == external_id))
+    return found
 
 
 async def list_contexts(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Context, Platform
@@ -79,10 +79,15 @@ async def upsert_context(
     return context, created
 
 
+# Built once: context creation and lookup run on every page load of an app's catalog, and
+# building a statement costs more CPU than the database spends answering it.
+_BY_EXTERNAL_ID = select(Context).where(Context.platform_id == bindparam("platform_id"),
+                                        Context.external_id == bindparam("external_id"))
+
+
 async def _find(session: AsyncSession, platform_id: str, external_id: str) -> Context | None:
     found: Context | None = await session.scalar(
-        select(Context).where(Context.platform_id == platform_id,
-                              Context.external_id == external_id))
+        _BY_EXTERNAL_ID, {"platform_id": platform_id, "external_id": external_id})
     return found
 
 
@@ -102,11 +107,7 @@ async def list_contexts(
 
 
 async def get_context(session: AsyncSession, platform_id: str, external_id: str) -> Context:
-    context = await session.scalar(
-        select(Context).where(
-            Context.platform_id == platform_id, Context.external_id == external_id
-        )
-    )
+    context = await _find(session, platform_id, external_id)
     if context is None:
         raise NotFound(f"no context with external_id {external_id!r}", code="context_not_found")
     return context

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.models import Authorization, Connection, Connector, Context
@@ -38,6 +38,20 @@ def _established(authorization: GrantRecord) -> bool:
     return authorization.status == "active" or authorization.access_token is not None
 
 
+# Built once: the Platform API lists a context's connections on every catalog page load, and
+# building a statement costs more CPU than the database spends answering it.
+_CONNECTIONS_AUTHORIZATIONS = (
+    select(Authorization)
+    .where(Authorization.connection_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Authorization.created_at))
+_CONTEXTS_CONNECTIONS = (
+    select(Connection, Connector)
+    .join(Connector, Connector.id == Connection.connector_id)
+    .where(Connection.context_id == bindparam("context_id"),
+           Connection.platform_id == bindparam("platform_id"))
+    .order_by(Connector.name, Connection.created_at))
+
+
 async def latest_authorizations(
     session: AsyncSession, connection_ids: list[str]
 ) -> dict[str, Authorization]:
@@ -46,11 +60,7 @@ async def latest_authorizations(
     (a different account) must not hide the credential the connection still works with."""
     if not connection_ids:
         return {}
-    rows = await session.scalars(
-        select(Authorization)
-        .where(Authorization.connection_id.in_(connection_ids))
-        .order_by(Authorization.created_at)
-    )
+    rows = await session.scalars(_CONNECTIONS_AUTHORIZATIONS, {"ids": connection_ids})
     return current_authorizations(rows.all())
 
 
@@ -65,16 +75,8 @@ def current_authorizations(authorizations: Iterable[G]) -> dict[str, G]:
 
 
 async def list_context_connections(session: AsyncSession, context: Context) -> list[ConnectionView]:
-    rows = (
-        await session.execute(
-            select(Connection, Connector)
-            .join(Connector, Connector.id == Connection.connector_id)
-            .where(
-                Connection.context_id == context.id, Connection.platform_id == context.platform_id
-            )
-            .order_by(Connector.name, Connection.created_at)
-        )
-    ).all()
+    rows = (await session.execute(_CONTEXTS_CONNECTIONS, {
+        "context_id": context.id, "platform_id": context.platform_id})).all()
     authorizations = await latest_authorizations(session, [c.id for c, _ in rows])
     return [
         ConnectionView(

@@ -13,8 +13,8 @@ closing a cursor, committing and rolling back wait on no lock. So they run in th
 the event loop's thread. The one call that can wait is the write that begins a transaction,
 when another process (a worker, the CLI) holds the write lock: it is tried without waiting
 and, if the lock is taken, run again on the thread, which waits up to the busy timeout while
-the event loop serves other requests. So do statements that are neither reads nor writes
-(DDL, ``PRAGMA``, scripts) and opening and closing the connection.
+the event loop serves other requests. Statements that are neither reads nor writes (DDL,
+``PRAGMA``, scripts), and opening and closing the connection, go to the thread too.
 
 One cost stays on the loop: a commit that crosses SQLite's automatic checkpoint (every 1,000
 pages written) copies the WAL into the database file and syncs both, ~5 ms on this project's

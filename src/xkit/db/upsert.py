@@ -32,8 +32,14 @@ async def insert_if_absent(
 ) -> bool:
     """Insert a row of ``model`` unless one with the same ``unique`` columns exists; whether
     this call inserted it. Column defaults (ids, timestamps) apply as with the ORM."""
-    result = await session.execute(_insert(session, model, values, unique))
+    insert = _INSERTS[session.get_bind().dialect.name]
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+    result = await session.execute(statement)
     return rows_matched(result) == 1
+
+
+# insert_new's statements, by dialect, model and unique columns.
+_RETURNING: dict[tuple[str, type[DeclarativeBase], tuple[str, ...]], ReturningInsert[Any]] = {}
 
 
 async def insert_new(
@@ -56,12 +62,3 @@ async def insert_new(
             .returning(model))
     inserted: Row | None = await session.scalar(statement, dict(values))
     return inserted
-
-
-_RETURNING: dict[tuple[str, type[DeclarativeBase], tuple[str, ...]], ReturningInsert[Any]] = {}
-
-
-def _insert(session: AsyncSession, model: type[DeclarativeBase], values: Mapping[str, Any],
-            unique: Sequence[str]) -> postgresql.Insert | sqlite.Insert:
-    insert = _INSERTS[session.get_bind().dialect.name]
-    return insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)

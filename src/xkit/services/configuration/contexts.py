@@ -73,8 +73,9 @@ async def upsert_context(
     if not created:
         if external_name is not None and external_name != context.external_name:
             context.external_name = external_name
-        if attributes and {**context.attributes, **attributes} != context.attributes:
-            context.attributes = {**context.attributes, **attributes}
+        merged = {**context.attributes, **(attributes or {})}
+        if merged != context.attributes:
+            context.attributes = merged
     await session.commit()
     return context, created
 

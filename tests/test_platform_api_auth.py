@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
+from xkit.api.deps import CallerDep
+from xkit.api.platform import declare_security
 
 
 def test_basic_and_bearer_both_authenticate(
@@ -116,6 +119,29 @@ def test_the_openapi_schema_declares_both_ways_to_send_the_api_key(
                 assert sorted(map(str, operation["security"])) == sorted(map(str, either)), (
                     method, path)
     assert "security" not in schema["paths"]["/healthz"]["get"]
+
+
+def test_a_new_route_that_takes_the_caller_declares_the_api_key_without_more() -> None:
+    """The schemes come with the dependency: a route added under the Platform API declares
+    them by taking a ``CallerDep``, and a route that takes none declares nothing."""
+    router = APIRouter(prefix="/reports")
+
+    @router.get("/{report_id}")
+    async def one_report(report_id: str, caller: CallerDep) -> dict[str, str]:
+        return {"platform": caller.platform.id}
+
+    @router.get("/public/ping")
+    async def ping() -> dict[str, str]:
+        return {}
+
+    app = FastAPI()
+    app.include_router(router, prefix="/api/platform")
+    schema = app.openapi()
+    declare_security(schema, [(router, "/api/platform")])
+    assert schema["paths"]["/api/platform/reports/{report_id}"]["get"]["security"] == [
+        {"ApiKeyBasic": []}, {"ApiKeyBearer": []}]
+    assert "security" not in schema["paths"]["/api/platform/reports/public/ping"]["get"]
+    assert set(schema["components"]["securitySchemes"]) == {"ApiKeyBasic", "ApiKeyBearer"}
 
 
 def test_provider_templates_are_typed_in_the_schema(xkit_server: XkitServer) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -41,6 +42,12 @@ class XkitApp(FastAPI):
     body limit by its routes. The app adds only two layers that match no URL: the default
     body limit and the access log.
     """
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with the Platform API's key schemes declared."""
+        schema = super().openapi()
+        platform_api.declare_security(schema)
+        return schema
 
     def begin_stop(self) -> None:
         """A stop was asked for (SIGTERM): the worker beside the server takes no new work,

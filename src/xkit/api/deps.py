@@ -7,12 +7,11 @@ import binascii
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPBasic, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.requests import HTTPConnection
 
 from xkit.db.errors import DatabaseProblem, classify
 from xkit.db.models import ApiKey, Platform
@@ -88,35 +87,30 @@ def parse_credentials(authorization: str | None) -> tuple[str | None, str]:
     raise missing
 
 
-class _DeclaredBasic(HTTPBasic):
-    """HTTP Basic as the OpenAPI schema declares it, so /docs can send an API key. Reading the
-    header stays with :func:`parse_credentials`, which answers malformed credentials with
-    xkit's own error body (FastAPI's HTTPBasic would answer them itself)."""
+#: The two ways to send an API key, as ``/openapi.json`` declares them, so the "Authorize"
+#: button of /docs works and generated clients know how to sign in.
+API_KEY_SCHEMES: dict[str, dict[str, str]] = {
+    "ApiKeyBasic": {"type": "http", "scheme": "basic",
+                    "description": "Your API key as publishable key : secret key."},
+    "ApiKeyBearer": {"type": "http", "scheme": "bearer",
+                     "description": "Your secret API key as a bearer token."},
+}
+#: An operation's OpenAPI security: either scheme. Declared (:mod:`xkit.api.platform`) rather
+#: than taken as FastAPI ``Security`` dependencies, which FastAPI would also solve on every
+#: request — a twentieth of a context's creation (bench/: the Platform API routes) — to read
+#: nothing: :func:`parse_credentials` reads the header, with xkit's own error bodies.
+API_KEY_SECURITY: dict[str, Any] = {"security": [{name: []} for name in API_KEY_SCHEMES]}
 
-    async def __call__(self, request: HTTPConnection) -> None:
-        return None
 
-
-class _DeclaredBearer(HTTPBearer):
-    """``Authorization: Bearer <secret>`` as the OpenAPI schema declares it (see above)."""
-
-    async def __call__(self, request: HTTPConnection) -> None:
-        return None
-
-
-API_KEY_BASIC = _DeclaredBasic(
-    scheme_name="ApiKeyBasic", description="Your API key as publishable key : secret key.",
-    auto_error=False)
-API_KEY_BEARER = _DeclaredBearer(
-    scheme_name="ApiKeyBearer", description="Your secret API key as a bearer token.",
-    auto_error=False)
+def takes_api_key(dependant: Dependant) -> bool:
+    """Whether a route's dependencies include :func:`require_api_key`."""
+    return any(sub.call is require_api_key or takes_api_key(sub)
+               for sub in dependant.dependencies)
 
 
 async def require_api_key(
     request: Request,
     session: SessionDep,
-    _basic: Annotated[None, Security(API_KEY_BASIC)] = None,
-    _bearer: Annotated[None, Security(API_KEY_BEARER)] = None,
 ) -> ApiCaller:
     """The caller of a Platform API request, from either form of its API key."""
     publishable, secret = parse_credentials(request.headers.get("authorization"))

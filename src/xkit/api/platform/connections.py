@@ -13,7 +13,13 @@ from xkit.api.connection_schemas import (
     ContextConnectionList,
     PlatformConnectionList,
 )
-from xkit.api.deps import CallerDep, RuntimeDep, SessionDep, parse_credentials
+from xkit.api.deps import (
+    API_KEY_SECURITY,
+    CallerDep,
+    RuntimeDep,
+    SessionDep,
+    parse_credentials,
+)
 from xkit.api.schemas import ErrorResponse
 from xkit.errors import InvalidInput
 from xkit.http.runtime import get_runtime
@@ -47,7 +53,6 @@ _TOKEN_ERRORS: dict[int | str, dict[str, Any]] = {
 # everything else (services/tokens/fetch.py), the path and query are read by the handler
 # (FastAPI's solving them was a tenth of a fetch's CPU). The API key schemes and the
 # parameters are only declared here, for /docs, as FastAPI would have declared them.
-API_KEY_SECURITY: dict[str, Any] = {"security": [{"ApiKeyBasic": []}, {"ApiKeyBearer": []}]}
 _TOKEN_QUERY: list[dict[str, Any]] = [
     {"in": "query", "name": "force_refresh", "required": False,
      "schema": {"default": False, "title": "Force Refresh", "type": "boolean"}},

@@ -5,18 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 import jwt
 import pytest
-from sqlalchemy import event
 
 from tests.support.database import backend
+from tests.support.statements import Call, answered_counting
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.app import create_app
-from xkit.runtime import Runtime
 
 
 def test_create_then_update_a_context_and_get_a_token(
@@ -74,27 +71,10 @@ def test_a_returning_user_is_only_read(
     sent = {"context": {"external_id": "user-44", "external_name": "Edsger"}}
     assert api.post("/api/platform/contexts", json=sent).status_code == 201
 
-    async def post_again(runtime: Runtime) -> tuple[int, list[str]]:
-        app = create_app(runtime=runtime)
-        app.state.runtime = runtime  # what the lifespan does
-        statements: list[str] = []
-
-        def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            statements.append(statement.split()[0].upper())
-
-        event.listen(runtime.engine.sync_engine, "before_cursor_execute", note)
-        try:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                         base_url="http://xkit.test",
-                                         auth=platform.basic_auth) as http:
-                status = (await http.post("/api/platform/contexts", json=sent)).status_code
-        finally:
-            event.remove(runtime.engine.sync_engine, "before_cursor_execute", note)
-        return status, statements
-
-    status, statements = xkit_environment.with_runtime(post_again)
-    assert status == 200
-    assert statements == ["SELECT", "SELECT"], "the caller's key, then the context"
+    (again,) = answered_counting(xkit_environment, platform,
+                                 [Call("POST", "/api/platform/contexts", sent)])
+    assert again.status == 200
+    assert again.verbs == ["SELECT", "SELECT"], "the caller's key, then the context"
 
 
 def test_legacy_users_endpoint_keeps_xkits_shape(api: httpx.Client) -> None:

@@ -13,51 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from tests.support.database import backend
+from tests.support.statements import answered_counting
 from tests.support.xkit import PlatformCredentials, XkitEnvironment, XkitServer
-from xkit.app import create_app
 from xkit.db import driver
-from xkit.runtime import Runtime
 from xkit.services.tokens import fetch as token_fetch
 
 TOKEN_PATH = "/api/platform/contexts/user-1/connections/outlook-email"
 ROUTE = "/api/platform/contexts/{external_id}/connections/{connector_slug}"
-
-
-def _fetch_counting(environment: XkitEnvironment, platform: PlatformCredentials,
-                    paths: list[str], *, count: bool = True,
-                    ) -> list[tuple[int, dict[str, Any], list[str]]]:
-    """Each path fetched through xkit's app, with the SQL statements each one ran (none
-    counted, and none listened to, with ``count=False``)."""
-    async def work(runtime: Runtime) -> list[tuple[int, dict[str, Any], list[str]]]:
-        app = create_app(runtime=runtime)
-        app.state.runtime = runtime  # what the lifespan does
-        statements: list[str] = []
-
-        def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            statements.append(statement)
-
-        transport = httpx.ASGITransport(app=app)
-        answers = []
-        async with httpx.AsyncClient(transport=transport, base_url="http://xkit.test",
-                                     auth=platform.basic_auth) as http:
-            for path in paths:
-                if not count:
-                    response = await http.get(path)
-                    answers.append((response.status_code, response.json(), []))
-                    continue
-                event.listen(runtime.engine.sync_engine, "before_cursor_execute", note)
-                try:
-                    response = await http.get(path)
-                finally:
-                    event.remove(runtime.engine.sync_engine, "before_cursor_execute", note)
-                answers.append((response.status_code, response.json(), list(statements)))
-                statements.clear()
-        return answers
-
-    return environment.with_runtime(work)
 
 
 def test_a_fresh_token_fetch_runs_one_statement(
@@ -67,17 +31,16 @@ def test_a_fresh_token_fetch_runs_one_statement(
     first = api.get(TOKEN_PATH)  # refreshes the 200-second token: now it is fresh
     assert first.status_code == 200, first.text
     connection_id = first.json()["connection"]["id"]
-    by_slug, by_id, no_context = _fetch_counting(xkit_environment, platform, [
+    by_slug, by_id, no_context = answered_counting(xkit_environment, platform, [
         TOKEN_PATH, f"/api/platform/connections/{connection_id}",
         "/api/platform/contexts/nobody/connections/outlook-email"])
-    for status, body, statements in (by_slug, by_id):
-        assert status == 200
-        assert body["authorization"]["access_token"] == first.json()["authorization"][
+    for fetched in (by_slug, by_id):
+        assert fetched.status == 200
+        assert fetched.body["authorization"]["access_token"] == first.json()["authorization"][
             "access_token"]
-        assert len(statements) == 1, statements
-    status, body, statements = no_context
-    assert (status, body["error"]["code"]) == (404, "context_not_found")
-    assert len(statements) == 1, statements
+        assert len(fetched.statements) == 1, fetched.statements
+    assert (no_context.status, no_context.body["error"]["code"]) == (404, "context_not_found")
+    assert len(no_context.statements) == 1, no_context.statements
 
 
 @pytest.mark.skipif(backend() != "postgresql", reason="asyncpg's own fetch")
@@ -100,14 +63,14 @@ def test_on_postgresql_the_fresh_fetch_runs_on_the_driver_with_the_same_answers(
         return await driver.fetch_all(engine, statement, params)
 
     monkeypatch.setattr(token_fetch, "fetch_all", counted)
-    by_driver = _fetch_counting(xkit_environment, platform, paths, count=False)
+    by_driver = answered_counting(xkit_environment, platform, paths, count=False)
     assert len(on_driver) == len(paths)
-    by_sqlalchemy = _fetch_counting(xkit_environment, platform, paths)
+    by_sqlalchemy = answered_counting(xkit_environment, platform, paths)
     assert len(on_driver) == len(paths)  # a statement listener: SQLAlchemy runs it, traced
-    assert [(status, body) for status, body, _ in by_driver] == [
-        (status, body) for status, body, _ in by_sqlalchemy]
-    assert [status for status, _, _ in by_driver] == [200, 200, 404, 404, 404]
-    assert by_driver[0][1]["authorization"]["access_token"] == first.json()[
+    assert [(a.status, a.body) for a in by_driver] == [
+        (a.status, a.body) for a in by_sqlalchemy]
+    assert [a.status for a in by_driver] == [200, 200, 404, 404, 404]
+    assert by_driver[0].body["authorization"]["access_token"] == first.json()[
         "authorization"]["access_token"]
 
 
@@ -137,15 +100,13 @@ def test_a_contexts_connections_are_listed_in_two_statements(
 ) -> None:
     """The key, then the context with its connections, their connectors and grants; a context
     that does not exist is a 404 from the same two."""
-    listed, missing = _fetch_counting(xkit_environment, platform, [
+    listed, missing = answered_counting(xkit_environment, platform, [
         "/api/platform/contexts/user-1/connections",
         "/api/platform/contexts/nobody/connections"])
-    status, body, statements = listed
-    assert status == 200
+    assert listed.status == 200
     assert [(c["connector"]["slug"], c["connection"]["status"])
-            for c in body["connections"]] == [("outlook-email", "connected")]
-    assert "access_token" not in json.dumps(body)
-    assert len(statements) == 2, statements
-    status, body, statements = missing
-    assert (status, body["error"]["code"]) == (404, "context_not_found")
-    assert len(statements) == 2, statements
+            for c in listed.body["connections"]] == [("outlook-email", "connected")]
+    assert "access_token" not in json.dumps(listed.body)
+    assert len(listed.statements) == 2, listed.statements
+    assert (missing.status, missing.body["error"]["code"]) == (404, "context_not_found")
+    assert len(missing.statements) == 2, missing.statements

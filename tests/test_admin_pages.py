@@ -470,7 +470,7 @@ def seed_connection(environment: XkitEnvironment, platform: PlatformCredentials,
     async def _work(runtime: Runtime) -> dict[str, str]:
         async with runtime.sessions() as session:
             found = await platforms.get_platform(session, platform.slug)
-            context, _ = await contexts.upsert_context(session, found, external_id=external_id,
+            context, _ = await contexts.upsert_context(session, found.id, external_id=external_id,
                                                        external_name=name)
             connector = await connectors.get_connector(session, found.id, "outlook-email")
             connection = Connection(platform_id=found.id, context_id=context.id,

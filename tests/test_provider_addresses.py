@@ -244,7 +244,7 @@ def _seed_expired_connection(environment: XkitEnvironment, platform: PlatformCre
     async def _work(runtime: Runtime) -> None:
         async with runtime.sessions() as session:
             found = await platforms.get_platform(session, platform.slug)
-            context, _ = await contexts.upsert_context(session, found, external_id=external_id)
+            context, _ = await contexts.upsert_context(session, found.id, external_id=external_id)
             connector = await connectors.get_connector(session, found.id, connector_slug)
             connection = Connection(platform_id=found.id, context_id=context.id,
                                     connector_id=connector.id)

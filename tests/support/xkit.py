@@ -212,7 +212,7 @@ def seed_connector_without_template(
             connector = Connector(platform_id=platform.platform_id, provider="retired-crm",
                                   slug="crm", name="Old CRM", scopes=["crm.read"])
             found = await platforms.get_platform(session, platform.slug)
-            context, _ = await contexts.upsert_context(session, found, external_id="user-1")
+            context, _ = await contexts.upsert_context(session, found.id, external_id="user-1")
             session.add(connector)
             await session.flush()
             connection = Connection(platform_id=platform.platform_id, context_id=context.id,

@@ -14,7 +14,7 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from xkit.db.errors import DatabaseProblem, classify
-from xkit.db.models import ApiKey, Platform
+from xkit.db.models import Platform
 from xkit.errors import Unauthorized
 from xkit.http.runtime import get_runtime
 from xkit.runtime import Runtime
@@ -53,10 +53,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 @dataclass(frozen=True)
 class ApiCaller:
-    """A backend authenticated by an API key; everything it reads is scoped to ``platform``."""
+    """A backend authenticated by an API key; everything it reads is scoped to its platform."""
 
-    platform: Platform
-    api_key: ApiKey
+    api_key: api_keys.CallingKey
+
+    @property
+    def platform_id(self) -> str:
+        return self.api_key.platform_id
+
+    @property
+    def platform_slug(self) -> str:
+        return self.api_key.platform_slug
 
     @property
     def actor(self) -> str:
@@ -114,9 +121,20 @@ async def require_api_key(
 ) -> ApiCaller:
     """The caller of a Platform API request, from either form of its API key."""
     publishable, secret = parse_credentials(request.headers.get("authorization"))
-    key, platform = await api_keys.authenticate(
-        session, get_runtime(request).uses, secret=secret, publishable_key=publishable)
-    return ApiCaller(platform=platform, api_key=key)
+    return ApiCaller(await api_keys.authenticate(
+        session, get_runtime(request).uses, secret=secret, publishable_key=publishable))
 
 
 CallerDep = Annotated[ApiCaller, Depends(require_api_key)]
+
+
+async def caller_platform(caller: CallerDep, session: SessionDep) -> Platform:
+    """The caller's platform, whole, for the few routes that read or change more of it than
+    its id (one more query: most routes need only ``caller.platform_id``)."""
+    platform = await session.get(Platform, caller.platform_id)
+    if platform is None:  # deleted since the key was read
+        raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(caller_platform)]

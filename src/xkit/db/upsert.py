@@ -8,8 +8,9 @@ it in the insert itself means every caller succeeds, whichever one wins.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
+from sqlalchemy import RowMapping, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
@@ -17,9 +18,8 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from xkit.db.results import rows_matched
 
-Row = TypeVar("Row", bound=DeclarativeBase)
-
-_INSERTS: dict[str, Callable[[type[DeclarativeBase]], postgresql.Insert | sqlite.Insert]] = {
+Insertable = type[DeclarativeBase] | Table
+_INSERTS: dict[str, Callable[[Insertable], postgresql.Insert | sqlite.Insert]] = {
     "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
@@ -38,27 +38,29 @@ async def insert_if_absent(
     return rows_matched(result) == 1
 
 
-# insert_new's statements, by dialect, model and unique columns.
-_RETURNING: dict[tuple[str, type[DeclarativeBase], tuple[str, ...]], ReturningInsert[Any]] = {}
+# insert_new's statements, by dialect, table and unique columns.
+_RETURNING: dict[tuple[str, Table, tuple[str, ...]], ReturningInsert[Any]] = {}
 
 
 async def insert_new(
     session: AsyncSession,
-    model: type[Row],
+    table: Table,
     values: Mapping[str, Any],
     *,
     unique: Sequence[str],
-) -> Row | None:
-    """As :func:`insert_if_absent`, in one statement with the row it inserted (``RETURNING``),
-    or None when one with the same ``unique`` columns was there already.
+) -> RowMapping | None:
+    """As :func:`insert_if_absent`, in one statement with the row it inserted (``RETURNING``,
+    every column), or None when one with the same ``unique`` columns was there already.
 
-    The statement is built once per model (the values are its parameters): on the Platform
-    API's context creation, building it cost more CPU than the database spent on it."""
+    Core, not the ORM, and built once per table (the values are its parameters): on the
+    Platform API's context creation, the ORM's insert and building the statement each cost
+    more CPU than the database spent on it."""
     dialect = session.get_bind().dialect.name
-    statement: ReturningInsert[Any] | None = _RETURNING.get((dialect, model, tuple(unique)))
+    statement = _RETURNING.get((dialect, table, tuple(unique)))
     if statement is None:
-        statement = _RETURNING[(dialect, model, tuple(unique))] = (
-            _INSERTS[dialect](model).on_conflict_do_nothing(index_elements=unique)
-            .returning(model))
-    inserted: Row | None = await session.scalar(statement, dict(values))
+        statement = _RETURNING[(dialect, table, tuple(unique))] = (
+            _INSERTS[dialect](table).on_conflict_do_nothing(index_elements=unique)
+            .returning(*table.c))
+    inserted: RowMapping | None = (
+        await session.execute(statement, dict(values))).mappings().first()
     return inserted

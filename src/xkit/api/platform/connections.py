@@ -16,6 +16,7 @@ from xkit.api.connection_schemas import (
 from xkit.api.deps import (
     API_KEY_SECURITY,
     CallerDep,
+    PlatformDep,
     RuntimeDep,
     SessionDep,
     parse_credentials,
@@ -105,7 +106,7 @@ async def list_context_connections(
     external_id: str, caller: CallerDep, session: SessionDep
 ) -> dict[str, Any]:
     found = await backend_connections.list_context_connections(
-        session, caller.platform.id, external_id
+        session, caller.platform_id, external_id
     )
     return {"connections": found}
 
@@ -132,12 +133,12 @@ class BackendConnect(BaseModel):
                                                            "provider's code: refused"}},
 )
 async def connect_context(
-    external_id: str, body: BackendConnect, caller: CallerDep, runtime: RuntimeDep,
-    session: SessionDep,
+    external_id: str, body: BackendConnect, caller: CallerDep, platform: PlatformDep,
+    runtime: RuntimeDep, session: SessionDep,
 ) -> dict[str, Any]:
     """The connection is active when this answers; fetch its token as any other."""
-    context = await contexts.get_context(session, caller.platform.id, external_id)
-    view = await from_backend.connect_context(session, runtime.flow_deps, caller.platform,
+    context = await contexts.get_context(session, caller.platform_id, external_id)
+    view = await from_backend.connect_context(session, runtime.flow_deps, platform,
                                               context, body.connector, body.fields)
     return backend_connections.describe(view, None)
 
@@ -162,7 +163,7 @@ async def list_platform_connections(
                                         description="next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     return await backend_connections.list_platform_connections(
-        session, caller.platform.id, limit=limit, cursor=cursor, connector=connector,
+        session, caller.platform_id, limit=limit, cursor=cursor, connector=connector,
         status=status, context=context)
 
 
@@ -214,5 +215,5 @@ async def delete_connection(
     connection_id: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> dict[str, Any]:
     return await backend_connections.remove_connection(
-        session, runtime.token_deps, caller.platform.id, connection_id, actor=caller.actor
+        session, runtime.token_deps, caller.platform_id, connection_id, actor=caller.actor
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
+from xkit.api.deps import CallerDep, PlatformDep, RuntimeDep, SessionDep
 from xkit.api.schemas import (
     ConnectorCreate,
     ConnectorDeleted,
@@ -24,7 +24,7 @@ def _out(runtime: Runtime, caller: CallerDep, connector: Connector) -> Connector
             connector,
             connectors.template_of(runtime.providers, connector),
             public_url=runtime.settings.public_url,
-            platform_slug=caller.platform.slug,
+            platform_slug=caller.platform_slug,
         )
     )
 
@@ -33,7 +33,7 @@ def _out(runtime: Runtime, caller: CallerDep, connector: Connector) -> Connector
 async def list_connectors(
     caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> ConnectorList:
-    found = await connectors.list_connectors(session, caller.platform.id)
+    found = await connectors.list_connectors(session, caller.platform_id)
     return ConnectorList(connectors=[_out(runtime, caller, c) for c in found])
 
 
@@ -45,12 +45,13 @@ async def list_connectors(
     responses={409: {"model": ErrorResponse, "description": "Slug already taken"}},
 )
 async def create_connector(
-    body: ConnectorCreate, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
+    body: ConnectorCreate, caller: CallerDep, platform: PlatformDep, runtime: RuntimeDep,
+    session: SessionDep,
 ) -> ConnectorOut:
     connector = await connectors.create_connector(
         session,
         runtime.connector_services,
-        caller.platform,
+        platform,
         body.model_dump(exclude_unset=True),
         actor=caller.actor,
     )
@@ -66,7 +67,7 @@ async def create_connector(
 async def get_connector(
     slug: str, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> ConnectorOut:
-    return _out(runtime, caller, await connectors.get_connector(session, caller.platform.id, slug))
+    return _out(runtime, caller, await connectors.get_connector(session, caller.platform_id, slug))
 
 
 @router.patch(
@@ -78,7 +79,7 @@ async def get_connector(
 async def update_connector(
     slug: str, body: ConnectorUpdate, caller: CallerDep, runtime: RuntimeDep, session: SessionDep
 ) -> ConnectorOut:
-    connector = await connectors.get_connector(session, caller.platform.id, slug)
+    connector = await connectors.get_connector(session, caller.platform_id, slug)
     connector = await connectors.update_connector(
         session,
         runtime.connector_services,
@@ -102,6 +103,7 @@ async def put_connector(
     slug: str,
     body: ConnectorCreate,
     caller: CallerDep,
+    platform: PlatformDep,
     runtime: RuntimeDep,
     session: SessionDep,
     response: Response,
@@ -109,7 +111,7 @@ async def put_connector(
     connector, created = await connectors.upsert_connector(
         session,
         runtime.connector_services,
-        caller.platform,
+        platform,
         slug,
         body.model_dump(exclude_unset=True),
         actor=caller.actor,
@@ -125,6 +127,6 @@ async def put_connector(
     responses={404: {"model": ErrorResponse}},
 )
 async def delete_connector(slug: str, caller: CallerDep, session: SessionDep) -> ConnectorDeleted:
-    connector = await connectors.get_connector(session, caller.platform.id, slug)
+    connector = await connectors.get_connector(session, caller.platform_id, slug)
     removed = await connectors.delete_connector(session, connector, actor=caller.actor)
     return ConnectorDeleted(deleted=True, connections_removed=removed)

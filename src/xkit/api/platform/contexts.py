@@ -31,14 +31,14 @@ async def _upsert_with_token(
 ) -> ContextWithToken:
     context, created = await contexts.upsert_context(
         session,
-        caller.platform,
+        caller.platform_id,
         external_id=fields.external_id,
         external_name=fields.external_name,
         attributes=fields.all_attributes(),
     )
     ttl = dt.timedelta(seconds=runtime.settings.context_token_ttl_seconds)
     token, expires_at = runtime.context_tokens.issue(
-        platform_id=caller.platform.id, context_id=context.id, ttl=ttl
+        platform_id=caller.platform_id, context_id=context.id, ttl=ttl
     )
     response.status_code = 201 if created else 200
     return ContextWithToken(
@@ -103,7 +103,7 @@ async def list_contexts(
                                         description="next_cursor of the previous page")] = None,
 ) -> ContextList:
     found, next_cursor = await contexts.list_contexts(
-        session, caller.platform.id, limit=limit, cursor=cursor)
+        session, caller.platform_id, limit=limit, cursor=cursor)
     return ContextList(
         contexts=[ContextOut.model_validate(c, from_attributes=True) for c in found],
         next_cursor=next_cursor)
@@ -116,7 +116,7 @@ async def list_contexts(
     responses={404: {"model": ErrorResponse}},
 )
 async def get_context(external_id: str, caller: CallerDep, session: SessionDep) -> ContextOut:
-    context = await contexts.get_context(session, caller.platform.id, external_id)
+    context = await contexts.get_context(session, caller.platform_id, external_id)
     return ContextOut.model_validate(context, from_attributes=True)
 
 
@@ -127,5 +127,5 @@ async def get_context(external_id: str, caller: CallerDep, session: SessionDep) 
     responses={404: {"model": ErrorResponse}},
 )
 async def delete_context(external_id: str, caller: CallerDep, session: SessionDep) -> Response:
-    await contexts.delete_context(session, caller.platform.id, external_id)
+    await contexts.delete_context(session, caller.platform_id, external_id)
     return Response(status_code=204)

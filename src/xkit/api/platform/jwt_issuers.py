@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
+from xkit.api.deps import CallerDep, PlatformDep, RuntimeDep, SessionDep
 from xkit.api.schemas import ErrorResponse
 from xkit.services.configuration import jwt_issuers
 from xkit.services.configuration.jwt_issuers import ALLOWED_ALGORITHMS
@@ -74,7 +74,7 @@ class JwtIssuerDeleted(BaseModel):
 
 @router.get("", response_model=JwtIssuerList, summary="The platform's JWT issuers")
 async def list_jwt_issuers(caller: CallerDep, session: SessionDep) -> JwtIssuerList:
-    found = await jwt_issuers.list_issuers(session, caller.platform.id)
+    found = await jwt_issuers.list_issuers(session, caller.platform_id)
     return JwtIssuerList(jwt_issuers=[
         JwtIssuerOut(**jwt_issuers.describe_issuer(row)) for row in found])
 
@@ -83,9 +83,9 @@ async def list_jwt_issuers(caller: CallerDep, session: SessionDep) -> JwtIssuerL
              summary="Register an issuer: xkit.js may then sign in with its user JWTs",
              responses={409: {"model": ErrorResponse,
                               "description": "jwt_issuer_exists: the platform has this issuer"}})
-async def create_jwt_issuer(body: JwtIssuerCreate, caller: CallerDep, runtime: RuntimeDep,
-                            session: SessionDep) -> JwtIssuerOut:
-    row = await jwt_issuers.create_issuer(session, runtime.issuer_policy, caller.platform,
+async def create_jwt_issuer(body: JwtIssuerCreate, caller: CallerDep, platform: PlatformDep,
+                            runtime: RuntimeDep, session: SessionDep) -> JwtIssuerOut:
+    row = await jwt_issuers.create_issuer(session, runtime.issuer_policy, platform,
                                           body.model_dump(exclude_none=True), actor=caller.actor)
     return JwtIssuerOut(**jwt_issuers.describe_issuer(row))
 
@@ -93,7 +93,7 @@ async def create_jwt_issuer(body: JwtIssuerCreate, caller: CallerDep, runtime: R
 @router.get("/{issuer_id}", response_model=JwtIssuerOut, summary="One JWT issuer",
             responses=_NOT_FOUND)
 async def get_jwt_issuer(issuer_id: str, caller: CallerDep, session: SessionDep) -> JwtIssuerOut:
-    row = await jwt_issuers.get_issuer(session, caller.platform.id, issuer_id)
+    row = await jwt_issuers.get_issuer(session, caller.platform_id, issuer_id)
     return JwtIssuerOut(**jwt_issuers.describe_issuer(row))
 
 
@@ -101,7 +101,7 @@ async def get_jwt_issuer(issuer_id: str, caller: CallerDep, session: SessionDep)
               responses=_NOT_FOUND)
 async def update_jwt_issuer(issuer_id: str, body: JwtIssuerUpdate, caller: CallerDep,
                             runtime: RuntimeDep, session: SessionDep) -> JwtIssuerOut:
-    row = await jwt_issuers.get_issuer(session, caller.platform.id, issuer_id)
+    row = await jwt_issuers.get_issuer(session, caller.platform_id, issuer_id)
     row = await jwt_issuers.update_issuer(session, runtime.issuer_policy, row,
                                           body.model_dump(exclude_unset=True), actor=caller.actor)
     return JwtIssuerOut(**jwt_issuers.describe_issuer(row))
@@ -111,6 +111,6 @@ async def update_jwt_issuer(issuer_id: str, body: JwtIssuerUpdate, caller: Calle
                summary="Remove a JWT issuer: its tokens sign in no more", responses=_NOT_FOUND)
 async def delete_jwt_issuer(issuer_id: str, caller: CallerDep,
                             session: SessionDep) -> JwtIssuerDeleted:
-    row = await jwt_issuers.get_issuer(session, caller.platform.id, issuer_id)
+    row = await jwt_issuers.get_issuer(session, caller.platform_id, issuer_id)
     await jwt_issuers.delete_issuer(session, row, actor=caller.actor)
     return JwtIssuerDeleted(deleted=True)

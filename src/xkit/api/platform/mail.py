@@ -47,7 +47,7 @@ BINARY: dict[int | str, dict[str, Any]] = {200: {
 async def _open(runtime: Runtime, session: SessionDep, caller: CallerDep,
                 connection_id: str) -> tuple[mail.MailApi, Mailbox]:
     return await mail.open_mailbox(
-        session, runtime.token_deps, caller.platform.id, connection_id,
+        session, runtime.token_deps, caller.platform_id, connection_id,
         http=runtime.proxy_http, allow_private=runtime.settings.proxy_allow_private_networks,
         connect_to=runtime.settings.connect_to)
 

@@ -43,14 +43,14 @@ class MailEventsOut(BaseModel):
             summary="Whether the connection's mailbox is followed for new-mail events")
 async def get_mail_events(connection_id: str, caller: CallerDep,
                           session: SessionDep) -> MailEventsOut:
-    return MailEventsOut(**await follow.status(session, caller.platform.id, connection_id))
+    return MailEventsOut(**await follow.status(session, caller.platform_id, connection_id))
 
 
 @router.put(PATH, response_model=MailEventsOut, responses=ERRORS,
             summary="Follow the connection's mailbox: new mail becomes mail.received events")
 async def enable_mail_events(connection_id: str, body: MailEventsIn, caller: CallerDep,
                              runtime: RuntimeDep, session: SessionDep) -> MailEventsOut:
-    return MailEventsOut(**await follow.enable(session, runtime.token_deps, caller.platform.id,
+    return MailEventsOut(**await follow.enable(session, runtime.token_deps, caller.platform_id,
                                                connection_id, body.folders,
                                                actor=caller.actor))
 
@@ -59,5 +59,5 @@ async def enable_mail_events(connection_id: str, body: MailEventsIn, caller: Cal
                summary="Stop following the connection's mailbox")
 async def disable_mail_events(connection_id: str, caller: CallerDep,
                               session: SessionDep) -> MailEventsOut:
-    await follow.disable(session, caller.platform.id, connection_id, actor=caller.actor)
+    await follow.disable(session, caller.platform_id, connection_id, actor=caller.actor)
     return MailEventsOut(**follow.describe(None))

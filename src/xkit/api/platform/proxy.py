@@ -44,7 +44,7 @@ async def proxy_call(
 
     For service-account connections, an ``X-Xkit-Subject`` header makes the call as that user
     (Google domain-wide delegation); it is not forwarded."""
-    view = await connections.get_connection(session, caller.platform.id, connection_id)
+    view = await connections.get_connection(session, caller.platform_id, connection_id)
     await session.commit()
     outgoing = proxy.ProxyRequest(
         method=proxy.check_method(request.method),

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from xkit.api.deps import CallerDep, RuntimeDep, SessionDep
+from xkit.api.deps import CallerDep, PlatformDep, RuntimeDep, SessionDep
 from xkit.api.schemas import (
     DeliveryList,
     DeliveryOut,
@@ -37,7 +37,7 @@ async def _out(session: SessionDep, subscription: WebhookSubscription) -> Webhoo
 
 @router.get("", response_model=WebhookList, summary="The platform's webhook subscriptions")
 async def list_webhooks(caller: CallerDep, session: SessionDep) -> WebhookList:
-    found = await webhooks.list_subscriptions(session, caller.platform.id)
+    found = await webhooks.list_subscriptions(session, caller.platform_id)
     counts = await webhooks.delivery_counts(session, [s.id for s in found])
     return WebhookList(webhooks=[
         WebhookOut(**webhooks.describe_subscription(s, counts[s.id])) for s in found])
@@ -45,10 +45,10 @@ async def list_webhooks(caller: CallerDep, session: SessionDep) -> WebhookList:
 
 @router.post("", response_model=WebhookCreated, status_code=201,
              summary="Subscribe a URL to events; the answer holds the signing secret, once")
-async def create_webhook(body: WebhookCreate, caller: CallerDep, runtime: RuntimeDep,
-                         session: SessionDep) -> WebhookCreated:
+async def create_webhook(body: WebhookCreate, caller: CallerDep, platform: PlatformDep,
+                         runtime: RuntimeDep, session: SessionDep) -> WebhookCreated:
     subscription, secret = await webhooks.create_subscription(
-        session, runtime.subscription_policy, caller.platform,
+        session, runtime.subscription_policy, platform,
         body.model_dump(exclude_none=True), actor=caller.actor)
     out = await _out(session, subscription)
     return WebhookCreated(**out.model_dump(), signing_secret=secret,
@@ -58,7 +58,7 @@ async def create_webhook(body: WebhookCreate, caller: CallerDep, runtime: Runtim
 @router.get("/{webhook_id}", response_model=WebhookOut, summary="One subscription",
             responses=_NOT_FOUND)
 async def get_webhook(webhook_id: str, caller: CallerDep, session: SessionDep) -> WebhookOut:
-    return await _out(session, await webhooks.get_subscription(session, caller.platform.id,
+    return await _out(session, await webhooks.get_subscription(session, caller.platform_id,
                                                                webhook_id))
 
 
@@ -67,7 +67,7 @@ async def get_webhook(webhook_id: str, caller: CallerDep, session: SessionDep) -
               responses=_NOT_FOUND)
 async def update_webhook(webhook_id: str, body: WebhookUpdate, caller: CallerDep,
                          runtime: RuntimeDep, session: SessionDep) -> WebhookOut:
-    subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
+    subscription = await webhooks.get_subscription(session, caller.platform_id, webhook_id)
     changes = body.model_dump(exclude_unset=True)
     subscription = await webhooks.update_subscription(
         session, runtime.subscription_policy, subscription, changes, actor=caller.actor)
@@ -78,7 +78,7 @@ async def update_webhook(webhook_id: str, body: WebhookUpdate, caller: CallerDep
                summary="Delete a subscription and its delivery log", responses=_NOT_FOUND)
 async def delete_webhook(webhook_id: str, caller: CallerDep,
                          session: SessionDep) -> WebhookDeleted:
-    subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
+    subscription = await webhooks.get_subscription(session, caller.platform_id, webhook_id)
     await webhooks.delete_subscription(session, subscription, actor=caller.actor)
     return WebhookDeleted(deleted=True)
 
@@ -88,7 +88,7 @@ async def delete_webhook(webhook_id: str, caller: CallerDep,
              responses=_NOT_FOUND)
 async def resume_webhook(webhook_id: str, caller: CallerDep,
                          session: SessionDep) -> WebhookResumed:
-    subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
+    subscription = await webhooks.get_subscription(session, caller.platform_id, webhook_id)
     queued = await webhooks.resume_subscription(session, subscription, actor=caller.actor)
     return WebhookResumed(webhook=await _out(session, subscription), deliveries_queued=queued)
 
@@ -98,7 +98,7 @@ async def resume_webhook(webhook_id: str, caller: CallerDep,
              responses=_NOT_FOUND)
 async def rotate_webhook_secret(webhook_id: str, caller: CallerDep, runtime: RuntimeDep,
                                 session: SessionDep) -> WebhookSecret:
-    subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
+    subscription = await webhooks.get_subscription(session, caller.platform_id, webhook_id)
     secret = await webhooks.rotate_secret(session, runtime.subscription_policy, subscription,
                                           actor=caller.actor)
     return WebhookSecret(signing_secret=secret, standard_webhooks_secret=standard_secret(secret))
@@ -111,7 +111,7 @@ async def list_deliveries(
     status: Annotated[str | None, Query(description="pending, delivered or failed")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = DELIVERY_LOG_LIMIT,
 ) -> DeliveryList:
-    subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
+    subscription = await webhooks.get_subscription(session, caller.platform_id, webhook_id)
     rows = await webhooks.list_deliveries(session, subscription, status=status, limit=limit)
     return DeliveryList(deliveries=[DeliveryOut(**webhooks.describe_delivery(r)) for r in rows])
 
@@ -123,6 +123,6 @@ async def list_deliveries(
                                                            "is paused"}})
 async def redeliver(webhook_id: str, delivery_id: str, caller: CallerDep,
                     session: SessionDep) -> DeliveryOut:
-    subscription = await webhooks.get_subscription(session, caller.platform.id, webhook_id)
+    subscription = await webhooks.get_subscription(session, caller.platform_id, webhook_id)
     row = await webhooks.redeliver(session, subscription, delivery_id, actor=caller.actor)
     return DeliveryOut(**webhooks.describe_delivery(row))

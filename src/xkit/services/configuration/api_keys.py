@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,32 +87,49 @@ async def revoke_api_key(
     return key
 
 
-# Built once: every Platform API call runs it, and building a statement costs more CPU than
-# the database spends answering it (bench/: the token fetch).
+@dataclass(frozen=True, slots=True)
+class CallingKey:
+    """A live API key as a request that sent it needs it: the key, and its platform's id and
+    slug. Read with one Core statement: every Platform API call reads it, and loading the key
+    and its platform as ORM objects cost more CPU than the database spent (bench/: the
+    Platform API routes)."""
+
+    id: str
+    publishable_key: str
+    secret_hash: str
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    platform_id: str
+    platform_slug: str
+
+
+_KEYS, _PLATFORMS = ApiKey.__table__, Platform.__table__
+# Built once: building a statement costs more CPU than the database spends answering it.
 _BY_SECRET_HASH = (
-    select(ApiKey, Platform)
-    .join(Platform, Platform.id == ApiKey.platform_id)
-    .where(ApiKey.secret_hash == bindparam("digest"))
+    select(_KEYS.c.id, _KEYS.c.publishable_key, _KEYS.c.secret_hash, _KEYS.c.revoked_at,
+           _KEYS.c.last_used_at, _KEYS.c.platform_id, _PLATFORMS.c.slug.label("platform_slug"))
+    .join(_PLATFORMS, _PLATFORMS.c.id == _KEYS.c.platform_id)
+    .where(_KEYS.c.secret_hash == bindparam("digest"))
 )
 
 
 async def authenticate(
     session: AsyncSession, uses: UseLedger, *, secret: str, publishable_key: str | None = None
-) -> tuple[ApiKey, Platform]:
-    """Find the live key for ``secret`` (and ``publishable_key`` when given, as with Basic),
-    and note its use."""
+) -> CallingKey:
+    """The live key for ``secret`` (and ``publishable_key`` when given, as with Basic), its
+    use noted."""
     refused = Unauthorized("invalid or revoked API key", code="invalid_api_key")
     if not secret.startswith(SECRET_PREFIX):
         raise refused
     digest = fingerprint(secret)
-    row = (await session.execute(_BY_SECRET_HASH, {"digest": digest})).first()
+    row = (await session.execute(_BY_SECRET_HASH, {"digest": digest})).mappings().first()
     if row is None:
         raise refused
-    key, platform = row
+    key = CallingKey(**row)
     if not accepts(key, digest, publishable_key):
         raise refused
     record_use(uses, key)
-    return key, platform
+    return key
 
 
 def accepts(key: KeyRecord, digest: str, publishable_key: str | None) -> bool:

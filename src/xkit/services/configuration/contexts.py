@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import Context, Platform
+from xkit.db.models import Context
 from xkit.db.upsert import insert_new
 from xkit.errors import Conflict, InvalidInput, NotFound
 from xkit.services.configuration.validation import check_text
@@ -35,14 +37,29 @@ def check_external_id(value: str) -> str:
     return check_text(value, field="external_id", maximum=EXTERNAL_ID_MAX)
 
 
+@dataclass(frozen=True, slots=True)
+class ContextRecord:
+    """A context as creating it answers: read and written with Core statements, not as an ORM
+    object. Every page load of an app's catalog creates or reads one, and the ORM's loading
+    and its insert cost more CPU than the database spent (bench/: the Platform API routes)."""
+
+    id: str
+    platform_id: str
+    external_id: str
+    external_name: str | None
+    attributes: dict[str, Any]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
 async def upsert_context(
     session: AsyncSession,
-    platform: Platform,
+    platform_id: str,
     *,
     external_id: str,
     external_name: str | None = None,
     attributes: dict[str, Any] | None = None,
-) -> tuple[Context, bool]:
+) -> tuple[ContextRecord, bool]:
     """Create the context or update its name and attributes; returns (context, created).
 
     Backends call this on every page view of a user, often in parallel for a new user: the
@@ -51,45 +68,52 @@ async def upsert_context(
     external_id = check_external_id(external_id)
     if external_name is not None:
         external_name = check_text(external_name, field="external_name", maximum=255)
-    context = await _find(session, platform.id, external_id)
+    key = {"platform_id": platform_id, "external_id": external_id}
+    found = await _find_row(session, key)
     created = False
-    if context is None:
-        context = await insert_new(
-            session,
-            Context,
-            {
-                "platform_id": platform.id,
-                "external_id": external_id,
-                "external_name": external_name,
-                "attributes": attributes or {},
-            },
-            unique=("platform_id", "external_id"),
-        )
-        created = context is not None
-    if context is None:  # another request inserted it first
-        context = await _find(session, platform.id, external_id)
-        if context is None:
+    if found is None:
+        found = await insert_new(
+            session, _CONTEXTS,
+            {**key, "external_name": external_name, "attributes": attributes or {}},
+            unique=("platform_id", "external_id"))
+        created = found is not None
+    if found is None:  # another request inserted it first
+        found = await _find_row(session, key)
+        if found is None:
             raise Conflict("the context was deleted while it was being saved; retry")
     if not created:
-        if external_name is not None and external_name != context.external_name:
-            context.external_name = external_name
-        merged = {**context.attributes, **(attributes or {})}
-        if merged != context.attributes:
-            context.attributes = merged
+        changes: dict[str, Any] = {}
+        if external_name is not None and external_name != found["external_name"]:
+            changes["external_name"] = external_name
+        merged = {**found["attributes"], **(attributes or {})}
+        if merged != found["attributes"]:
+            changes["attributes"] = merged
+        if changes:
+            found = (await session.execute(
+                update(_CONTEXTS).where(_CONTEXTS.c.id == found["id"]).values(**changes)
+                .returning(*_CONTEXTS.c))).mappings().one()
     await session.commit()
-    return context, created
+    return ContextRecord(**found), created
 
 
 # Built once: context creation and lookup run on every page load of an app's catalog, and
 # building a statement costs more CPU than the database spends answering it.
+_CONTEXTS = Context.__table__
 _BY_EXTERNAL_ID = select(Context).where(Context.platform_id == bindparam("platform_id"),
                                         Context.external_id == bindparam("external_id"))
+_ROW_BY_EXTERNAL_ID = select(*_CONTEXTS.c).where(
+    _CONTEXTS.c.platform_id == bindparam("platform_id"),
+    _CONTEXTS.c.external_id == bindparam("external_id"))
 
 
 async def _find(session: AsyncSession, platform_id: str, external_id: str) -> Context | None:
     found: Context | None = await session.scalar(
         _BY_EXTERNAL_ID, {"platform_id": platform_id, "external_id": external_id})
     return found
+
+
+async def _find_row(session: AsyncSession, key: dict[str, str]) -> RowMapping | None:
+    return (await session.execute(_ROW_BY_EXTERNAL_ID, key)).mappings().first()
 
 
 async def list_contexts(

@@ -39,9 +39,9 @@ import httpx
 import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from xkit.db.models import Context, JwtIssuer, Platform
+from xkit.db.models import JwtIssuer, Platform
 from xkit.errors import InvalidInput, ServiceUnavailable, Unauthorized
-from xkit.services.configuration.contexts import upsert_context
+from xkit.services.configuration.contexts import ContextRecord, upsert_context
 from xkit.services.configuration.jwt_issuers import ALLOWED_ALGORITHMS, find_enabled_issuer
 from xkit.services.configuration.platforms import find_platform
 from xkit.services.connect.context_tokens import ContextTokenSigner
@@ -267,7 +267,7 @@ class UserJwtVerifier:
 @dataclass(frozen=True)
 class JwtSession:
     platform: Platform
-    context: Context
+    context: ContextRecord
     context_token: str
     expires_at: dt.datetime
 
@@ -281,7 +281,7 @@ async def exchange(session: AsyncSession, verifier: UserJwtVerifier, signer: Con
         raise refused("jwt_issuer_unknown", f"no platform {platform_slug[:64]!r}")
     claims = await verifier.verify(session, platform, token)
     try:
-        context, _ = await upsert_context(session, platform, external_id=claims.user_id,
+        context, _ = await upsert_context(session, platform.id, external_id=claims.user_id,
                                           external_name=claims.name)
     except InvalidInput as exc:
         raise refused("jwt_claims", f"the user id claim cannot name a context: {exc.message}") \

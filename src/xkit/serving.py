@@ -210,7 +210,7 @@ class Supervisor:
                 waiting.append(child.ready)
         restarts = [c.restart_at for c in self.children if c.restart_at is not None]
         timeout = max(0.0, min(restarts) - time.monotonic()) if restarts else None
-        woken = wait(waiting, timeout)  # type: ignore[arg-type]
+        woken = wait(waiting, timeout)  # type: ignore[arg-type]  # stub: connections only
         if self._wakeup_read in woken:
             with contextlib.suppress(OSError):
                 while self._wakeup_read.recv(512):

@@ -8,4 +8,4 @@ from xkit.runtime import Runtime
 
 
 def get_runtime(request: HTTPConnection) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime  # type: ignore[no-any-return]  # Starlette's State is untyped

@@ -107,6 +107,7 @@ def load_template_file(path: Path) -> ProviderTemplate:
     return template
 
 
+# ignore: a base chosen at run time (libyaml's loader when PyYAML has it) is Any to mypy.
 class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """PyYAML's safe loader, except that a key given twice is an error, not a silent
     overwrite (two ``token_url`` lines would otherwise keep only the last). Its parser is

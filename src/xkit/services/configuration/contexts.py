@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import RowMapping, bindparam, select, update
@@ -93,12 +93,14 @@ async def upsert_context(
                 update(_CONTEXTS).where(_CONTEXTS.c.id == found["id"]).values(**changes)
                 .returning(*_CONTEXTS.c))).mappings().one()
     await session.commit()
-    return ContextRecord(**found), created
+    return ContextRecord(**{name: found[name] for name in _RECORD_FIELDS}), created
 
 
 # Built once: context creation and lookup run on every page load of an app's catalog, and
 # building a statement costs more CPU than the database spends answering it.
 _CONTEXTS = Context.__table__
+# What a ContextRecord holds: a column added to the table later is not handed to it.
+_RECORD_FIELDS = tuple(field.name for field in fields(ContextRecord))
 _BY_EXTERNAL_ID = select(Context).where(Context.platform_id == bindparam("platform_id"),
                                         Context.external_id == bindparam("external_id"))
 _ROW_BY_EXTERNAL_ID = select(*_CONTEXTS.c).where(
